@@ -1,0 +1,177 @@
+//! Exit statuses: the one mapping from a command's result to the process's
+//! exit code, and the "what to do next" hint printed under an error.
+
+use std::io;
+use std::process::ExitCode;
+
+use reqwest::StatusCode;
+
+use crate::client::ClientError;
+use crate::config::ConfigError;
+use crate::credentials::CredentialsError;
+
+/// What the process exits with. Scripts branch on these, so they never change
+/// meaning (DESIGN, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The command did what was asked.
+    Success = 0,
+    /// The server failed, the network failed, or something unexpected.
+    Failure = 1,
+    /// The command line was wrong: a bad flag or value, or a confirmation
+    /// that could not be asked.
+    Usage = 2,
+    /// The server has no such thing (HTTP 404).
+    NotFound = 3,
+    /// Not logged in, a bad or revoked key, a missing scope, or an address
+    /// the allowlist refuses (HTTP 401/403).
+    Denied = 4,
+    /// A check ran and its answer is "no" (e.g. `users verify` found access
+    /// left). Not a failure of the command itself.
+    No = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Errors the CLI itself detects, before or instead of asking the server.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input or a missing `--yes`; exits 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The operator answered "no" to a confirmation prompt; exits 1 since
+    /// the command did not do what it was asked.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+}
+
+/// The exit code for an error: the first error in the chain that has a
+/// meaning decides, so `.context()` added on the way up changes nothing.
+pub fn classify(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(err) = cause.downcast_ref::<ClientError>() {
+            return match err {
+                ClientError::Api { status, .. } => match *status {
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Exit::Denied,
+                    StatusCode::NOT_FOUND => Exit::NotFound,
+                    // The server rejected what the operator typed (a value the
+                    // CLI cannot check itself): a usage error, not a failure.
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Exit::Usage,
+                    _ => Exit::Failure,
+                },
+                ClientError::InvalidAddress { .. } | ClientError::InvalidToken => Exit::Usage,
+                _ => Exit::Failure,
+            };
+        }
+        if let Some(err) = cause.downcast_ref::<CredentialsError>() {
+            return match err {
+                CredentialsError::NotLoggedIn { .. } => Exit::Denied,
+                _ => Exit::Failure,
+            };
+        }
+        if let Some(err) = cause.downcast_ref::<ConfigError>() {
+            return match err {
+                ConfigError::InvalidProfile { .. } => Exit::Usage,
+                _ => Exit::Failure,
+            };
+        }
+        if let Some(err) = cause.downcast_ref::<CliError>() {
+            return match err {
+                CliError::Usage(_) => Exit::Usage,
+                CliError::Cancelled(_) => Exit::Failure,
+            };
+        }
+    }
+    Exit::Failure
+}
+
+/// What the operator can do about an error, when there is something better
+/// to say than the message itself.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<ClientError>())
+        .and_then(|err| match err {
+            ClientError::Refused { .. } => Some(
+                "start a local server with `scimctl server --dev`, or point --addr \
+                 (or SCIMCTL_ADDR, or the profile) at a running one"
+                    .to_owned(),
+            ),
+            // None for 401/403: the server's message already says what to do.
+            _ => None,
+        })
+}
+
+/// Whether the error is stdout closing under us (`scimctl keys list | head`):
+/// the reader has what it wanted, so that is a success.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    fn api(status: u16) -> anyhow::Error {
+        anyhow::Error::new(ClientError::Api {
+            status: StatusCode::from_u16(status).expect("valid status"),
+            code: "x".to_owned(),
+            message: "y".to_owned(),
+        })
+    }
+
+    #[test]
+    fn api_statuses_map_to_the_documented_exit_codes() {
+        assert_eq!(classify(&api(401)), Exit::Denied);
+        assert_eq!(classify(&api(403)), Exit::Denied);
+        assert_eq!(classify(&api(404)), Exit::NotFound);
+        assert_eq!(classify(&api(400)), Exit::Usage);
+        assert_eq!(classify(&api(500)), Exit::Failure);
+        assert_eq!(classify(&api(409)), Exit::Failure);
+    }
+
+    #[test]
+    fn context_does_not_hide_the_meaning() {
+        let err = Err::<(), _>(api(403))
+            .context("while doing something")
+            .expect_err("is an error");
+        assert_eq!(classify(&err), Exit::Denied);
+
+        let refused = Err::<(), _>(ClientError::Refused {
+            addr: "http://127.0.0.1:1".into(),
+        })
+        .context("checking the key")
+        .expect_err("is an error");
+        assert_eq!(classify(&refused), Exit::Failure);
+        assert!(hint(&refused).is_some_and(|h| h.contains("scimctl server --dev")));
+    }
+
+    #[test]
+    fn cli_and_credential_errors() {
+        let usage = anyhow::Error::new(CliError::Usage("pass --yes".into()));
+        assert_eq!(classify(&usage), Exit::Usage);
+        let nli = anyhow::Error::new(CredentialsError::NotLoggedIn {
+            profile: "default".into(),
+        });
+        assert_eq!(classify(&nli), Exit::Denied);
+        assert_eq!(classify(&anyhow::anyhow!("boom")), Exit::Failure);
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised_through_context() {
+        let err = Err::<(), _>(io::Error::from(io::ErrorKind::BrokenPipe))
+            .context("writing output")
+            .expect_err("is an error");
+        assert!(is_broken_pipe(&err));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+}

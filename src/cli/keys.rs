@@ -1,0 +1,236 @@
+//! `scimctl keys create|list|show|revoke`: the admin API's scoped API keys.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use super::{CliError, Context};
+use crate::api::CreateKeyRequest;
+use crate::domain::scope::Scope;
+use crate::output::{Data, Output};
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an API key and print its token, this once
+    ///
+    /// The token (scimctl_<id>_<secret>) is shown only now: the server keeps
+    /// just a hash of the secret. Store it where its user will read it (a
+    /// CI secret, the IdP's SCIM connector settings). With -o json, read it
+    /// from the `token` field.
+    Create(CreateArgs),
+
+    /// List API keys
+    ///
+    /// Revoked keys are left out unless --all is given.
+    List(ListArgs),
+
+    /// Show one API key
+    Show(KeyArg),
+
+    /// Revoke an API key: every request with it fails from now on
+    ///
+    /// Asks for confirmation on a terminal; without one, pass --yes.
+    Revoke(KeyArg),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// What the key is for, e.g. "okta-prod" or "ci-deploy"
+    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+
+    /// A permission of the key; repeat it or separate scopes with commas
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        required = true,
+        value_delimiter = ',',
+        value_enum
+    )]
+    pub scopes: Vec<Scope>,
+
+    /// When the key stops working [default: never]
+    ///
+    /// A duration from now (90d, 12h, 1y, "2w 3d") or an RFC 3339 time
+    /// (2027-01-31T00:00:00Z).
+    #[arg(long, value_name = "WHEN", value_parser = parse_expires)]
+    pub expires: Option<OffsetDateTime>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Include revoked keys
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArg {
+    /// The key's id, as `scimctl keys list` shows it
+    #[arg(value_name = "KEY")]
+    pub id: String,
+}
+
+pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> {
+    match command {
+        KeysCommand::Create(args) => create(ctx, args).await,
+        KeysCommand::List(args) => {
+            let (client, _) = ctx.client().await?;
+            let keys = client.list_keys(args.all).await?;
+            let output = if keys.is_empty() {
+                Output::default().note("No API keys.")
+            } else {
+                Output::default()
+            };
+            Ok(Output {
+                data: Data::Keys {
+                    keys,
+                    include_revoked: args.all,
+                },
+                ..output
+            })
+        }
+        KeysCommand::Show(key) => {
+            let (client, _) = ctx.client().await?;
+            Ok(Output::data(Data::Key(client.get_key(&key.id).await?)))
+        }
+        KeysCommand::Revoke(key) => revoke(ctx, key).await,
+    }
+}
+
+async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
+    // Keep the order given (it is the order shown back), minus repeats.
+    let mut scopes: Vec<Scope> = Vec::with_capacity(args.scopes.len());
+    for scope in args.scopes {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let (client, _) = ctx.client().await?;
+    let created = client
+        .create_key(&CreateKeyRequest {
+            name: args.name,
+            scopes,
+            expires_at: args.expires,
+        })
+        .await?;
+    Ok(Output::data(Data::CreatedKey(created)).note(
+        "The token is shown only this once: store it now. The server keeps only a hash of it.",
+    ))
+}
+
+async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
+    // Decide before any request: without a terminal and --yes nothing is sent.
+    let ask = !ctx.global.yes;
+    if ask && !ctx.can_prompt() {
+        return Err(CliError::Usage(format!(
+            "no terminal to confirm on: pass --yes to revoke API key {}",
+            key.id
+        ))
+        .into());
+    }
+    let (client, _) = ctx.client().await?;
+    if ask {
+        // Fetching first names the key in the question, and an unknown id
+        // fails (exit 3) before anyone is asked anything.
+        let found = client.get_key(&key.id).await?;
+        let question = format!(
+            "Revoke API key {} ({})? Requests with it will be refused from now on",
+            found.id, found.name
+        );
+        let confirmed = tokio::task::spawn_blocking(move || {
+            dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact_opt()
+        })
+        .await??;
+        if confirmed != Some(true) {
+            return Err(CliError::Cancelled(format!("API key {} was not revoked", key.id)).into());
+        }
+    }
+    let revoked = client.revoke_key(&key.id).await?;
+    Ok(Output::data(Data::Key(revoked)).note(format!("Revoked API key {}.", key.id)))
+}
+
+const EXPIRES_FORMS: &str = "expected a duration from now such as 90d or 12h, or an RFC 3339 time such as 2027-01-31T00:00:00Z";
+
+/// `--expires`: checked while parsing, so a bad value is a usage error
+/// before any request is made.
+fn parse_expires(value: &str) -> Result<OffsetDateTime, String> {
+    expires_at(value, OffsetDateTime::now_utc())
+}
+
+fn expires_at(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let value = value.trim();
+    let at = if let Ok(duration) = humantime::parse_duration(value) {
+        let duration =
+            Duration::try_from(duration).map_err(|_| "too far in the future".to_owned())?;
+        now.checked_add(duration)
+            .ok_or_else(|| "too far in the future".to_owned())?
+    } else if let Ok(at) = OffsetDateTime::parse(value, &Rfc3339) {
+        at
+    } else {
+        return Err(EXPIRES_FORMS.to_owned());
+    };
+    if at <= now {
+        return Err("that time is in the past; give one in the future".to_owned());
+    }
+    // Whole seconds: what tables show and what people type back.
+    Ok(at.replace_nanosecond(0).unwrap_or(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00.250 UTC);
+
+    #[test]
+    fn durations_count_from_now() {
+        assert_eq!(
+            expires_at("90d", NOW),
+            Ok(datetime!(2026-08-30 12:00:00 UTC))
+        );
+        assert_eq!(
+            expires_at("12h", NOW),
+            Ok(datetime!(2026-06-02 00:00:00 UTC))
+        );
+        assert_eq!(
+            expires_at("1h 30m", NOW),
+            Ok(datetime!(2026-06-01 13:30:00 UTC))
+        );
+    }
+
+    #[test]
+    fn rfc3339_times_are_taken_as_given() {
+        assert_eq!(
+            expires_at("2027-01-31T00:00:00Z", NOW),
+            Ok(datetime!(2027-01-31 00:00:00 UTC))
+        );
+        assert_eq!(
+            expires_at("2027-01-31T02:00:00+02:00", NOW),
+            Ok(datetime!(2027-01-31 00:00:00 UTC))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_accepted_forms() {
+        for bad in ["9x", "", "tomorrow", "2027-01-31"] {
+            let err = expires_at(bad, NOW).expect_err(bad);
+            assert!(
+                err.contains("90d") && err.contains("RFC 3339"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_past_and_overflow_are_refused() {
+        assert!(expires_at("2020-01-01T00:00:00Z", NOW).is_err());
+        assert!(expires_at("0s", NOW).is_err());
+        assert!(expires_at("100000000y", NOW).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! The command line: `Cli` (every flag and subcommand, whose doc comments are
+//! the help text), the context commands share, and the dispatch from a parsed
+//! command to its module and from its result to the output.
+
+pub mod docs;
+pub mod exit;
+pub mod keys;
+pub mod login;
+pub mod server;
+pub mod whoami;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::Client;
+use crate::config::{self, Config, Resolved};
+use crate::credentials::{Credentials, TokenSource};
+use crate::output::{self, Answer, Format, Output};
+
+pub use exit::{CliError, Exit};
+
+const AFTER_LONG_HELP: &str = "\
+Environment:
+  SCIMCTL_ADDR     Server address, as --addr
+  SCIMCTL_PROFILE  Profile, as --profile
+  SCIMCTL_TOKEN    API token; wins over the one `scimctl login` stored
+  NO_COLOR         Set to anything to turn colours off
+
+Files:
+  $XDG_CONFIG_HOME/scimctl/config.toml (~/.config/scimctl on Linux)
+      Profiles ([profiles.NAME] addr = \"URL\"), default_profile, and
+      credential_store = \"keyring\" or \"file\"
+  $XDG_CONFIG_HOME/scimctl/credentials.toml
+      API keys, where no OS keyring is available (mode 0600)
+
+Exit status:
+  0  success
+  1  error: the server, the network, or something unexpected
+  2  usage: a bad flag or value, or a confirmation that needs --yes
+  3  not found
+  4  not logged in, key rejected, or permission denied
+  5  a check answered \"no\"";
+
+/// Provision users over SCIM 2.0 and administer the service.
+///
+/// `scimctl server` runs the SCIM 2.0 provisioning service that identity
+/// providers (Okta, Entra ID, any SCIM client) push users and groups into.
+/// Every other command is a client of that service's admin API: log in with
+/// an API key, then manage keys (and, as they arrive, users, groups, roles,
+/// the IP allowlist and the audit log).
+///
+/// Try it: `scimctl server --dev` in one terminal, then paste the `export`
+/// lines it prints into another and run `scimctl whoami`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "scimctl",
+    version,
+    max_term_width = 100,
+    after_long_help = AFTER_LONG_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Server address [default: the profile's, else http://127.0.0.1:8080]
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMCTL_ADDR",
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
+    pub addr: Option<String>,
+
+    /// Profile from config.toml [default: default_profile, else "default"]
+    ///
+    /// A profile is a named server address with its own stored token, so
+    /// one machine can administer several servers.
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMCTL_PROFILE",
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
+    pub profile: Option<String>,
+
+    /// Output format
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_enum,
+        default_value_t = Format::Table,
+        value_name = "FORMAT",
+        help_heading = "Global options"
+    )]
+    pub output: Format,
+
+    /// Confirm destructive commands without asking
+    ///
+    /// Without a terminal to ask on, destructive commands refuse to run
+    /// unless this is given.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub yes: bool,
+
+    /// Print no diagnostics on stderr: only data, and errors
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub quiet: bool,
+
+    /// Print the settings in use and each request on stderr
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "quiet",
+        help_heading = "Global options"
+    )]
+    pub verbose: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the SCIM provisioning service
+    ///
+    /// `--dev` starts a throwaway server on an embedded SQLite database in a
+    /// temporary directory and prints a one-time root API key. In production
+    /// point `--database` at a SQLite file or a PostgreSQL URL, or use
+    /// `--config scimctl.toml`.
+    Server(server::ServerArgs),
+
+    /// Store an API key for this profile, after checking it with the server
+    ///
+    /// On a terminal, prompts for the key; otherwise pass --token-stdin and
+    /// pipe it in. The key goes to the OS keyring, or where there is none
+    /// (a headless server, CI) to a credentials file only you can read.
+    /// --addr is saved as the profile's address.
+    Login(login::LoginArgs),
+
+    /// Forget this profile's stored API key
+    Logout,
+
+    /// Show the API key in use: its id, name, scopes and expiry
+    Whoami,
+
+    /// Create, list, show and revoke API keys
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+
+    /// Print a shell completion script
+    ///
+    /// For example:
+    ///   bash:  scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl
+    ///   zsh:   scimctl completions zsh > "${fpath[1]}/_scimctl"
+    ///   fish:  scimctl completions fish > ~/.config/fish/completions/scimctl.fish
+    #[command(verbatim_doc_comment)]
+    Completions(docs::CompletionsArgs),
+
+    /// Write completions/ and man/ (for maintainers)
+    #[command(hide = true)]
+    GenerateDocs(docs::GenerateDocsArgs),
+}
+
+/// What commands share: the global options, and the settings and client
+/// derived from them on demand (so `server` and `completions` never read
+/// the CLI's config).
+#[derive(Debug)]
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+/// The CLI's settings for a command that talks to a server.
+#[derive(Debug)]
+pub struct Settings {
+    pub config_dir: PathBuf,
+    pub config: Config,
+    pub resolved: Resolved,
+}
+
+impl Settings {
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.resolved.profile,
+            self.config.credential_store,
+            &self.config_dir,
+        )
+    }
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Self {
+        Context { global }
+    }
+
+    /// Reads config.toml and settles the profile and address.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let config_dir = config::config_dir()?;
+        let config = config::load(&config_dir)?;
+        let resolved = config::resolve(
+            self.global.addr.as_deref(),
+            self.global.profile.as_deref(),
+            &config,
+        )?;
+        self.debug(|| {
+            format!(
+                "profile {:?}, server {} (from {})",
+                resolved.profile, resolved.addr, resolved.addr_source
+            )
+        });
+        Ok(Settings {
+            config_dir,
+            config,
+            resolved,
+        })
+    }
+
+    /// A client for the resolved server with the token in use.
+    pub async fn client(&self) -> anyhow::Result<(Client, Settings)> {
+        let settings = self.settings()?;
+        let (token, source) = settings.credentials().token().await?;
+        self.debug(|| format!("token from {source}"));
+        let client = Client::new(&settings.resolved.addr, &token)?.verbose(self.global.verbose);
+        Ok((client, settings))
+    }
+
+    /// Whether a prompt can be shown and answered: stdin to read the answer
+    /// and stderr to show the question must both be terminals.
+    pub fn can_prompt(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// A `--verbose` line on stderr. Built lazily: most runs are not verbose.
+    pub fn debug(&self, line: impl FnOnce() -> String) {
+        if self.global.verbose {
+            eprintln!("{}", line());
+        }
+    }
+}
+
+/// Which token source a note should name; shared by login and logout.
+pub(crate) fn env_token_note() -> Option<String> {
+    crate::credentials::token_from_env().map(|_| {
+        format!(
+            "note: {} is set and takes precedence over any stored token",
+            TokenSource::Env
+        )
+    })
+}
+
+/// Runs a parsed command line and prints its output. The `Exit` is the
+/// status of a command that succeeded (0, or 5 when a check said no); an
+/// error's status comes from `exit::classify`.
+pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let ctx = Context::new(cli.global);
+    let output = match cli.command {
+        Command::Server(args) => {
+            server::run(args).await?;
+            Output::default()
+        }
+        Command::Login(args) => login::login(&ctx, args).await?,
+        Command::Logout => login::logout(&ctx).await?,
+        Command::Whoami => whoami::run(&ctx).await?,
+        Command::Keys(command) => keys::run(&ctx, command).await?,
+        Command::Completions(args) => docs::completions(args),
+        Command::GenerateDocs(args) => docs::generate(args)?,
+    };
+    let answer = output::emit(&output, ctx.global.output, ctx.global.quiet)
+        .context("cannot write the output")?;
+    Ok(match answer {
+        Answer::Yes => Exit::Success,
+        Answer::No => Exit::No,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("scimctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli =
+            parse(&["keys", "list", "-o", "json", "--all", "--profile", "p"]).expect("parses");
+        assert_eq!(cli.global.output, Format::Json);
+        assert_eq!(cli.global.profile.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn scopes_repeat_and_split_on_commas_and_unknown_ones_are_named() {
+        use crate::domain::scope::Scope;
+        let cli = parse(&[
+            "keys",
+            "create",
+            "--name",
+            "n",
+            "--scope",
+            "users:read,groups:read",
+            "--scope",
+            "keys:manage",
+        ])
+        .expect("parses");
+        let Command::Keys(keys::KeysCommand::Create(args)) = cli.command else {
+            panic!("not keys create");
+        };
+        assert_eq!(
+            args.scopes,
+            vec![Scope::UsersRead, Scope::GroupsRead, Scope::KeysManage]
+        );
+
+        let err = parse(&["keys", "create", "--name", "n", "--scope", "users:delete"])
+            .expect_err("unknown scope");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("users:delete"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_expiry_is_a_usage_error_naming_the_value() {
+        let err = parse(&[
+            "keys",
+            "create",
+            "--name",
+            "n",
+            "--scope",
+            "users:read",
+            "--expires",
+            "9x",
+        ])
+        .expect_err("bad expiry");
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("'9x'"), "{text}");
+        assert!(text.contains("90d"), "{text}");
+        assert!(text.contains("RFC 3339"), "{text}");
+    }
+}

@@ -1,0 +1,357 @@
+//! The typed client of the admin API (`/admin/v1`) the CLI commands call,
+//! and `ClientError`, which says what went wrong in terms an operator can
+//! act on (which address, what the server said).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{ApiKey, CreateKeyRequest, CreatedKey, ErrorBody, Page, WhoAmI};
+use crate::credentials::Secret;
+
+/// How long a whole request may take. Admin calls are small; anything slower
+/// is a server or network problem, and CI must not hang on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const USER_AGENT: &str = concat!("scimctl/", env!("CARGO_PKG_VERSION"));
+
+/// Why a call to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid server address {addr:?}: {reason}")]
+    InvalidAddress { addr: String, reason: String },
+    /// The token cannot even be put in a header (a stray newline, a control
+    /// character): nothing was sent.
+    #[error("the API token contains characters an HTTP header cannot carry")]
+    InvalidToken,
+    #[error("cannot set up the HTTP client")]
+    Setup(#[source] reqwest::Error),
+    /// Nothing listens at the address. Kept apart from `Network` because it
+    /// has an obvious remedy (start a server) that main prints as a hint.
+    #[error("nothing is listening at {addr} (connection refused)")]
+    Refused { addr: String },
+    #[error("no answer from {addr} within {}s", timeout.as_secs())]
+    Timeout { addr: String, timeout: Duration },
+    #[error("cannot reach the server at {addr}")]
+    Network {
+        addr: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error; `message` is its explanation for
+    /// people, shown as is.
+    #[error("{message}")]
+    Api {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {url} (HTTP {status}): not the expected JSON")]
+    Decode {
+        url: String,
+        status: StatusCode,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A client for one server, authenticated with one API token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    verbose: bool,
+}
+
+impl Client {
+    /// A client for the server at `addr` (`http://host:port`, optionally with
+    /// a path prefix; a bare `host:port` means `http://`).
+    pub fn new(addr: &str, token: &Secret) -> Result<Self, ClientError> {
+        let base = parse_addr(addr)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| ClientError::InvalidToken)?;
+        // Keeps the token out of reqwest's Debug output and any header dump.
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(ClientError::Setup)?;
+        Ok(Client {
+            http,
+            base,
+            verbose: false,
+        })
+    }
+
+    /// Log each request and its answer on stderr (`--verbose`).
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// The server address, as shown to people.
+    pub fn addr(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// `GET /admin/v1/whoami`: the key this client authenticates with.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.call(Method::GET, self.url(&["whoami"]), &[], None::<&()>)
+            .await
+    }
+
+    /// `POST /admin/v1/keys`.
+    pub async fn create_key(&self, request: &CreateKeyRequest) -> Result<CreatedKey, ClientError> {
+        self.call(Method::POST, self.url(&["keys"]), &[], Some(request))
+            .await
+    }
+
+    /// `GET /admin/v1/keys`, every page. Revoked keys only when asked.
+    pub async fn list_keys(&self, include_revoked: bool) -> Result<Vec<ApiKey>, ClientError> {
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = Vec::new();
+            if include_revoked {
+                query.push(("include_revoked", "true".to_owned()));
+            }
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.clone()));
+            }
+            let page: Page<ApiKey> = self
+                .call(Method::GET, self.url(&["keys"]), &query, None::<&()>)
+                .await?;
+            keys.extend(page.items);
+            match page.next_cursor {
+                // A server handing back the cursor it was given would loop
+                // us forever; stop with what we have.
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// `GET /admin/v1/keys/{id}`.
+    pub async fn get_key(&self, id: &str) -> Result<ApiKey, ClientError> {
+        self.call(Method::GET, self.url(&["keys", id]), &[], None::<&()>)
+            .await
+    }
+
+    /// `DELETE /admin/v1/keys/{id}`: answers the key, now revoked.
+    pub async fn revoke_key(&self, id: &str) -> Result<ApiKey, ClientError> {
+        self.call(Method::DELETE, self.url(&["keys", id]), &[], None::<&()>)
+            .await
+    }
+
+    /// `base` + `/admin/v1/` + segments, each segment percent-encoded so an
+    /// id like `../x` stays one segment.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("parse_addr only accepts addresses that can be a base")
+            .pop_if_empty()
+            .extend(["admin", "v1"])
+            .extend(segments);
+        url
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, String)],
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let started = Instant::now();
+        if self.verbose {
+            eprintln!("> {method} {url}");
+        }
+        let response = request.send().await.map_err(|err| self.network(err))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|err| self.network(err))?;
+        if self.verbose {
+            eprintln!("< {status} ({} ms)", started.elapsed().as_millis());
+        }
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
+                url: url.to_string(),
+                status,
+                source,
+            })
+        } else {
+            Err(api_error(status, &url, &bytes))
+        }
+    }
+
+    fn network(&self, err: reqwest::Error) -> ClientError {
+        let addr = self.addr().to_owned();
+        if is_connection_refused(&err) {
+            ClientError::Refused { addr }
+        } else if err.is_timeout() {
+            ClientError::Timeout {
+                addr,
+                timeout: REQUEST_TIMEOUT,
+            }
+        } else {
+            ClientError::Network { addr, source: err }
+        }
+    }
+}
+
+/// The server's own explanation when it sent one (`ErrorBody`); otherwise
+/// the status and the start of whatever came back (a proxy's HTML page).
+fn api_error(status: StatusCode, url: &Url, body: &[u8]) -> ClientError {
+    if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
+        return ClientError::Api {
+            status,
+            code: error.code,
+            message: error.message,
+        };
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut message = format!("HTTP {status} from {url}");
+    if !text.is_empty() {
+        let snippet: String = text.chars().take(200).collect();
+        message.push_str(": ");
+        message.push_str(&snippet);
+    }
+    ClientError::Api {
+        status,
+        code: format!("http_{}", status.as_u16()),
+        message,
+    }
+}
+
+fn is_connection_refused(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Checks an address and makes it a base URL. A bare `host:port` gets
+/// `http://`, since that is how people type a local server's address.
+pub fn parse_addr(addr: &str) -> Result<Url, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidAddress {
+        addr: addr.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = addr.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_owned()
+    } else {
+        format!("http://{trimmed}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|err| {
+        invalid(&format!(
+            "{err}; expected a URL such as http://127.0.0.1:8080"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.host().is_none() || url.cannot_be_a_base() {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(addr: &str) -> Client {
+        Client::new(addr, &Secret::new("scimctl_a_b")).expect("valid client")
+    }
+
+    #[test]
+    fn urls_are_built_under_the_admin_prefix_with_encoded_ids() {
+        let c = client("http://127.0.0.1:8080");
+        assert_eq!(
+            c.url(&["keys", "abc"]).as_str(),
+            "http://127.0.0.1:8080/admin/v1/keys/abc"
+        );
+        assert_eq!(
+            c.url(&["keys", "../whoami"]).as_str(),
+            "http://127.0.0.1:8080/admin/v1/keys/..%2Fwhoami"
+        );
+        let behind_proxy = client("https://example.com/scim-admin/");
+        assert_eq!(
+            behind_proxy.url(&["whoami"]).as_str(),
+            "https://example.com/scim-admin/admin/v1/whoami"
+        );
+        assert_eq!(behind_proxy.addr(), "https://example.com/scim-admin");
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert_eq!(
+            parse_addr("localhost:9000").expect("valid").as_str(),
+            "http://localhost:9000/"
+        );
+        for bad in ["", "ftp://x", "http://", "http://h/?q=1"] {
+            let err = parse_addr(bad).expect_err(bad);
+            assert!(matches!(err, ClientError::InvalidAddress { .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_token_with_a_newline_is_refused_before_sending() {
+        let err = Client::new("http://h", &Secret::new("a\nb")).expect_err("invalid");
+        assert!(matches!(err, ClientError::InvalidToken));
+    }
+
+    #[test]
+    fn error_bodies_become_the_servers_message() {
+        let url = Url::parse("http://h/admin/v1/keys").expect("url");
+        let body = br#"{"error":{"code":"forbidden","message":"key lacks scope keys:manage"}}"#;
+        let err = api_error(StatusCode::FORBIDDEN, &url, body);
+        assert_eq!(err.to_string(), "key lacks scope keys:manage");
+        let err = api_error(StatusCode::BAD_GATEWAY, &url, b"<html>bad gateway</html>");
+        assert_eq!(
+            err.to_string(),
+            "HTTP 502 Bad Gateway from http://h/admin/v1/keys: <html>bad gateway</html>"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_names_the_address() {
+        // Bind then drop to get a port that (almost certainly) nobody serves.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = format!("http://{}", listener.local_addr().expect("addr"));
+        drop(listener);
+        let err = client(&addr).whoami().await.expect_err("refused");
+        assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
+        assert!(err.to_string().contains(&addr), "{err}");
+    }
+}

@@ -1,0 +1,31 @@
+//! The product's rules, independent of HTTP: what a request may do and what
+//! it changes, each change committed with its audit entry.
+
+pub mod actor;
+pub mod audit;
+pub mod keys;
+pub mod scope;
+pub mod token;
+
+use crate::store::StoreError;
+
+/// Why a domain operation did not happen. The HTTP layer maps each variant
+/// to a status; the messages are written for the person who sent the request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The credential is missing, malformed, unknown, revoked or expired.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The credential is fine but lacks a permission.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is wrong; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,13 @@
+//! `scimctl`: a SCIM 2.0 provisioning service and the admin CLI that drives
+//! it, in one crate. `main.rs` only parses, runs and turns the result into an
+//! exit code; everything else lives here so tests can reach it.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod credentials;
+pub mod domain;
+pub mod output;
+pub mod server;
+pub mod store;

@@ -1,0 +1,92 @@
+//! The one error type of the admin and auth APIs, and how it becomes a
+//! response: `{"error": {"code", "message"}}` with the matching status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::api::{ErrorBody, ErrorDetail};
+use crate::domain;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self.status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            status if status.is_client_error() => "bad_request",
+            _ => "internal",
+        }
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(err: domain::Error) -> Self {
+        let status = match &err {
+            domain::Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            domain::Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
+            domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            domain::Error::Store(source) => {
+                // The cause stays in the server log; the client learns only
+                // that it was not its fault.
+                tracing::error!(error = %with_causes(source), "store error");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the server log has the details",
+                );
+            }
+        };
+        ApiError::new(status, err.to_string())
+    }
+}
+
+/// `error: cause: cause …`, for the log.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code().to_owned(),
+                    message: self.message,
+                },
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,114 @@
+//! The `api_keys` table.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::{Conn, StoreError, from_millis, to_millis};
+
+/// A key as stored. `scopes` are the wire names; the domain parses them.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub secret_hash: String,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub last_used_ip: Option<String>,
+}
+
+const COLUMNS: &str = "id, name, scopes, secret_hash, created_at, created_by, expires_at, \
+                       revoked_at, last_used_at, last_used_ip";
+
+fn optional_time(millis: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    millis.map(from_millis).transpose()
+}
+
+fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(KeyRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        created_by: row.try_get("created_by")?,
+        expires_at: optional_time(row.try_get("expires_at")?)?,
+        revoked_at: optional_time(row.try_get("revoked_at")?)?,
+        last_used_at: optional_time(row.try_get("last_used_at")?)?,
+        last_used_ip: row.try_get("last_used_ip")?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, key: &KeyRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.id)
+    .bind(&key.name)
+    .bind(key.scopes.join(" "))
+    .bind(&key.secret_hash)
+    .bind(to_millis(key.created_at))
+    .bind(&key.created_by)
+    .bind(key.expires_at.map(to_millis))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<KeyRow>, StoreError> {
+    // Built from constants only: nothing a caller sends reaches the SQL text.
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Keys newest first; revoked ones only when asked.
+pub async fn list(conn: &mut Conn, include_revoked: bool) -> Result<Vec<KeyRow>, StoreError> {
+    let filter = if include_revoked {
+        ""
+    } else {
+        "WHERE revoked_at IS NULL"
+    };
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM api_keys {filter} ORDER BY created_at DESC, id"
+    )))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Marks the key revoked; `false` when it was already revoked.
+pub async fn revoke(conn: &mut Conn, id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(to_millis(at))
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_use(
+    conn: &mut Conn,
+    id: &str,
+    at: OffsetDateTime,
+    ip: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+        .bind(to_millis(at))
+        .bind(ip)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Persistence on SQLite or PostgreSQL through one pool. Every query is
+//! written once: both backends share the SQL text (`$N` placeholders, TEXT
+//! ids, BIGINT unix-millisecond times) and differ only in their migrations.
+
+pub mod audit;
+pub mod keys;
+pub mod state;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor};
+use time::OffsetDateTime;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/postgres");
+
+/// A transaction: a change and its audit entry commit or roll back together.
+pub type Tx = sqlx::Transaction<'static, Any>;
+/// A connection, from the pool or inside a transaction (`&mut *tx`).
+pub type Conn = sqlx::AnyConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot connect to the database {url}")]
+    Connect {
+        url: DatabaseUrl,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot bring the database schema up to date")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// Which engine a [`DatabaseUrl`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL: `sqlite:///path/to/file.db` or `postgres://user:pass@host/db`.
+/// Shown with its password masked, so it can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    backend: Backend,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unsupported database URL {shown:?}: use sqlite:///path/to/scimctl.db or postgres://user:password@host/database"
+)]
+pub struct UnsupportedDatabaseUrl {
+    shown: String,
+}
+
+impl DatabaseUrl {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with its password, for the driver only.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        DatabaseUrl {
+            raw: format!("sqlite://{}", path.display()),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    fn redacted(&self) -> String {
+        // postgres://user:secret@host/db → postgres://user:***@host/db
+        let Some((scheme, rest)) = self.raw.split_once("://") else {
+            return self.raw.clone();
+        };
+        match rest.split_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+                None => self.raw.clone(),
+            },
+            None => self.raw.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = UnsupportedDatabaseUrl;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let backend = if raw.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            let shown = DatabaseUrl {
+                raw: raw.to_owned(),
+                backend: Backend::Postgres,
+            }
+            .redacted();
+            return Err(UnsupportedDatabaseUrl { shown });
+        };
+        Ok(DatabaseUrl {
+            raw: raw.to_owned(),
+            backend,
+        })
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// The database, ready for queries: connected and migrated.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects (creating an SQLite file that does not exist yet) and runs
+    /// the pending migrations. Replicas starting together on one PostgreSQL
+    /// database are safe: the migrator takes an advisory lock.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let connect_error = |source| StoreError::Connect {
+            url: url.clone(),
+            source,
+        };
+        let pool = match url.backend() {
+            Backend::Sqlite => {
+                let raw = url.as_str();
+                let with_create = if raw.contains('?') {
+                    raw.to_owned()
+                } else {
+                    format!("{raw}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the writer; NORMAL
+                            // sync in WAL mode still survives a killed process.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&with_create)
+                    .await
+                    .map_err(connect_error)?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url.as_str())
+                .await
+                .map_err(connect_error)?,
+        };
+        let migrator = match url.backend() {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await?;
+        Ok(Store {
+            pool,
+            backend: url.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time at the store's resolution (milliseconds, UTC), so a
+/// value returned at creation equals the one read back later.
+pub fn now() -> OffsetDateTime {
+    truncate(OffsetDateTime::now_utc())
+}
+
+/// `at` in UTC at the store's resolution.
+pub fn truncate(at: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(at)).unwrap_or(at)
+}
+
+/// Times are stored as unix milliseconds: both backends compare and index
+/// them the same way.
+pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn from_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .map_err(|_| StoreError::Corrupt(format!("timestamp {millis} ms is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_their_backend_and_hide_the_password() {
+        let pg: DatabaseUrl = "postgres://scim:hunter2@db:5432/scim"
+            .parse()
+            .expect("pg url");
+        assert_eq!(pg.backend(), Backend::Postgres);
+        assert_eq!(pg.to_string(), "postgres://scim:***@db:5432/scim");
+        assert!(!format!("{pg:?}").contains("hunter2"));
+        let lite: DatabaseUrl = "sqlite:///var/lib/scimctl.db".parse().expect("sqlite url");
+        assert_eq!(lite.backend(), Backend::Sqlite);
+        let err = "mysql://root:pw@db/x"
+            .parse::<DatabaseUrl>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sqlite:///") && !err.contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let now = OffsetDateTime::now_utc();
+        let back = from_millis(to_millis(now)).expect("in range");
+        assert!((now - back).whole_milliseconds().abs() < 1);
+    }
+}
