@@ -2,7 +2,7 @@
 //! and `ClientError`, which says what went wrong in terms an operator can
 //! act on (which address, what the server said).
 
-use std::io;
+use std::io::{self, Write as _};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -179,15 +179,11 @@ impl Client {
             request = request.json(body);
         }
         let started = Instant::now();
-        if self.verbose {
-            eprintln!("> {method} {url}");
-        }
+        self.log(|| format!("> {method} {url}"));
         let response = request.send().await.map_err(|err| self.network(err))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|err| self.network(err))?;
-        if self.verbose {
-            eprintln!("< {status} ({} ms)", started.elapsed().as_millis());
-        }
+        self.log(|| format!("< {status} ({} ms)", started.elapsed().as_millis()));
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
                 url: url.to_string(),
@@ -196,6 +192,14 @@ impl Client {
             })
         } else {
             Err(api_error(status, &url, &bytes))
+        }
+    }
+
+    /// A `--verbose` line on stderr; never the token (it lives only in the
+    /// sensitive default header).
+    fn log(&self, line: impl FnOnce() -> String) {
+        if self.verbose {
+            let _ = writeln!(io::stderr(), "{}", line());
         }
     }
 

@@ -4,9 +4,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use comfy_table::{
-    Attribute, Cell, ColumnConstraint, ContentArrangement, Table, Width, presets,
-};
+use comfy_table::{Attribute, Cell, ColumnConstraint, ContentArrangement, Table, Width, presets};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};

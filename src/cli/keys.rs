@@ -78,8 +78,10 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
         KeysCommand::List(args) => {
             let (client, _) = ctx.client().await?;
             let keys = client.list_keys(args.all).await?;
-            let output = if keys.is_empty() {
+            let output = if keys.is_empty() && args.all {
                 Output::default().note("No API keys.")
+            } else if keys.is_empty() {
+                Output::default().note("No live API keys (--all includes revoked ones).")
             } else {
                 Output::default()
             };

@@ -9,7 +9,7 @@ pub mod login;
 pub mod server;
 pub mod whoami;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -241,12 +241,14 @@ impl Context {
     /// A `--verbose` line on stderr. Built lazily: most runs are not verbose.
     pub fn debug(&self, line: impl FnOnce() -> String) {
         if self.global.verbose {
-            eprintln!("{}", line());
+            // A closed stderr must not turn a working command into a panic.
+            let _ = writeln!(std::io::stderr(), "{}", line());
         }
     }
 }
 
-/// Which token source a note should name; shared by login and logout.
+/// For login and logout: a set `SCIMCTL_TOKEN` overrides whatever they
+/// store or remove, which would otherwise surprise.
 pub(crate) fn env_token_note() -> Option<String> {
     crate::credentials::token_from_env().map(|_| {
         format!(
