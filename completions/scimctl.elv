@@ -36,11 +36,22 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand logout 'Forget this profile''s stored API key'
             cand whoami 'Show the API key in use: its id, name, scopes and expiry'
             cand keys 'Create, list, show and revoke API keys'
+            cand provisioning 'Show or switch automatic provisioning of new users by the IdP'
+            cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
+            cand default-role 'Show or set the role every newly provisioned user gets'
+            cand roles 'List, create and delete roles (named sets of permissions)'
+            cand allowlist 'List and change the IP allowlist; check whether an address may connect'
+            cand users 'List, show and create users; deprovision, verify and reactivate them'
+            cand groups 'List and show groups (teams) and their members'
+            cand locks 'List and remove the locks that block deprovisioned users'' credentials'
+            cand sessions 'Issue session tokens for users'
+            cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
+            cand audit 'Read the audit log: who changed what, when, from where'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;server'= {
-            cand --config 'Settings file (TOML: listen, database, body_limit); flags win over it'
+            cand --config 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it'
             cand --listen 'Address to listen on [default: 127.0.0.1:8080]'
             cand --database 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
@@ -118,6 +129,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --name 'What the key is for, e.g. "okta-prod" or "ci-deploy"'
             cand --scope 'A permission of the key; repeat it or separate scopes with commas'
             cand --expires 'When the key stops working [default: never]'
+            cand --owner 'Make it a personal key of this user (userName or id)'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -187,6 +199,716 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;keys;help;help'= {
         }
+        &'scimctl;provisioning'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;provisioning;status'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;enable'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;disable'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;help'= {
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;provisioning;help;status'= {
+        }
+        &'scimctl;provisioning;help;enable'= {
+        }
+        &'scimctl;provisioning;help;disable'= {
+        }
+        &'scimctl;provisioning;help;help'= {
+        }
+        &'scimctl;deprovisioning'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;deprovisioning;status'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;deprovisioning;enable'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;deprovisioning;disable'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;deprovisioning;help'= {
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;deprovisioning;help;status'= {
+        }
+        &'scimctl;deprovisioning;help;enable'= {
+        }
+        &'scimctl;deprovisioning;help;disable'= {
+        }
+        &'scimctl;deprovisioning;help;help'= {
+        }
+        &'scimctl;default-role'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand show 'Show the role new users get'
+            cand set 'Make ROLE the one every newly provisioned user gets'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;default-role;show'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;default-role;set'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;default-role;help'= {
+            cand show 'Show the role new users get'
+            cand set 'Make ROLE the one every newly provisioned user gets'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;default-role;help;show'= {
+        }
+        &'scimctl;default-role;help;set'= {
+        }
+        &'scimctl;default-role;help;help'= {
+        }
+        &'scimctl;roles'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List roles with their permissions and how many users hold each'
+            cand create 'Create a custom role'
+            cand delete 'Delete a custom role'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;roles;list'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;roles;create'= {
+            cand --permission 'A permission of the role; repeat it or separate permissions with commas'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;roles;delete'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;roles;help'= {
+            cand list 'List roles with their permissions and how many users hold each'
+            cand create 'Create a custom role'
+            cand delete 'Delete a custom role'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;roles;help;list'= {
+        }
+        &'scimctl;roles;help;create'= {
+        }
+        &'scimctl;roles;help;delete'= {
+        }
+        &'scimctl;roles;help;help'= {
+        }
+        &'scimctl;allowlist'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List the entries of the IP allowlist'
+            cand add 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+            cand remove 'Remove entries'
+            cand replace 'Replace the whole allowlist with the entries of a file'
+            cand check 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;allowlist;list'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;allowlist;add'= {
+            cand --note 'A note kept with every entry added, e.g. "office VPN"'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --force 'Make the change even if it shuts out the address you connect from'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;allowlist;remove'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --force 'Make the change even if it shuts out the address you connect from'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;allowlist;replace'= {
+            cand --file 'The new list, one entry per line; `-` reads standard input'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --force 'Make the change even if it shuts out the address you connect from'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;allowlist;check'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;allowlist;help'= {
+            cand list 'List the entries of the IP allowlist'
+            cand add 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+            cand remove 'Remove entries'
+            cand replace 'Replace the whole allowlist with the entries of a file'
+            cand check 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;allowlist;help;list'= {
+        }
+        &'scimctl;allowlist;help;add'= {
+        }
+        &'scimctl;allowlist;help;remove'= {
+        }
+        &'scimctl;allowlist;help;replace'= {
+        }
+        &'scimctl;allowlist;help;check'= {
+        }
+        &'scimctl;allowlist;help;help'= {
+        }
+        &'scimctl;users'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List users, ordered by userName'
+            cand show 'Show one user: roles, teams, emails, deprovisioning state'
+            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand deprovision 'Take away all of a user''s access, in one step'
+            cand verify 'Check that a user has no access left; exit 0 only if so'
+            cand reactivate 'Give a deprovisioned user access again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;users;list'= {
+            cand --role 'Only users with this role'
+            cand --team 'Only members of this team (display name or id)'
+            cand --search 'Only users whose userName, display name or an email contains TEXT (ignoring case)'
+            cand --limit 'Users fetched per request, 1 to 1000 [default: 100]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --active 'Only active users'
+            cand --inactive 'Only inactive users (deprovisioned, or deactivated by the IdP)'
+            cand --pending 'Only users deactivated by the IdP whose access is not yet torn down'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;show'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;create'= {
+            cand --email 'An email address; repeat for several (the first is primary)'
+            cand --display-name 'The name shown for people, e.g. "Alice Example"'
+            cand --role 'A role to give; repeat for several [default: the default role]'
+            cand --team 'A team to join by display name; repeat for several. Missing teams are created'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;deprovision'= {
+            cand --reason 'Why, for the audit log and the lock, e.g. "left the company"'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --dry-run 'Show what would be removed, change nothing, and do not ask'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;verify'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;reactivate'= {
+            cand --reason 'Why, for the audit log'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;help'= {
+            cand list 'List users, ordered by userName'
+            cand show 'Show one user: roles, teams, emails, deprovisioning state'
+            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand deprovision 'Take away all of a user''s access, in one step'
+            cand verify 'Check that a user has no access left; exit 0 only if so'
+            cand reactivate 'Give a deprovisioned user access again'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;users;help;list'= {
+        }
+        &'scimctl;users;help;show'= {
+        }
+        &'scimctl;users;help;create'= {
+        }
+        &'scimctl;users;help;deprovision'= {
+        }
+        &'scimctl;users;help;verify'= {
+        }
+        &'scimctl;users;help;reactivate'= {
+        }
+        &'scimctl;users;help;help'= {
+        }
+        &'scimctl;groups'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List groups with their member counts, ordered by display name'
+            cand show 'Show one group and its members'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;groups;list'= {
+            cand --limit 'Groups fetched per request, 1 to 1000 [default: 100]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;groups;show'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;groups;help'= {
+            cand list 'List groups with their member counts, ordered by display name'
+            cand show 'Show one group and its members'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;groups;help;list'= {
+        }
+        &'scimctl;groups;help;show'= {
+        }
+        &'scimctl;groups;help;help'= {
+        }
+        &'scimctl;locks'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List locks: whose credentials are blocked, since when, and why'
+            cand remove 'Remove a lock: the user''s credentials are no longer blocked by it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;locks;list'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;locks;remove'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;locks;help'= {
+            cand list 'List locks: whose credentials are blocked, since when, and why'
+            cand remove 'Remove a lock: the user''s credentials are no longer blocked by it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;locks;help;list'= {
+        }
+        &'scimctl;locks;help;remove'= {
+        }
+        &'scimctl;locks;help;help'= {
+        }
+        &'scimctl;sessions'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand issue 'Issue a session token for a user and print it, this once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;sessions;issue'= {
+            cand --ttl 'How long the session lasts, 1m to 30d [default: 8h]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;sessions;help'= {
+            cand issue 'Issue a session token for a user and print it, this once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;sessions;help;issue'= {
+        }
+        &'scimctl;sessions;help;help'= {
+        }
+        &'scimctl;introspect'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;audit'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List audit entries, newest first, or follow new ones as they happen'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;audit;list'= {
+            cand --since 'Only entries from this time on'
+            cand --until 'Only entries before this time (same forms as --since)'
+            cand --actor 'Only entries by this API key: its id or its name (`system` for the server itself)'
+            cand --action 'Only this action (key.create), or a family of them (user.*)'
+            cand --target 'Only entries about this target (a key id, a user id, a path)'
+            cand --outcome 'Only entries with this outcome'
+            cand --limit 'List at most N entries [default: all; with --follow, 10 recent ones]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand -f 'Keep printing new entries as they are recorded, until Ctrl-C'
+            cand --follow 'Keep printing new entries as they are recorded, until Ctrl-C'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;audit;help'= {
+            cand list 'List audit entries, newest first, or follow new ones as they happen'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;audit;help;list'= {
+        }
+        &'scimctl;audit;help;help'= {
+        }
         &'scimctl;completions'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
@@ -206,6 +928,17 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand logout 'Forget this profile''s stored API key'
             cand whoami 'Show the API key in use: its id, name, scopes and expiry'
             cand keys 'Create, list, show and revoke API keys'
+            cand provisioning 'Show or switch automatic provisioning of new users by the IdP'
+            cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
+            cand default-role 'Show or set the role every newly provisioned user gets'
+            cand roles 'List, create and delete roles (named sets of permissions)'
+            cand allowlist 'List and change the IP allowlist; check whether an address may connect'
+            cand users 'List, show and create users; deprovision, verify and reactivate them'
+            cand groups 'List and show groups (teams) and their members'
+            cand locks 'List and remove the locks that block deprovisioned users'' credentials'
+            cand sessions 'Issue session tokens for users'
+            cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
+            cand audit 'Read the audit log: who changed what, when, from where'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -230,6 +963,112 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;keys;show'= {
         }
         &'scimctl;help;keys;revoke'= {
+        }
+        &'scimctl;help;provisioning'= {
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+        }
+        &'scimctl;help;provisioning;status'= {
+        }
+        &'scimctl;help;provisioning;enable'= {
+        }
+        &'scimctl;help;provisioning;disable'= {
+        }
+        &'scimctl;help;deprovisioning'= {
+            cand status 'Show whether it is on, and what that means'
+            cand enable 'Turn it on, on every replica at once'
+            cand disable 'Turn it off, on every replica at once'
+        }
+        &'scimctl;help;deprovisioning;status'= {
+        }
+        &'scimctl;help;deprovisioning;enable'= {
+        }
+        &'scimctl;help;deprovisioning;disable'= {
+        }
+        &'scimctl;help;default-role'= {
+            cand show 'Show the role new users get'
+            cand set 'Make ROLE the one every newly provisioned user gets'
+        }
+        &'scimctl;help;default-role;show'= {
+        }
+        &'scimctl;help;default-role;set'= {
+        }
+        &'scimctl;help;roles'= {
+            cand list 'List roles with their permissions and how many users hold each'
+            cand create 'Create a custom role'
+            cand delete 'Delete a custom role'
+        }
+        &'scimctl;help;roles;list'= {
+        }
+        &'scimctl;help;roles;create'= {
+        }
+        &'scimctl;help;roles;delete'= {
+        }
+        &'scimctl;help;allowlist'= {
+            cand list 'List the entries of the IP allowlist'
+            cand add 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+            cand remove 'Remove entries'
+            cand replace 'Replace the whole allowlist with the entries of a file'
+            cand check 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+        }
+        &'scimctl;help;allowlist;list'= {
+        }
+        &'scimctl;help;allowlist;add'= {
+        }
+        &'scimctl;help;allowlist;remove'= {
+        }
+        &'scimctl;help;allowlist;replace'= {
+        }
+        &'scimctl;help;allowlist;check'= {
+        }
+        &'scimctl;help;users'= {
+            cand list 'List users, ordered by userName'
+            cand show 'Show one user: roles, teams, emails, deprovisioning state'
+            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand deprovision 'Take away all of a user''s access, in one step'
+            cand verify 'Check that a user has no access left; exit 0 only if so'
+            cand reactivate 'Give a deprovisioned user access again'
+        }
+        &'scimctl;help;users;list'= {
+        }
+        &'scimctl;help;users;show'= {
+        }
+        &'scimctl;help;users;create'= {
+        }
+        &'scimctl;help;users;deprovision'= {
+        }
+        &'scimctl;help;users;verify'= {
+        }
+        &'scimctl;help;users;reactivate'= {
+        }
+        &'scimctl;help;groups'= {
+            cand list 'List groups with their member counts, ordered by display name'
+            cand show 'Show one group and its members'
+        }
+        &'scimctl;help;groups;list'= {
+        }
+        &'scimctl;help;groups;show'= {
+        }
+        &'scimctl;help;locks'= {
+            cand list 'List locks: whose credentials are blocked, since when, and why'
+            cand remove 'Remove a lock: the user''s credentials are no longer blocked by it'
+        }
+        &'scimctl;help;locks;list'= {
+        }
+        &'scimctl;help;locks;remove'= {
+        }
+        &'scimctl;help;sessions'= {
+            cand issue 'Issue a session token for a user and print it, this once'
+        }
+        &'scimctl;help;sessions;issue'= {
+        }
+        &'scimctl;help;introspect'= {
+        }
+        &'scimctl;help;audit'= {
+            cand list 'List audit entries, newest first, or follow new ones as they happen'
+        }
+        &'scimctl;help;audit;list'= {
         }
         &'scimctl;help;completions'= {
         }

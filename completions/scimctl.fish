@@ -38,9 +38,20 @@ complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "login" -d 'Store an
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "logout" -d 'Forget this profile\'s stored API key'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "whoami" -d 'Show the API key in use: its id, name, scopes and expiry'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "keys" -d 'Create, list, show and revoke API keys'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "provisioning" -d 'Show or switch automatic provisioning of new users by the IdP'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "deprovisioning" -d 'Show or switch automatic deprovisioning of deactivated users'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "default-role" -d 'Show or set the role every newly provisioned user gets'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "roles" -d 'List, create and delete roles (named sets of permissions)'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "allowlist" -d 'List and change the IP allowlist; check whether an address may connect'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "users" -d 'List, show and create users; deprovision, verify and reactivate them'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "groups" -d 'List and show groups (teams) and their members'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "locks" -d 'List and remove the locks that block deprovisioned users\' credentials'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "sessions" -d 'Issue session tokens for users'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "introspect" -d 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "audit" -d 'Read the audit log: who changed what, when, from where'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l config -d 'Settings file (TOML: listen, database, body_limit); flags win over it' -r -F
+complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l config -d 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it' -r -F
 complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l listen -d 'Address to listen on [default: 127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l database -d 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
@@ -104,6 +115,7 @@ audit:read\t''
 sessions:issue\t''
 sessions:introspect\t''"
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l expires -d 'When the key stops working [default: never]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l owner -d 'Make it a personal key of this user (userName or id)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -142,6 +154,436 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one API key'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -f -a "show" -d 'Show the role new users get'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -f -a "set" -d 'Make ROLE the one every newly provisioned user gets'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the role new users get'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from help" -f -a "set" -d 'Make ROLE the one every newly provisioned user gets'
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "list" -d 'List roles with their permissions and how many users hold each'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "create" -d 'Create a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "delete" -d 'Delete a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l permission -d 'A permission of the role; repeat it or separate permissions with commas' -r -f -a "scim:provision\t''
+users:read\t''
+users:write\t''
+users:deprovision\t''
+groups:read\t''
+keys:manage\t''
+settings:manage\t''
+allowlist:manage\t''
+roles:manage\t''
+audit:read\t''
+sessions:issue\t''
+sessions:introspect\t''"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "list" -d 'List roles with their permissions and how many users hold each'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "list" -d 'List the entries of the IP allowlist'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "add" -d 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "remove" -d 'Remove entries'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l note -d 'A note kept with every entry added, e.g. "office VPN"' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l file -d 'The new list, one entry per line; `-` reads standard input' -r -F
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the entries of the IP allowlist'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove entries'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "list" -d 'List users, ordered by userName'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l team -d 'Only members of this team (display name or id)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l limit -d 'Users fetched per request, 1 to 1000 [default: 100]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l active -d 'Only active users'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l inactive -d 'Only inactive users (deprovisioned, or deactivated by the IdP)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l pending -d 'Only users deactivated by the IdP whose access is not yet torn down'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l email -d 'An email address; repeat for several (the first is primary)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l display-name -d 'The name shown for people, e.g. "Alice Example"' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l role -d 'A role to give; repeat for several [default: the default role]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l team -d 'A team to join by display name; repeat for several. Missing teams are created' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l reason -d 'Why, for the audit log and the lock, e.g. "left the company"' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l dry-run -d 'Show what would be removed, change nothing, and do not ask'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l reason -d 'Why, for the audit log' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users, ordered by userName'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List groups with their member counts, ordered by display name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Show one group and its members'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l limit -d 'Groups fetched per request, 1 to 1000 [default: 100]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "list" -d 'List groups with their member counts, ordered by display name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one group and its members'
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "list" -d 'List locks: whose credentials are blocked, since when, and why'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "remove" -d 'Remove a lock: the user\'s credentials are no longer blocked by it'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "list" -d 'List locks: whose credentials are blocked, since when, and why'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a lock: the user\'s credentials are no longer blocked by it'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -f -a "issue" -d 'Issue a session token for a user and print it, this once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l ttl -d 'How long the session lasts, 1m to 30d [default: 8h]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a session token for a user and print it, this once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List audit entries, newest first, or follow new ones as they happen'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l since -d 'Only entries from this time on' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l until -d 'Only entries before this time (same forms as --since)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l actor -d 'Only entries by this API key: its id or its name (`system` for the server itself)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l action -d 'Only this action (key.create), or a family of them (user.*)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l target -d 'Only entries about this target (a key id, a user id, a path)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l outcome -d 'Only entries with this outcome' -r -f -a "success\t''
+denied\t''"
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'List at most N entries [default: all; with --follow, 10 recent ones]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s f -l follow -d 'Keep printing new entries as they are recorded, until Ctrl-C'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List audit entries, newest first, or follow new ones as they happen'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -150,14 +592,53 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l yes -d '
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "server" -d 'Run the SCIM provisioning service'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "login" -d 'Store an API key for this profile, after checking it with the server'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "logout" -d 'Forget this profile\'s stored API key'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "whoami" -d 'Show the API key in use: its id, name, scopes and expiry'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "keys" -d 'Create, list, show and revoke API keys'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "server" -d 'Run the SCIM provisioning service'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "login" -d 'Store an API key for this profile, after checking it with the server'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "logout" -d 'Forget this profile\'s stored API key'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "whoami" -d 'Show the API key in use: its id, name, scopes and expiry'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "keys" -d 'Create, list, show and revoke API keys'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "provisioning" -d 'Show or switch automatic provisioning of new users by the IdP'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "deprovisioning" -d 'Show or switch automatic deprovisioning of deactivated users'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "default-role" -d 'Show or set the role every newly provisioned user gets'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "roles" -d 'List, create and delete roles (named sets of permissions)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "allowlist" -d 'List and change the IP allowlist; check whether an address may connect'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "users" -d 'List, show and create users; deprovision, verify and reactivate them'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "groups" -d 'List and show groups (teams) and their members'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "locks" -d 'List and remove the locks that block deprovisioned users\' credentials'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "sessions" -d 'Issue session tokens for users'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "introspect" -d 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "audit" -d 'Read the audit log: who changed what, when, from where'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key and print its token, this once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List API keys'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "show" -d 'Show one API key'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from default-role" -f -a "show" -d 'Show the role new users get'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from default-role" -f -a "set" -d 'Make ROLE the one every newly provisioned user gets'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "list" -d 'List roles with their permissions and how many users hold each'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "create" -d 'Create a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "delete" -d 'Delete a custom role'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "list" -d 'List the entries of the IP allowlist'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "add" -d 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "remove" -d 'Remove entries'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "list" -d 'List users, ordered by userName'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "reactivate" -d 'Give a deprovisioned user access again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "list" -d 'List groups with their member counts, ordered by display name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "show" -d 'Show one group and its members'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "list" -d 'List locks: whose credentials are blocked, since when, and why'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "remove" -d 'Remove a lock: the user\'s credentials are no longer blocked by it'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "issue" -d 'Issue a session token for a user and print it, this once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List audit entries, newest first, or follow new ones as they happen'

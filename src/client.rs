@@ -10,6 +10,15 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::api::allowlist::{
+    AddEntriesRequest, AllowlistChange, AllowlistCheck, AllowlistEntry, RemoveEntriesRequest,
+    ReplaceAllowlistRequest,
+};
+use crate::api::directory::{
+    CreateUserRequest, DeprovisionReport, DeprovisionRequest, IntrospectRequest, Introspection,
+    IssueSessionRequest, IssuedSession, Lock, ReactivateRequest, Team, TeamListQuery, User,
+    UserListQuery, UserStatus, VerificationReport,
+};
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey, ErrorBody, Page, WhoAmI};
 use crate::credentials::Secret;
 
@@ -150,6 +159,234 @@ impl Client {
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKey, ClientError> {
         self.call(Method::DELETE, self.url(&["keys", id]), &[], None::<&()>)
             .await
+    }
+
+    /// `GET /admin/v1/settings`.
+    pub async fn get_settings(&self) -> Result<crate::api::settings::Settings, ClientError> {
+        self.call(Method::GET, self.url(&["settings"]), &[], None::<&()>)
+            .await
+    }
+
+    /// `PATCH /admin/v1/settings`: answers the settings after the change.
+    pub async fn update_settings(
+        &self,
+        request: &crate::api::settings::UpdateSettingsRequest,
+    ) -> Result<crate::api::settings::Settings, ClientError> {
+        self.call(Method::PATCH, self.url(&["settings"]), &[], Some(request))
+            .await
+    }
+
+    /// `GET /admin/v1/roles`: every role (the server never pages them).
+    pub async fn list_roles(&self) -> Result<Vec<crate::api::settings::Role>, ClientError> {
+        let page: Page<crate::api::settings::Role> = self
+            .call(Method::GET, self.url(&["roles"]), &[], None::<&()>)
+            .await?;
+        Ok(page.items)
+    }
+
+    /// `POST /admin/v1/roles`.
+    pub async fn create_role(
+        &self,
+        request: &crate::api::settings::CreateRoleRequest,
+    ) -> Result<crate::api::settings::Role, ClientError> {
+        self.call(Method::POST, self.url(&["roles"]), &[], Some(request))
+            .await
+    }
+
+    /// `DELETE /admin/v1/roles/{name}`: answers the role as it was.
+    pub async fn delete_role(&self, name: &str) -> Result<crate::api::settings::Role, ClientError> {
+        self.call(Method::DELETE, self.url(&["roles", name]), &[], None::<&()>)
+            .await
+    }
+
+    /// `GET /admin/v1/users`: one page. Callers follow `next_cursor` (see
+    /// `cli::listing`) so a large directory never sits in memory at once.
+    pub async fn list_users_page(&self, query: &UserListQuery) -> Result<Page<User>, ClientError> {
+        let mut pairs = Vec::new();
+        if let Some(status) = query.status {
+            let status = match status {
+                UserStatus::Active => "active",
+                UserStatus::Inactive => "inactive",
+                UserStatus::Pending => "pending",
+            };
+            pairs.push(("status", status.to_owned()));
+        }
+        for (name, value) in [
+            ("role", &query.role),
+            ("team", &query.team),
+            ("search", &query.search),
+            ("cursor", &query.cursor),
+        ] {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
+        }
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        self.call(Method::GET, self.url(&["users"]), &pairs, None::<&()>)
+            .await
+    }
+
+    /// `GET /admin/v1/users/{user}`, by id or userName.
+    pub async fn get_user(&self, user: &str) -> Result<User, ClientError> {
+        self.call(Method::GET, self.url(&["users", user]), &[], None::<&()>)
+            .await
+    }
+
+    /// `POST /admin/v1/users`: a manual user.
+    pub async fn create_user(&self, request: &CreateUserRequest) -> Result<User, ClientError> {
+        self.call(Method::POST, self.url(&["users"]), &[], Some(request))
+            .await
+    }
+
+    /// `POST /admin/v1/users/{user}/deprovision` (a dry run when the request
+    /// says so).
+    pub async fn deprovision_user(
+        &self,
+        user: &str,
+        request: &DeprovisionRequest,
+    ) -> Result<DeprovisionReport, ClientError> {
+        let url = self.url(&["users", user, "deprovision"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `GET /admin/v1/users/{user}/deprovision`: the verification report.
+    pub async fn verify_user(&self, user: &str) -> Result<VerificationReport, ClientError> {
+        let url = self.url(&["users", user, "deprovision"]);
+        self.call(Method::GET, url, &[], None::<&()>).await
+    }
+
+    /// `POST /admin/v1/users/{user}/reactivate`.
+    pub async fn reactivate_user(
+        &self,
+        user: &str,
+        request: &ReactivateRequest,
+    ) -> Result<User, ClientError> {
+        let url = self.url(&["users", user, "reactivate"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `POST /admin/v1/users/{user}/sessions`.
+    pub async fn issue_session(
+        &self,
+        user: &str,
+        request: &IssueSessionRequest,
+    ) -> Result<IssuedSession, ClientError> {
+        let url = self.url(&["users", user, "sessions"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `GET /admin/v1/groups`: one page.
+    pub async fn list_groups_page(&self, query: &TeamListQuery) -> Result<Page<Team>, ClientError> {
+        let mut pairs = Vec::new();
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = &query.cursor {
+            pairs.push(("cursor", cursor.clone()));
+        }
+        self.call(Method::GET, self.url(&["groups"]), &pairs, None::<&()>)
+            .await
+    }
+
+    /// `GET /admin/v1/groups/{group}`, by id or displayName, with members.
+    pub async fn get_group(&self, group: &str) -> Result<Team, ClientError> {
+        self.call(Method::GET, self.url(&["groups", group]), &[], None::<&()>)
+            .await
+    }
+
+    /// `GET /admin/v1/locks`: one page (`cursor` from the previous one).
+    pub async fn list_locks_page(&self, cursor: Option<&str>) -> Result<Page<Lock>, ClientError> {
+        let pairs: Vec<(&str, String)> = cursor
+            .map(|cursor| ("cursor", cursor.to_owned()))
+            .into_iter()
+            .collect();
+        self.call(Method::GET, self.url(&["locks"]), &pairs, None::<&()>)
+            .await
+    }
+
+    /// `DELETE /admin/v1/locks/{id}`: answers the lock removed.
+    pub async fn remove_lock(&self, id: &str) -> Result<Lock, ClientError> {
+        self.call(Method::DELETE, self.url(&["locks", id]), &[], None::<&()>)
+            .await
+    }
+
+    /// `POST /auth/v1/introspect`. An unknown or dead token is not an error:
+    /// the answer says `active: false` and why.
+    pub async fn introspect(&self, token: &str) -> Result<Introspection, ClientError> {
+        let request = IntrospectRequest {
+            token: token.to_owned(),
+        };
+        let url = self.under(&["auth", "v1", "introspect"]);
+        self.call(Method::POST, url, &[], Some(&request)).await
+    }
+
+    /// `GET /admin/v1/audit`: one page of the audit log.
+    pub async fn list_audit_page(
+        &self,
+        query: &crate::api::audit::AuditQuery,
+    ) -> Result<Page<crate::api::audit::AuditEntry>, ClientError> {
+        self.call(
+            Method::GET,
+            self.url(&["audit"]),
+            &query.pairs(),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /admin/v1/allowlist`: every entry (the server sends one page).
+    pub async fn list_allowlist(&self) -> Result<Vec<AllowlistEntry>, ClientError> {
+        let page: Page<AllowlistEntry> = self
+            .call(Method::GET, self.url(&["allowlist"]), &[], None::<&()>)
+            .await?;
+        Ok(page.items)
+    }
+
+    /// `POST /admin/v1/allowlist`.
+    pub async fn add_allowlist(
+        &self,
+        request: &AddEntriesRequest,
+    ) -> Result<AllowlistChange, ClientError> {
+        self.call(Method::POST, self.url(&["allowlist"]), &[], Some(request))
+            .await
+    }
+
+    /// `POST /admin/v1/allowlist/remove`.
+    pub async fn remove_allowlist(
+        &self,
+        request: &RemoveEntriesRequest,
+    ) -> Result<AllowlistChange, ClientError> {
+        let url = self.url(&["allowlist", "remove"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `PUT /admin/v1/allowlist`.
+    pub async fn replace_allowlist(
+        &self,
+        request: &ReplaceAllowlistRequest,
+    ) -> Result<AllowlistChange, ClientError> {
+        self.call(Method::PUT, self.url(&["allowlist"]), &[], Some(request))
+            .await
+    }
+
+    /// `GET /admin/v1/allowlist/check?ip=…`.
+    pub async fn check_allowlist(&self, ip: &str) -> Result<AllowlistCheck, ClientError> {
+        let url = self.url(&["allowlist", "check"]);
+        self.call(Method::GET, url, &[("ip", ip.to_owned())], None::<&()>)
+            .await
+    }
+
+    /// `base` + segments, each percent-encoded: for paths outside
+    /// `/admin/v1` (the auth API).
+    fn under(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("parse_addr only accepts addresses that can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        url
     }
 
     /// `base` + `/admin/v1/` + segments, each segment percent-encoded so an
@@ -315,6 +552,20 @@ mod tests {
             "https://example.com/scim-admin/admin/v1/whoami"
         );
         assert_eq!(behind_proxy.addr(), "https://example.com/scim-admin");
+    }
+
+    #[test]
+    fn directory_paths_encode_user_names_and_introspect_is_under_auth() {
+        let c = client("https://example.com/scim-admin/");
+        assert_eq!(
+            c.url(&["users", "alice@example.com/x y", "deprovision"])
+                .as_str(),
+            "https://example.com/scim-admin/admin/v1/users/alice@example.com%2Fx%20y/deprovision"
+        );
+        assert_eq!(
+            c.under(&["auth", "v1", "introspect"]).as_str(),
+            "https://example.com/scim-admin/auth/v1/introspect"
+        );
     }
 
     #[test]

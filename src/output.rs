@@ -12,6 +12,12 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::api::{ApiKey, CreatedKey, WhoAmI};
 use crate::domain::scope::Scope;
 
+pub mod allowlist;
+pub mod audit;
+pub mod directory;
+pub mod settings;
+pub mod stream;
+
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -87,8 +93,15 @@ pub enum Data {
         include_revoked: bool,
     },
     CreatedKey(CreatedKey),
+    /// Settings and roles (rendered in `output::settings`).
+    Settings(settings::Shown),
     /// Bytes printed as they are whatever the format (a completion script).
     Raw(Vec<u8>),
+    /// Users, teams, locks, deprovisioning, sessions, introspection
+    /// (rendered in `output::directory`).
+    Directory(directory::Shown),
+    /// The IP allowlist (rendered in `output::allowlist`).
+    Allowlist(allowlist::Shown),
 }
 
 /// How tables look where they are going.
@@ -153,6 +166,9 @@ pub fn write_data(
     match (data, format) {
         (Data::None, _) => Ok(()),
         (Data::Raw(bytes), _) => out.write_all(bytes),
+        (Data::Directory(shown), format) => directory::write(out, shown, format, style),
+        (Data::Allowlist(shown), format) => allowlist::write(out, shown, format, style),
+        (Data::Settings(shown), format) => settings::write(out, shown, format, style),
         (Data::WhoAmI { who, .. }, Format::Json) => json(out, who),
         (Data::Key(key), Format::Json) => json(out, key),
         (Data::Keys { keys, .. }, Format::Json) => json(out, keys),
@@ -304,6 +320,11 @@ pub fn key_list_table(keys: &[ApiKey], include_revoked: bool, style: Style) -> T
     if include_revoked {
         header.push("REVOKED");
     }
+    // Personal keys are the exception: the column only when there is one.
+    let any_owner = keys.iter().any(|key| key.owner.is_some());
+    if any_owner {
+        header.push("OWNER");
+    }
     table.set_header(header.into_iter().map(|h| header_cell(h, style)));
     for key in keys {
         let mut row = vec![
@@ -316,6 +337,9 @@ pub fn key_list_table(keys: &[ApiKey], include_revoked: bool, style: Style) -> T
         ];
         if include_revoked {
             row.push(key.revoked_at.map_or_else(|| "-".to_owned(), timestamp));
+        }
+        if any_owner {
+            row.push(or_dash(key.owner.as_ref().map(|o| o.user_name.as_str())));
         }
         table.add_row(row);
     }
@@ -331,6 +355,12 @@ fn key_rows(key: &ApiKey) -> Vec<(&'static str, String)> {
         ("Scopes", scopes(&key.scopes)),
         ("Created", timestamp(key.created_at)),
         ("Created by", or_dash(key.created_by.as_deref())),
+        (
+            "Owner",
+            key.owner
+                .as_ref()
+                .map_or_else(|| "- (service key)".to_owned(), |o| o.user_name.clone()),
+        ),
         ("Expires", expiry(key.expires_at)),
         ("Last used", last_used(key.last_used_at)),
         ("Last used IP", or_dash(key.last_used_ip.as_deref())),
@@ -383,6 +413,7 @@ mod tests {
             last_used_at: None,
             last_used_ip: None,
             revoked_at: None,
+            owner: None,
         }
     }
 

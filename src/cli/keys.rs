@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::{CliError, Context};
+use super::Context;
 use crate::api::CreateKeyRequest;
 use crate::domain::scope::Scope;
 use crate::output::{Data, Output};
@@ -56,6 +56,14 @@ pub struct CreateArgs {
     /// (2027-01-31T00:00:00Z).
     #[arg(long, value_name = "WHEN", value_parser = parse_expires)]
     pub expires: Option<OffsetDateTime>,
+
+    /// Make it a personal key of this user (userName or id)
+    ///
+    /// A personal key never exceeds its owner's role, and stops working
+    /// when the owner is deactivated, locked or deprovisioned (which also
+    /// deletes it). Without --owner the key is a service key.
+    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
+    pub owner: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +123,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
             name: args.name,
             scopes,
             expires_at: args.expires,
+            owner: args.owner,
         })
         .await?;
     Ok(Output::data(Data::CreatedKey(created)).note(
@@ -124,14 +133,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
 
 async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
     // Decide before any request: without a terminal and --yes nothing is sent.
-    let ask = !ctx.global.yes;
-    if ask && !ctx.can_prompt() {
-        return Err(CliError::Usage(format!(
-            "no terminal to confirm on: pass --yes to revoke API key {}",
-            key.id
-        ))
-        .into());
-    }
+    let ask = ctx.must_confirm(&format!("revoke API key {}", key.id))?;
     let (client, _) = ctx.client().await?;
     if ask {
         // Fetching first names the key in the question, and an unknown id
@@ -141,16 +143,8 @@ async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
             "Revoke API key {} ({})? Requests with it will be refused from now on",
             found.id, found.name
         );
-        let confirmed = tokio::task::spawn_blocking(move || {
-            dialoguer::Confirm::new()
-                .with_prompt(question)
-                .default(false)
-                .interact_opt()
-        })
-        .await??;
-        if confirmed != Some(true) {
-            return Err(CliError::Cancelled(format!("API key {} was not revoked", key.id)).into());
-        }
+        ctx.confirm(question, format!("API key {} was not revoked", key.id))
+            .await?;
     }
     let revoked = client.revoke_key(&key.id).await?;
     Ok(Output::data(Data::Key(revoked)).note(format!("Revoked API key {}.", key.id)))

@@ -2,11 +2,20 @@
 //! the help text), the context commands share, and the dispatch from a parsed
 //! command to its module and from its result to the output.
 
+pub mod allowlist;
+pub mod audit;
 pub mod docs;
 pub mod exit;
+pub mod groups;
 pub mod keys;
+pub mod listing;
+pub mod locks;
 pub mod login;
+pub mod roles;
 pub mod server;
+pub mod sessions;
+pub mod settings;
+pub mod users;
 pub mod whoami;
 
 use std::io::{IsTerminal, Write as _};
@@ -156,6 +165,64 @@ pub enum Command {
     #[command(subcommand)]
     Keys(keys::KeysCommand),
 
+    /// Show or switch automatic provisioning of new users by the IdP
+    ///
+    /// On (the default), a user the IdP pushes is created with the default
+    /// role. Off, the IdP's attempts to create users are refused (403) and
+    /// audited; updates to existing users still apply.
+    #[command(subcommand)]
+    Provisioning(settings::ToggleCommand),
+
+    /// Show or switch automatic deprovisioning of deactivated users
+    ///
+    /// On (the default), a user the IdP deactivates or deletes loses access
+    /// at once: roles, teams, personal keys and sessions are removed and a
+    /// lock is set. Off, the user is flagged pending and keeps access until
+    /// an operator runs `scimctl users deprovision`.
+    #[command(subcommand)]
+    Deprovisioning(settings::ToggleCommand),
+
+    /// Show or set the role every newly provisioned user gets
+    #[command(subcommand)]
+    DefaultRole(settings::DefaultRoleCommand),
+
+    /// List, create and delete roles (named sets of permissions)
+    #[command(subcommand)]
+    Roles(roles::RolesCommand),
+
+    /// List and change the IP allowlist; check whether an address may connect
+    ///
+    /// Only addresses inside an entry may use the server's APIs; an empty
+    /// list allows every address.
+    #[command(subcommand)]
+    Allowlist(allowlist::AllowlistCommand),
+
+    /// List, show and create users; deprovision, verify and reactivate them
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+
+    /// List and show groups (teams) and their members
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
+
+    /// List and remove the locks that block deprovisioned users' credentials
+    #[command(subcommand)]
+    Locks(locks::LocksCommand),
+
+    /// Issue session tokens for users
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
+
+    /// Check whether a session token or API key is live; exit 0 if so, 5 if not
+    ///
+    /// Prints whose it is, with their roles and teams, or why it is not live
+    /// (revoked, expired, user locked or inactive, unknown).
+    Introspect(sessions::IntrospectArgs),
+
+    /// Read the audit log: who changed what, when, from where
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+
     /// Print a shell completion script
     ///
     /// For example:
@@ -238,6 +305,38 @@ impl Context {
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 
+    /// Whether a destructive command must ask before acting (not with
+    /// `--yes`). Without `--yes` and without a terminal to ask on, a usage
+    /// error saying to pass `--yes`: call it before any request so that
+    /// nothing is sent. `action` ends "pass --yes to …".
+    pub fn must_confirm(&self, action: &str) -> Result<bool, CliError> {
+        if self.global.yes {
+            return Ok(false);
+        }
+        if !self.can_prompt() {
+            return Err(CliError::Usage(format!(
+                "no terminal to confirm on: pass --yes to {action}"
+            )));
+        }
+        Ok(true)
+    }
+
+    /// Asks `question` on the terminal, defaulting to no; anything but yes
+    /// is [`CliError::Cancelled`] saying `not_done`.
+    pub async fn confirm(&self, question: String, not_done: String) -> anyhow::Result<()> {
+        let confirmed = tokio::task::spawn_blocking(move || {
+            dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact_opt()
+        })
+        .await??;
+        if confirmed != Some(true) {
+            return Err(CliError::Cancelled(not_done).into());
+        }
+        Ok(())
+    }
+
     /// A `--verbose` line on stderr. Built lazily: most runs are not verbose.
     pub fn debug(&self, line: impl FnOnce() -> String) {
         if self.global.verbose {
@@ -272,6 +371,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Logout => login::logout(&ctx).await?,
         Command::Whoami => whoami::run(&ctx).await?,
         Command::Keys(command) => keys::run(&ctx, command).await?,
+        Command::Provisioning(command) => {
+            settings::toggle(&ctx, settings::Toggle::AutoProvisioning, command).await?
+        }
+        Command::Deprovisioning(command) => {
+            settings::toggle(&ctx, settings::Toggle::AutoDeprovisioning, command).await?
+        }
+        Command::DefaultRole(command) => settings::default_role(&ctx, command).await?,
+        Command::Roles(command) => roles::run(&ctx, command).await?,
+        Command::Allowlist(command) => allowlist::run(&ctx, command).await?,
+        Command::Users(command) => users::run(&ctx, command).await?,
+        Command::Groups(command) => groups::run(&ctx, command).await?,
+        Command::Locks(command) => locks::run(&ctx, command).await?,
+        Command::Sessions(command) => sessions::run(&ctx, command).await?,
+        Command::Introspect(args) => sessions::introspect(&ctx, args).await?,
+        Command::Audit(command) => audit::run(&ctx, command).await?,
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };

@@ -21,7 +21,7 @@ pub struct ServerArgs {
     #[arg(long, conflicts_with_all = ["database", "config"])]
     pub dev: bool,
 
-    /// Settings file (TOML: listen, database, body_limit); flags win over it
+    /// Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -68,12 +68,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(limit) = file.body_limit {
         config.body_limit = limit;
     }
+    if let Some(proxies) = file.trusted_proxies {
+        config.trusted_proxies = proxies;
+    }
 
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = format!("http://{}", listener.local_addr()?);
     let server = Server::prepare(config.clone()).await?;
+    let shutdown = shutdown_signal()?;
 
     if dev_dir.is_some() {
         print_dev_banner(&address, &config, server.initial_token());
@@ -86,7 +90,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             print_initial_key(&address, token);
         }
     }
-    server.run(listener, shutdown_signal()).await?;
+    server.run(listener, shutdown).await?;
     eprintln!("scimctl server stopped");
     drop(dev_dir);
     Ok(())
@@ -127,31 +131,27 @@ fn init_logging() {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what container runtimes and systemd send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// A future that resolves on Ctrl-C or SIGTERM (what container runtimes and
+/// systemd send). The handlers are installed now, before the banner is
+/// printed, so a signal sent the moment the server says it is up is caught.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    eprintln!("shutting down: finishing requests in flight");
+        eprintln!("shutting down: finishing requests in flight");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("shutting down: finishing requests in flight");
+    })
 }

@@ -6,14 +6,16 @@ use std::net::IpAddr;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+use super::access;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::scope::Scope;
-use super::token::{NewToken, PresentedToken};
+use super::token::{NewToken, PresentedToken, TokenKind};
 use super::{Error, Result};
+use crate::api::directory::UserRef;
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey};
 use crate::store::keys::{self as key_rows, KeyRow};
-use crate::store::{self, Store, StoreError, state};
+use crate::store::{self, Conn, Store, StoreError, state, users};
 
 const MAX_NAME_LEN: usize = 100;
 /// `last_used_*` is refreshed at most this often per key, so that
@@ -60,14 +62,30 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateKeyRequest) -> 
     }
 
     let mut tx = store.begin().await?;
-    let (row, token) = insert_new(&mut tx, name, &scopes, actor.key_id.clone(), expires_at).await?;
+    let owner = match &request.owner {
+        Some(owner) => Some(personal_key_owner(&mut tx, owner, &scopes).await?),
+        None => None,
+    };
+    let new = NewKey {
+        name,
+        scopes: &scopes,
+        created_by: actor.key_id.clone(),
+        expires_at,
+        owner: owner.clone(),
+    };
+    let (row, token) = insert_new(&mut tx, new).await?;
     audit::record(
         &mut tx,
         actor,
         "key.create",
         Some(&row.id),
         Outcome::Success,
-        json!({ "name": row.name, "scopes": row.scopes, "expires_at": expires_at.map(crate::api::rfc3339) }),
+        json!({
+            "name": row.name,
+            "scopes": row.scopes,
+            "expires_at": expires_at.map(crate::api::rfc3339),
+            "owner": owner.map(|owner| owner.user_name),
+        }),
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -77,28 +95,69 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateKeyRequest) -> 
     })
 }
 
-async fn insert_new(
-    conn: &mut crate::store::Conn,
-    name: &str,
+/// The user a personal key is for, checked: live, and granted every scope
+/// asked for by their roles.
+async fn personal_key_owner(
+    conn: &mut Conn,
+    owner: &str,
     scopes: &BTreeSet<Scope>,
+) -> Result<UserRef> {
+    let user = users::resolve(conn, owner)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {owner:?} to own the key")))?;
+    let access = access::of_user(conn, &user).await?;
+    if let Some(reason) = access.blocked_because() {
+        return Err(Error::Conflict(format!(
+            "cannot create a personal key for {}: {reason}",
+            user.user_name
+        )));
+    }
+    let beyond_role: Vec<&str> = scopes
+        .iter()
+        .filter(|scope| !access.permissions.contains(scope))
+        .map(|scope| scope.as_str())
+        .collect();
+    if !beyond_role.is_empty() {
+        return Err(Error::Forbidden(format!(
+            "{}'s roles do not grant {}: a personal key never exceeds its owner's roles",
+            user.user_name,
+            beyond_role.join(", ")
+        )));
+    }
+    Ok(UserRef {
+        id: user.id,
+        user_name: user.user_name,
+    })
+}
+
+struct NewKey<'a> {
+    name: &'a str,
+    scopes: &'a BTreeSet<Scope>,
     created_by: Option<String>,
     expires_at: Option<OffsetDateTime>,
-) -> Result<(KeyRow, String), StoreError> {
-    let minted = NewToken::generate();
+    owner: Option<UserRef>,
+}
+
+async fn insert_new(conn: &mut Conn, new: NewKey<'_>) -> Result<(KeyRow, String), StoreError> {
+    let minted = NewToken::generate(TokenKind::ApiKey);
+    let (owner_user_id, owner_user_name) = new.owner.map(|o| (o.id, o.user_name)).unzip();
     let row = KeyRow {
         id: minted.id.clone(),
-        name: name.to_owned(),
-        scopes: scopes
+        name: new.name.to_owned(),
+        scopes: new
+            .scopes
             .iter()
             .map(|scope| scope.as_str().to_owned())
             .collect(),
         secret_hash: minted.secret_hash.clone(),
         created_at: store::now(),
-        created_by,
-        expires_at,
+        created_by: new.created_by,
+        expires_at: new.expires_at,
         revoked_at: None,
         last_used_at: None,
         last_used_ip: None,
+        owner_user_id,
+        owner_user_name,
     };
     key_rows::insert(conn, &row).await?;
     Ok((row, minted.reveal()))
@@ -113,7 +172,14 @@ pub async fn create_initial(store: &Store) -> Result<Option<String>> {
         return Ok(None);
     }
     let all: BTreeSet<Scope> = Scope::ALL.into_iter().collect();
-    let (row, token) = insert_new(&mut tx, "initial admin", &all, None, None).await?;
+    let new = NewKey {
+        name: "initial admin",
+        scopes: &all,
+        created_by: None,
+        expires_at: None,
+        owner: None,
+    };
+    let (row, token) = insert_new(&mut tx, new).await?;
     audit::record(
         &mut tx,
         &Actor::system(),
@@ -164,37 +230,36 @@ pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<ApiKey> {
     }))
 }
 
-/// Checks a bearer token. On success returns the key (and notes its use);
-/// every failure is an [`Error::Unauthenticated`] whose message says why.
-pub async fn authenticate(store: &Store, presented: &str, ip: IpAddr) -> Result<ApiKey> {
+/// A key that authenticated, and the scopes it may use now (for a personal
+/// key, only those its owner's roles still grant).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub key: ApiKey,
+    pub scopes: BTreeSet<Scope>,
+}
+
+/// Checks a bearer token. On success notes the key's use; every failure is
+/// an [`Error::Unauthenticated`] whose message says why.
+pub async fn authenticate(store: &Store, presented: &str, ip: IpAddr) -> Result<Authenticated> {
     let invalid = || {
         Error::Unauthenticated(
             "invalid API key; check SCIMCTL_TOKEN or run `scimctl login`".to_owned(),
         )
     };
-    let token = PresentedToken::parse(presented).ok_or_else(invalid)?;
-    let mut conn = store.conn().await?;
-    let row = key_rows::get(&mut conn, token.id)
-        .await?
+    let token = PresentedToken::parse(presented)
+        .filter(|token| token.kind == TokenKind::ApiKey)
         .ok_or_else(invalid)?;
-    if !token.matches(&row.secret_hash) {
-        return Err(invalid());
-    }
+    let mut conn = store.conn().await?;
     let now = store::now();
-    if let Some(revoked_at) = row.revoked_at {
-        return Err(Error::Unauthenticated(format!(
-            "API key {} was revoked at {}; ask an administrator for a new key",
-            row.id,
-            crate::api::rfc3339(revoked_at)
-        )));
-    }
-    if let Some(expires_at) = row.expires_at.filter(|at| *at <= now) {
-        return Err(Error::Unauthenticated(format!(
-            "API key {} expired at {}; ask an administrator for a new key",
-            row.id,
-            crate::api::rfc3339(expires_at)
-        )));
-    }
+    let (row, scopes) = match check(&mut conn, &token, now).await? {
+        KeyCheck::Live { row, scopes } => (row, scopes),
+        KeyCheck::Unknown => return Err(invalid()),
+        KeyCheck::Refused { reason, .. } => {
+            return Err(Error::Unauthenticated(format!(
+                "{reason}; ask an administrator for a new key"
+            )));
+        }
+    };
     let ip = ip.to_string();
     let stale = row.last_used_at.is_none_or(|at| {
         now - at >= LAST_USED_RESOLUTION || row.last_used_ip.as_deref() != Some(&ip)
@@ -202,11 +267,76 @@ pub async fn authenticate(store: &Store, presented: &str, ip: IpAddr) -> Result<
     if stale {
         key_rows::record_use(&mut conn, &row.id, now, &ip).await?;
     }
-    Ok(to_api(KeyRow {
+    let key = to_api(KeyRow {
         last_used_at: if stale { Some(now) } else { row.last_used_at },
         last_used_ip: Some(ip),
-        ..row
-    }))
+        ..*row
+    });
+    Ok(Authenticated { key, scopes })
+}
+
+/// What a presented API key is worth right now.
+pub enum KeyCheck {
+    /// No key with that id, or the secret does not match.
+    Unknown,
+    /// A real key that must not be honoured; `reason` says why.
+    Refused { reason: String },
+    Live {
+        row: Box<KeyRow>,
+        scopes: BTreeSet<Scope>,
+    },
+}
+
+/// The one place that decides whether a key works: its secret, revocation,
+/// expiry and, for a personal key, its owner's access. Changes nothing.
+pub async fn check(
+    conn: &mut Conn,
+    token: &PresentedToken<'_>,
+    now: OffsetDateTime,
+) -> Result<KeyCheck> {
+    let Some(row) = key_rows::get(conn, token.id).await? else {
+        return Ok(KeyCheck::Unknown);
+    };
+    if !token.matches(&row.secret_hash) {
+        return Ok(KeyCheck::Unknown);
+    }
+    let refused = |reason: String| Ok(KeyCheck::Refused { reason });
+    if let Some(revoked_at) = row.revoked_at {
+        let reason = format!(
+            "API key {} was revoked at {}",
+            row.id,
+            crate::api::rfc3339(revoked_at)
+        );
+        return refused(reason);
+    }
+    if let Some(expires_at) = row.expires_at.filter(|at| *at <= now) {
+        let reason = format!(
+            "API key {} expired at {}",
+            row.id,
+            crate::api::rfc3339(expires_at)
+        );
+        return refused(reason);
+    }
+    let mut scopes: BTreeSet<Scope> = parse_scopes(&row.scopes).collect();
+    if let Some(owner_id) = &row.owner_user_id {
+        let Some(owner) = users::get(conn, owner_id).await? else {
+            let reason = format!("API key {} belongs to a user who no longer exists", row.id);
+            return refused(reason);
+        };
+        let access = access::of_user(conn, &owner).await?;
+        if let Some(blocked) = access.blocked_because() {
+            let reason = format!(
+                "API key {} belongs to {}: {blocked}",
+                row.id, owner.user_name
+            );
+            return refused(reason);
+        }
+        scopes.retain(|scope| access.permissions.contains(scope));
+    }
+    Ok(KeyCheck::Live {
+        row: Box::new(row),
+        scopes,
+    })
 }
 
 /// Audits a refused request in a transaction of its own: nothing else
@@ -237,13 +367,19 @@ fn not_found(id: &str) -> Error {
     ))
 }
 
-fn to_api(row: KeyRow) -> ApiKey {
+/// Scopes from their stored names. A name this version does not know (a
+/// scope a later version removed) grants nothing.
+fn parse_scopes(names: &[String]) -> impl Iterator<Item = Scope> + '_ {
+    names.iter().filter_map(|name| name.parse().ok())
+}
+
+pub(crate) fn to_api(row: KeyRow) -> ApiKey {
+    let owner = row
+        .owner_user_id
+        .zip(row.owner_user_name)
+        .map(|(id, user_name)| UserRef { id, user_name });
     ApiKey {
-        scopes: row
-            .scopes
-            .iter()
-            .filter_map(|name| name.parse().ok())
-            .collect(),
+        scopes: parse_scopes(&row.scopes).collect(),
         id: row.id,
         name: row.name,
         created_at: row.created_at,
@@ -252,5 +388,6 @@ fn to_api(row: KeyRow) -> ApiKey {
         last_used_at: row.last_used_at,
         last_used_ip: row.last_used_ip,
         revoked_at: row.revoked_at,
+        owner,
     }
 }

@@ -1,11 +1,20 @@
 //! The product's rules, independent of HTTP: what a request may do and what
 //! it changes, each change committed with its audit entry.
 
+pub mod access;
 pub mod actor;
+pub mod allowlist;
 pub mod audit;
+pub mod deprovision;
 pub mod keys;
+pub mod locks;
+pub mod roles;
 pub mod scope;
+pub mod sessions;
+pub mod settings;
+pub mod teams;
 pub mod token;
+pub mod users;
 
 use crate::store::StoreError;
 
@@ -21,6 +30,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request clashes with what exists (a taken name, a role in use).
+    #[error("{0}")]
+    Conflict(String),
     /// The request itself is wrong; the message says what to change.
     #[error("{0}")]
     Invalid(String),

@@ -1,6 +1,7 @@
-//! API key tokens: `scimctl_<id>_<secret>`. The prefix makes a leaked token
-//! recognisable; the id lets the server find the key without scanning; only
-//! the SHA-256 of the secret is ever stored.
+//! Bearer tokens: API keys (`scimctl_<id>_<secret>`) and user sessions
+//! (`scimsess_<id>_<secret>`). The prefix makes a leaked token recognisable
+//! and tells the two apart; the id lets the server find the row without
+//! scanning; only the SHA-256 of the secret is ever stored.
 
 use std::fmt;
 
@@ -8,7 +9,22 @@ use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-const PREFIX: &str = "scimctl_";
+/// What a token opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    ApiKey,
+    Session,
+}
+
+impl TokenKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::ApiKey => "scimctl_",
+            TokenKind::Session => "scimsess_",
+        }
+    }
+}
+
 const ID_LEN: usize = 16;
 const SECRET_LEN: usize = 40;
 
@@ -21,7 +37,7 @@ pub struct NewToken {
 }
 
 impl NewToken {
-    pub fn generate() -> Self {
+    pub fn generate(kind: TokenKind) -> Self {
         let mut rng = rand::rng();
         let id = Alphanumeric
             .sample_string(&mut rng, ID_LEN)
@@ -29,7 +45,7 @@ impl NewToken {
         let secret = Alphanumeric.sample_string(&mut rng, SECRET_LEN);
         NewToken {
             secret_hash: hash_secret(&secret),
-            token: format!("{PREFIX}{id}_{secret}"),
+            token: format!("{}{id}_{secret}", kind.prefix()),
             id,
         }
     }
@@ -50,6 +66,7 @@ impl fmt::Debug for NewToken {
 
 /// A token presented by a client, split into its parts.
 pub struct PresentedToken<'a> {
+    pub kind: TokenKind,
     pub id: &'a str,
     secret: &'a str,
 }
@@ -57,12 +74,15 @@ pub struct PresentedToken<'a> {
 impl<'a> PresentedToken<'a> {
     /// `None` when the text does not have the token's shape at all.
     pub fn parse(text: &'a str) -> Option<Self> {
-        let (id, secret) = text.strip_prefix(PREFIX)?.split_once('_')?;
+        let (kind, rest) = [TokenKind::ApiKey, TokenKind::Session]
+            .into_iter()
+            .find_map(|kind| Some((kind, text.strip_prefix(kind.prefix())?)))?;
+        let (id, secret) = rest.split_once('_')?;
         let well_formed = id.len() == ID_LEN
             && secret.len() == SECRET_LEN
             && id.bytes().all(|b| b.is_ascii_alphanumeric())
             && secret.bytes().all(|b| b.is_ascii_alphanumeric());
-        well_formed.then_some(PresentedToken { id, secret })
+        well_formed.then_some(PresentedToken { kind, id, secret })
     }
 
     /// Whether the secret hashes to `stored_hash`, compared in constant time
@@ -95,15 +115,24 @@ mod tests {
 
     #[test]
     fn a_generated_token_parses_and_matches_its_own_hash_only() {
-        let new = NewToken::generate();
+        let new = NewToken::generate(TokenKind::ApiKey);
         let (id, hash) = (new.id.clone(), new.secret_hash.clone());
         let token = new.reveal();
         assert!(token.starts_with("scimctl_"));
         let presented = PresentedToken::parse(&token).expect("well formed");
+        assert_eq!(presented.kind, TokenKind::ApiKey);
         assert_eq!(presented.id, id);
         assert!(presented.matches(&hash));
-        assert!(!presented.matches(&NewToken::generate().secret_hash));
+        assert!(!presented.matches(&NewToken::generate(TokenKind::ApiKey).secret_hash));
         assert!(!token.contains(&hash));
+    }
+
+    #[test]
+    fn session_tokens_are_told_apart_from_keys() {
+        let token = NewToken::generate(TokenKind::Session).reveal();
+        assert!(token.starts_with("scimsess_"));
+        let presented = PresentedToken::parse(&token).expect("well formed");
+        assert_eq!(presented.kind, TokenKind::Session);
     }
 
     #[test]
@@ -121,7 +150,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let new = NewToken::generate();
+        let new = NewToken::generate(TokenKind::Session);
         let shown = format!("{new:?}");
         let token = new.reveal();
         let secret = token.rsplit('_').next().expect("secret part");

@@ -1,14 +1,13 @@
 //! Who is calling and may they: bearer-key authentication for a whole API,
 //! and the per-route scope check. Both audit what they refuse.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::api::ApiKey;
 use crate::domain::actor::Actor;
@@ -27,11 +26,10 @@ pub struct Caller {
 /// Middleware: lets a request through only with a live API key.
 pub async fn authenticate(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let ip = peer.ip();
     let request_id = request_id(request.headers());
     let presented = bearer_token(request.headers());
     let outcome = match presented {
@@ -42,11 +40,11 @@ pub async fn authenticate(
         )),
     };
     match outcome {
-        Ok(key) => {
+        Ok(keys::Authenticated { key, scopes }) => {
             let actor = Actor {
                 key_id: Some(key.id.clone()),
                 name: key.name.clone(),
-                scopes: key.scopes.iter().copied().collect(),
+                scopes,
                 source_ip: Some(ip),
                 request_id,
             };
@@ -68,7 +66,7 @@ pub async fn authenticate(
                 &actor,
                 &reason,
                 request.method().as_str(),
-                request.uri().path(),
+                original_path(&request),
             )
             .await?;
             Err(ApiError::new(StatusCode::UNAUTHORIZED, reason))
@@ -97,7 +95,7 @@ pub async fn require_scope(
         &caller.actor,
         &reason,
         request.method().as_str(),
-        request.uri().path(),
+        original_path(&request),
     )
     .await?;
     Err(ApiError::new(
@@ -106,15 +104,24 @@ pub async fn require_scope(
     ))
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The path as the client sent it: inside a nested router `uri()` has lost
+/// its prefix, and the audit log should name what was asked for.
+pub fn original_path(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or(request.uri().path(), |OriginalUri(uri)| uri.path())
 }

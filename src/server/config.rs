@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::store::DatabaseUrl;
@@ -17,6 +18,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub database: DatabaseUrl,
     pub body_limit: usize,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
+    /// From any other peer the header is ignored: anyone can send it.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl ServerConfig {
@@ -25,6 +29,7 @@ impl ServerConfig {
             listen,
             database,
             body_limit: DEFAULT_BODY_LIMIT,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -35,6 +40,7 @@ impl ServerConfig {
 /// listen = "0.0.0.0:8080"
 /// database = "sqlite:///var/lib/scimctl/scimctl.db"
 /// body_limit = 1048576
+/// trusted_proxies = ["10.0.0.0/8", "192.0.2.10"]
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +49,10 @@ pub struct ConfigFile {
     #[serde(default, deserialize_with = "database_url")]
     pub database: Option<DatabaseUrl>,
     pub body_limit: Option<usize>,
+    /// CIDRs or bare addresses of the proxies whose `X-Forwarded-For` is
+    /// believed.
+    #[serde(default, deserialize_with = "cidr_list")]
+    pub trusted_proxies: Option<Vec<IpNet>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +92,19 @@ fn database_url<'de, D: serde::Deserializer<'de>>(
     raw.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
+/// `trusted_proxies`: parsed like allowlist entries, so a typo is named
+/// precisely (`10.0.0.300/8 is not a CIDR (octet 300 > 255)`).
+fn cidr_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<IpNet>>, D::Error> {
+    let raw = Vec::<String>::deserialize(deserializer)?;
+    raw.iter()
+        .map(|text| crate::domain::allowlist::parse_cidr(text).map(|cidr| cidr.net))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +125,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sqlite:///"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_parse_like_allowlist_entries() {
+        let file: ConfigFile = toml::from_str("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.10\"]")
+            .expect("valid config");
+        let proxies: Vec<String> = file
+            .trusted_proxies
+            .expect("set")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.10/32"]);
+        let err = toml::from_str::<ConfigFile>("trusted_proxies = [\"10.0.0.300/8\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("octet 300 > 255"), "{err}");
     }
 }

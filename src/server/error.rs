@@ -42,6 +42,7 @@ impl From<domain::Error> for ApiError {
             domain::Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             domain::Error::Forbidden(_) => StatusCode::FORBIDDEN,
             domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
+            domain::Error::Conflict(_) => StatusCode::CONFLICT,
             domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
             domain::Error::Store(source) => {
                 // The cause stays in the server log; the client learns only

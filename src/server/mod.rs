@@ -3,10 +3,13 @@
 
 mod admin;
 mod auth;
+mod client_ip;
 pub mod config;
 mod error;
+mod extract;
 mod health;
-mod json;
+mod introspect;
+mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -24,6 +27,8 @@ pub use config::{ConfigFile, ServerConfig};
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub store: Store,
+    /// This server's Prometheus counters (see `metrics.rs`).
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 /// A server whose database is connected and migrated, ready to serve.
@@ -43,7 +48,10 @@ impl Server {
             .context("cannot create the initial admin key")?;
         Ok(Server {
             config,
-            state: AppState { store },
+            state: AppState {
+                store,
+                metrics: Default::default(),
+            },
             initial_token,
         })
     }

@@ -19,10 +19,16 @@ pub struct KeyRow {
     pub revoked_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
     pub last_used_ip: Option<String>,
+    /// The user a personal key belongs to, and their userName (read only).
+    pub owner_user_id: Option<String>,
+    pub owner_user_name: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, scopes, secret_hash, created_at, created_by, expires_at, \
-                       revoked_at, last_used_at, last_used_ip";
+/// Keys with their owner's userName; `k` is `api_keys`.
+const SELECT: &str = "SELECT k.id, k.name, k.scopes, k.secret_hash, k.created_at, k.created_by, \
+     k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip, k.owner_user_id, \
+     u.user_name AS owner_user_name \
+     FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id";
 
 fn optional_time(millis: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
     millis.map(from_millis).transpose()
@@ -41,13 +47,15 @@ fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
         revoked_at: optional_time(row.try_get("revoked_at")?)?,
         last_used_at: optional_time(row.try_get("last_used_at")?)?,
         last_used_ip: row.try_get("last_used_ip")?,
+        owner_user_id: row.try_get("owner_user_id")?,
+        owner_user_name: row.try_get("owner_user_name")?,
     })
 }
 
 pub async fn insert(conn: &mut Conn, key: &KeyRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, \
+         owner_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.id)
     .bind(&key.name)
@@ -56,6 +64,7 @@ pub async fn insert(conn: &mut Conn, key: &KeyRow) -> Result<(), StoreError> {
     .bind(to_millis(key.created_at))
     .bind(&key.created_by)
     .bind(key.expires_at.map(to_millis))
+    .bind(&key.owner_user_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -63,12 +72,10 @@ pub async fn insert(conn: &mut Conn, key: &KeyRow) -> Result<(), StoreError> {
 
 pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<KeyRow>, StoreError> {
     // Built from constants only: nothing a caller sends reaches the SQL text.
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(AssertSqlSafe(format!("{SELECT} WHERE k.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -77,10 +84,10 @@ pub async fn list(conn: &mut Conn, include_revoked: bool) -> Result<Vec<KeyRow>,
     let filter = if include_revoked {
         ""
     } else {
-        "WHERE revoked_at IS NULL"
+        "WHERE k.revoked_at IS NULL"
     };
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM api_keys {filter} ORDER BY created_at DESC, id"
+        "{SELECT} {filter} ORDER BY k.created_at DESC, k.id"
     )))
     .fetch_all(conn)
     .await?;
@@ -111,4 +118,26 @@ pub async fn record_use(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Ids of the user's personal keys that are not revoked.
+pub async fn owned_by(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id FROM api_keys WHERE owner_user_id = $1 AND revoked_at IS NULL ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}
+
+/// Deletes every personal key of the user, revoked ones too; returns the
+/// ids of those that were still usable.
+pub async fn delete_owned_by(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let usable = owned_by(conn, user_id).await?;
+    sqlx::query("DELETE FROM api_keys WHERE owner_user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(usable)
 }

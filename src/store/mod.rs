@@ -2,9 +2,17 @@
 //! written once: both backends share the SQL text (`$N` placeholders, TEXT
 //! ids, BIGINT unix-millisecond times) and differ only in their migrations.
 
+pub mod allowlist;
 pub mod audit;
 pub mod keys;
+pub mod locks;
+pub mod roles;
+pub mod sessions;
+pub mod settings;
+pub mod sql;
 pub mod state;
+pub mod teams;
+pub mod users;
 
 use std::fmt;
 use std::str::FromStr;
@@ -233,6 +241,16 @@ pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
 pub(crate) fn from_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .map_err(|_| StoreError::Corrupt(format!("timestamp {millis} ms is out of range")))
+}
+
+/// Reads a boolean column: BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite
+/// (whose BOOLEAN sqlx's `Any` driver cannot decode). Bind `bool` as is.
+pub(crate) fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, StoreError> {
+    use sqlx::Row as _;
+    match row.try_get::<bool, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,14 @@
 
 mod support;
 
+mod allowlist;
+mod audit;
+mod directory_cli;
 mod harness;
 mod keys;
 mod server_cli;
+mod settings;
 
+mod directory;
 mod docs;
+mod permissions;

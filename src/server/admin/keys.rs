@@ -1,6 +1,6 @@
 //! `/admin/v1/keys`: create, list, show and revoke API keys.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use crate::domain::keys;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::json::ApiJson;
+use crate::server::extract::{ApiJson, ApiQuery};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -30,7 +30,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<ApiKey>>, ApiError> {
     let items = keys::list(&state.store, query.include_revoked).await?;
     Ok(Json(Page {

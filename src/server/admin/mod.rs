@@ -1,4 +1,11 @@
 //! Handlers of the admin API (`/admin/v1`), one module per resource.
 
+pub mod allowlist;
+pub mod audit;
+pub mod groups;
 pub mod keys;
+pub mod locks;
+pub mod roles;
+pub mod settings;
+pub mod users;
 pub mod whoami;

@@ -1,10 +1,12 @@
-//! `ApiJson`: axum's JSON extractor with its rejections answered in the API's
-//! error format — malformed JSON and unknown fields are `400` saying where,
-//! an oversized body is `413`.
+//! Extractors whose rejections are answered in the API's error format:
+//! `ApiJson` (malformed JSON and unknown fields are `400` saying where, an
+//! oversized body is `413`) and `ApiQuery` (a bad query string is `400`
+//! naming the parameter).
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -44,4 +46,25 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
         _ => rejection.body_text(),
     };
     ApiError::new(status, message)
+}
+
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection_to_error(rejection)),
+        }
+    }
+}
+
+fn query_rejection_to_error(rejection: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text())
 }

@@ -1,0 +1,179 @@
+//! The audit log: `GET /admin/v1/audit`, its query and its entries, and the
+//! time forms its `since`/`until` accept (shared so the CLI can check a value
+//! before sending it).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+/// Entries per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The most entries one page may hold.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// One audit entry: who did what to which target, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Grows with every entry; `after=<id>` reads what came later.
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub actor: AuditActor,
+    /// The address the request came from; `None` for the server itself.
+    pub source_ip: Option<String>,
+    /// The request's `X-Request-Id`, to find it in the server log.
+    pub request_id: Option<String>,
+    /// What happened: `key.create`, `user.deprovision`, `auth.denied`, …
+    pub action: String,
+    /// What it happened to (a key id, a user id, a path); `None` when
+    /// nothing in particular.
+    pub target: Option<String>,
+    /// `success` or `denied`.
+    pub outcome: String,
+    /// What changed, as a JSON object.
+    pub details: Value,
+}
+
+/// Who made the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditActor {
+    /// The API key behind the request; `None` for the server itself.
+    pub key_id: Option<String>,
+    /// The key's name, or `system`, or `unauthenticated` for a refused key.
+    pub name: String,
+}
+
+/// The query of `GET /admin/v1/audit`. Every field is optional and they
+/// combine with AND. Values stay text here: the server checks them and
+/// answers `400` naming the one it cannot use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries at or after this time: a duration ago (`1h`, `30m`, `7d`,
+    /// `1h 30m`) or an RFC 3339 time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Entries before this time; the same forms as `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// The acting key's id or name (`system` for the server itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// An action (`key.create`) or a prefix ending in `.*` (`user.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `success` or `denied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Entries per page, 1 to 1000 [default: 100].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Only entries with a greater id, oldest first (instead of newest
+    /// first): what `audit list --follow` polls with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+impl AuditQuery {
+    /// The query as `(name, value)` pairs, for a URL.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("since", &self.since),
+            ("until", &self.until),
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("target", &self.target),
+            ("outcome", &self.outcome),
+            ("limit", &self.limit),
+            ("cursor", &self.cursor),
+            ("after", &self.after),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|value| (name, value)))
+        .collect()
+    }
+}
+
+/// What `since` and `until` accept, for error messages.
+pub const TIME_FORMS: &str = "a duration ago such as 30m, 1h, 7d or \"1h 30m\", \
+                              or an RFC 3339 time such as 2026-01-31T09:00:00Z";
+
+/// Reads a `since`/`until` value: a duration means that long before `now`.
+/// The error names the value and the accepted forms.
+pub fn parse_time_bound(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let trimmed = value.trim();
+    if let Ok(at) = OffsetDateTime::parse(trimmed, &Rfc3339) {
+        return Ok(at);
+    }
+    let bad = || format!("{value:?} is not a time: use {TIME_FORMS}");
+    let duration = humantime::parse_duration(trimmed).map_err(|_| bad())?;
+    Duration::try_from(duration)
+        .ok()
+        .and_then(|duration| now.checked_sub(duration))
+        .ok_or_else(|| format!("{value:?} reaches back further than a date can"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
+
+    #[test]
+    fn durations_count_back_from_now() {
+        assert_eq!(
+            parse_time_bound("1h", NOW),
+            Ok(datetime!(2026-06-01 11:00:00 UTC))
+        );
+        assert_eq!(
+            parse_time_bound("30m", NOW),
+            Ok(datetime!(2026-06-01 11:30:00 UTC))
+        );
+        assert_eq!(
+            parse_time_bound("7d", NOW),
+            Ok(datetime!(2026-05-25 12:00:00 UTC))
+        );
+        assert_eq!(
+            parse_time_bound(" 1h 30m ", NOW),
+            Ok(datetime!(2026-06-01 10:30:00 UTC))
+        );
+    }
+
+    #[test]
+    fn rfc3339_is_taken_as_given() {
+        assert_eq!(
+            parse_time_bound("2026-01-31T09:00:00+01:00", NOW),
+            Ok(datetime!(2026-01-31 08:00:00 UTC))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_with_the_forms() {
+        for bad in ["yesterday", "", "2026-01-31", "1x", "-1h"] {
+            let err = parse_time_bound(bad, NOW).expect_err(bad);
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            assert!(err.contains("RFC 3339") && err.contains("1h"), "{err}");
+        }
+        assert!(parse_time_bound("100000000y", NOW).is_err());
+    }
+
+    #[test]
+    fn the_query_becomes_pairs_without_empty_fields() {
+        let query = AuditQuery {
+            action: Some("user.*".into()),
+            after: Some("42".into()),
+            ..AuditQuery::default()
+        };
+        assert_eq!(
+            query.pairs(),
+            vec![("action", "user.*".to_owned()), ("after", "42".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Service settings and roles: `/admin/v1/settings` and `/admin/v1/roles`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::scope::Scope;
+
+/// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Whether an IdP may create new users (`POST /Users`). Off: new users
+    /// are refused with 403; updates to existing users still apply.
+    pub auto_provisioning: bool,
+    /// Whether a user the IdP deactivates or deletes loses access at once.
+    /// Off: the user is flagged pending until an operator deprovisions them.
+    pub auto_deprovisioning: bool,
+    /// The role every newly provisioned user gets.
+    pub default_role: String,
+}
+
+/// `PATCH /admin/v1/settings`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettingsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_provisioning: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_deprovisioning: Option<bool>,
+    /// The name of an existing role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<String>,
+}
+
+/// A role: a named set of permissions given to users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub permissions: Vec<Scope>,
+    /// `admin`, `provisioner`, `auditor` and `member` come with the service
+    /// and cannot be deleted.
+    pub builtin: bool,
+    /// Whether this is the default role, given to every new user.
+    pub default: bool,
+    /// How many users hold the role.
+    pub user_count: u64,
+}
+
+/// `POST /admin/v1/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleRequest {
+    /// Lowercase letters, digits, `-` and `_`; at most 64 characters.
+    pub name: String,
+    /// At least one.
+    pub permissions: Vec<Scope>,
+}

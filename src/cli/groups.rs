@@ -1,0 +1,62 @@
+//! `scimctl groups list|show`: the directory's teams (SCIM groups), as the
+//! IdP pushed them or as `users create --team` made them.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Subcommand};
+
+use super::{Context, listing};
+use crate::api::directory::TeamListQuery;
+use crate::output::directory::Shown;
+use crate::output::{Data, Output};
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCommand {
+    /// List groups with their member counts, ordered by display name
+    ///
+    /// Prints page by page as the server answers; -o json prints one JSON
+    /// array of groups (without members: `groups show` has them).
+    List(ListArgs),
+
+    /// Show one group and its members
+    Show(GroupArg),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Groups fetched per request, 1 to 1000 [default: 100]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupArg {
+    /// The group's display name (any case) or id
+    #[arg(value_name = "GROUP", value_parser = NonEmptyStringValueParser::new())]
+    pub group: String,
+}
+
+pub async fn run(ctx: &Context, command: GroupsCommand) -> anyhow::Result<Output> {
+    let (client, _) = ctx.client().await?;
+    match command {
+        GroupsCommand::List(args) => {
+            let client = &client;
+            let count = listing::stream(ctx, "groups", |cursor| {
+                let query = TeamListQuery {
+                    limit: args.limit,
+                    cursor,
+                };
+                async move { client.list_groups_page(&query).await }
+            })
+            .await?;
+            Ok(if count == 0 {
+                Output::default().note("No groups yet.")
+            } else {
+                Output::default()
+            })
+        }
+        GroupsCommand::Show(args) => {
+            let team = client.get_group(&args.group).await?;
+            Ok(Output::data(Data::Directory(Shown::Team(team))))
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Paged listings on the CLI side: follow the server's cursor and print each
+//! page as it arrives (`output::stream`), so memory stays at one page and
+//! the first rows show before the last page is fetched.
+
+use std::future::Future;
+use std::io;
+
+use anyhow::Context as _;
+
+use super::Context;
+use crate::api::Page;
+use crate::client::ClientError;
+use crate::output::Style;
+use crate::output::stream::{ListWriter, Progress, Row};
+
+/// Fetches page after page with `fetch(cursor)` (no cursor for the first)
+/// and prints each one on stdout in the output format asked for. `what`
+/// names the items in the progress line ("users"). Returns how many were
+/// printed.
+pub async fn stream<T, F, Fut>(
+    ctx: &Context,
+    what: &'static str,
+    mut fetch: F,
+) -> anyhow::Result<usize>
+where
+    T: Row,
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut writer = ListWriter::new(io::stdout(), ctx.global.output, Style::detect());
+    let mut progress = Progress::new(what, ctx.global.quiet);
+    let mut cursor: Option<String> = None;
+    loop {
+        progress.fetching(writer.count());
+        let page = fetch(cursor.clone()).await?;
+        progress.clear();
+        writer
+            .page(&page.items)
+            .context("cannot write the output")?;
+        match page.next_cursor {
+            // A server handing back the cursor it was given would loop us
+            // forever; stop with what we have.
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            _ => break,
+        }
+    }
+    writer.finish().context("cannot write the output")
+}

@@ -1,0 +1,141 @@
+//! `scimctl provisioning|deprovisioning status|enable|disable` and
+//! `scimctl default-role show|set`: the service settings that decide what an
+//! IdP's pushes do.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Subcommand};
+
+use super::Context;
+use crate::api::settings::{Settings, UpdateSettingsRequest};
+use crate::output::settings::{Setting, Shown};
+use crate::output::{Data, Output};
+
+/// The subcommands of `provisioning` and `deprovisioning`.
+#[derive(Subcommand, Debug)]
+pub enum ToggleCommand {
+    /// Show whether it is on, and what that means
+    Status,
+    /// Turn it on, on every replica at once
+    Enable,
+    /// Turn it off, on every replica at once
+    Disable,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DefaultRoleCommand {
+    /// Show the role new users get
+    Show,
+    /// Make ROLE the one every newly provisioned user gets
+    ///
+    /// Users who already exist keep their roles. ROLE must exist: an unknown
+    /// one is refused with the list of roles (`scimctl roles list`).
+    Set(SetRoleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SetRoleArgs {
+    /// The role's name, e.g. member
+    #[arg(value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
+    pub role: String,
+}
+
+/// The two on/off settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toggle {
+    AutoProvisioning,
+    AutoDeprovisioning,
+}
+
+impl Toggle {
+    fn setting(self) -> Setting {
+        match self {
+            Toggle::AutoProvisioning => Setting::AutoProvisioning,
+            Toggle::AutoDeprovisioning => Setting::AutoDeprovisioning,
+        }
+    }
+
+    fn is_on(self, settings: &Settings) -> bool {
+        match self {
+            Toggle::AutoProvisioning => settings.auto_provisioning,
+            Toggle::AutoDeprovisioning => settings.auto_deprovisioning,
+        }
+    }
+
+    fn request(self, on: bool) -> UpdateSettingsRequest {
+        match self {
+            Toggle::AutoProvisioning => UpdateSettingsRequest {
+                auto_provisioning: Some(on),
+                ..UpdateSettingsRequest::default()
+            },
+            Toggle::AutoDeprovisioning => UpdateSettingsRequest {
+                auto_deprovisioning: Some(on),
+                ..UpdateSettingsRequest::default()
+            },
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Toggle::AutoProvisioning => "Auto-provisioning",
+            Toggle::AutoDeprovisioning => "Auto-deprovisioning",
+        }
+    }
+}
+
+/// `scimctl provisioning …` or `scimctl deprovisioning …`.
+pub async fn toggle(
+    ctx: &Context,
+    toggle: Toggle,
+    command: ToggleCommand,
+) -> anyhow::Result<Output> {
+    let want = match command {
+        ToggleCommand::Status => None,
+        ToggleCommand::Enable => Some(true),
+        ToggleCommand::Disable => Some(false),
+    };
+    let (client, _) = ctx.client().await?;
+    let current = client.get_settings().await?;
+    let setting = toggle.setting();
+    let Some(want) = want else {
+        return Ok(shown(current, setting));
+    };
+    let label = toggle.label();
+    if toggle.is_on(&current) == want {
+        let state = if want { "on" } else { "off" };
+        return Ok(
+            shown(current, setting).note(format!("{label} was already {state}; nothing changed."))
+        );
+    }
+    let updated = client.update_settings(&toggle.request(want)).await?;
+    let done = if want { "enabled" } else { "disabled" };
+    Ok(shown(updated, setting).note(format!("{label} {done}.")))
+}
+
+pub async fn default_role(ctx: &Context, command: DefaultRoleCommand) -> anyhow::Result<Output> {
+    let (client, _) = ctx.client().await?;
+    let current = client.get_settings().await?;
+    let role = match command {
+        DefaultRoleCommand::Show => return Ok(shown(current, Setting::DefaultRole)),
+        DefaultRoleCommand::Set(args) => args.role,
+    };
+    if current.default_role == role {
+        return Ok(shown(current, Setting::DefaultRole).note(format!(
+            "{role} was already the default role; nothing changed."
+        )));
+    }
+    let updated = client
+        .update_settings(&UpdateSettingsRequest {
+            default_role: Some(role),
+            ..UpdateSettingsRequest::default()
+        })
+        .await?;
+    let note = format!(
+        "New users now get the role {}; existing users keep theirs.",
+        updated.default_role
+    );
+    Ok(shown(updated, Setting::DefaultRole).note(note))
+}
+
+fn shown(settings: Settings, setting: Setting) -> Output {
+    Output::data(Data::Settings(Shown::Setting { settings, setting }))
+}

@@ -1,0 +1,497 @@
+//! `scimctl users list|show|create|deprovision|verify|reactivate`: the
+//! directory's users, and the offboarding runbook's commands.
+
+use std::io::{self, Write as _};
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{ArgGroup, Args, Subcommand};
+
+use super::{Context, listing};
+use crate::api::directory::{
+    CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
+    UserStatus,
+};
+use crate::output::directory::{
+    Shown, deprovision_plan, deprovision_summary, verification_summary,
+};
+use crate::output::{self, Answer, Data, Format, Output, Style};
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// List users, ordered by userName
+    ///
+    /// Prints page by page as the server answers, so any number of users
+    /// lists in constant memory; -o json prints one JSON array of users.
+    List(ListArgs),
+
+    /// Show one user: roles, teams, emails, deprovisioning state
+    Show(UserArg),
+
+    /// Create a user by hand (for teams without an IdP yet, and for tests)
+    ///
+    /// Users an IdP pushes over SCIM need no creating. Teams that do not
+    /// exist yet are created. Without --role the user gets the default role.
+    Create(CreateArgs),
+
+    /// Take away all of a user's access, in one step
+    ///
+    /// Deactivates the user and removes their roles, team memberships,
+    /// personal API keys and live sessions, and locks every credential.
+    /// First shows what will be removed and asks on a terminal; without one,
+    /// pass --yes. --dry-run only shows it. Running it again on a
+    /// deprovisioned user changes nothing and says so.
+    Deprovision(DeprovisionArgs),
+
+    /// Check that a user has no access left; exit 0 only if so
+    ///
+    /// Prints the checklist (inactive, no roles, no teams, no personal keys,
+    /// no live sessions, lock present) with what was found. Exits 5 when
+    /// any check fails, so a runbook can stop on it.
+    Verify(UserArg),
+
+    /// Give a deprovisioned user access again
+    ///
+    /// Lifts the lock, activates the user and gives the default role; teams
+    /// and other roles come back only as they are granted again. Asks on a
+    /// terminal; without one, pass --yes.
+    Reactivate(ReactivateArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("status").args(["active", "inactive", "pending"])))]
+pub struct ListArgs {
+    /// Only active users
+    #[arg(long)]
+    pub active: bool,
+
+    /// Only inactive users (deprovisioned, or deactivated by the IdP)
+    #[arg(long)]
+    pub inactive: bool,
+
+    /// Only users deactivated by the IdP whose access is not yet torn down
+    ///
+    /// These exist while auto-deprovisioning is off; `scimctl users
+    /// deprovision USER` finishes each.
+    #[arg(long)]
+    pub pending: bool,
+
+    /// Only users with this role
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+
+    /// Only members of this team (display name or id)
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+
+    /// Only users whose userName, display name or an email contains TEXT
+    /// (ignoring case)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+
+    /// Users fetched per request, 1 to 1000 [default: 100]
+    ///
+    /// Every matching user is listed whatever the page size; a smaller one
+    /// shows the first rows sooner.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+}
+
+impl ListArgs {
+    fn status(&self) -> Option<UserStatus> {
+        if self.active {
+            Some(UserStatus::Active)
+        } else if self.inactive {
+            Some(UserStatus::Inactive)
+        } else if self.pending {
+            Some(UserStatus::Pending)
+        } else {
+            None
+        }
+    }
+
+    fn query(&self) -> UserListQuery {
+        UserListQuery {
+            status: self.status(),
+            role: self.role.clone(),
+            team: self.team.clone(),
+            search: self.search.clone(),
+            limit: self.limit,
+            cursor: None,
+        }
+    }
+
+    fn filtered(&self) -> bool {
+        self.status().is_some()
+            || self.role.is_some()
+            || self.team.is_some()
+            || self.search.is_some()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct UserArg {
+    /// The user's userName (any case) or id
+    #[arg(value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The userName, unique ignoring case, e.g. alice@example.com
+    #[arg(value_name = "USERNAME", value_parser = NonEmptyStringValueParser::new())]
+    pub user_name: String,
+
+    /// An email address; repeat for several (the first is primary)
+    #[arg(long = "email", value_name = "EMAIL", value_parser = parse_email)]
+    pub emails: Vec<String>,
+
+    /// The name shown for people, e.g. "Alice Example"
+    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    pub display_name: Option<String>,
+
+    /// A role to give; repeat for several [default: the default role]
+    #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
+    pub roles: Vec<String>,
+
+    /// A team to join by display name; repeat for several. Missing teams are
+    /// created
+    #[arg(long = "team", value_name = "TEAM", value_parser = NonEmptyStringValueParser::new())]
+    pub teams: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeprovisionArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+
+    /// Why, for the audit log and the lock, e.g. "left the company"
+    #[arg(long, value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: Option<String>,
+
+    /// Show what would be removed, change nothing, and do not ask
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReactivateArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
+    pub reason: Option<String>,
+}
+
+pub async fn run(ctx: &Context, command: UsersCommand) -> anyhow::Result<Output> {
+    match command {
+        UsersCommand::List(args) => list(ctx, args).await,
+        UsersCommand::Show(args) => {
+            let (client, _) = ctx.client().await?;
+            let user = client.get_user(&args.user).await?;
+            Ok(Output::data(Data::Directory(Shown::User(user))))
+        }
+        UsersCommand::Create(args) => create(ctx, args).await,
+        UsersCommand::Deprovision(args) => deprovision(ctx, args).await,
+        UsersCommand::Verify(args) => verify(ctx, args).await,
+        UsersCommand::Reactivate(args) => reactivate(ctx, args).await,
+    }
+}
+
+async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
+    let (client, _) = ctx.client().await?;
+    let client = &client;
+    let query = args.query();
+    let count = listing::stream(ctx, "users", |cursor| {
+        let query = UserListQuery {
+            cursor,
+            ..query.clone()
+        };
+        async move { client.list_users_page(&query).await }
+    })
+    .await?;
+    Ok(match (count, args.filtered()) {
+        (0, true) => Output::default().note("No users match."),
+        (0, false) => Output::default().note("No users yet."),
+        _ => Output::default(),
+    })
+}
+
+async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
+    let request = CreateUserRequest {
+        user_name: args.user_name,
+        display_name: args.display_name,
+        emails: dedup(args.emails),
+        roles: dedup(args.roles),
+        teams: dedup(args.teams),
+    };
+    let (client, _) = ctx.client().await?;
+    let user = client.create_user(&request).await?;
+    let note = format!("Created user {} ({}).", user.user_name, user.id);
+    Ok(Output::data(Data::Directory(Shown::User(user))).note(note))
+}
+
+/// Keeps the order given, minus repeats: `--team eng --team eng` is a
+/// slip, not a request the server should reject.
+fn dedup(values: Vec<String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        if !kept.contains(&value) {
+            kept.push(value);
+        }
+    }
+    kept
+}
+
+async fn deprovision(ctx: &Context, args: DeprovisionArgs) -> anyhow::Result<Output> {
+    let user = args.user.user;
+    let request = |dry_run| DeprovisionRequest {
+        reason: args.reason.clone(),
+        dry_run,
+    };
+    if args.dry_run {
+        let (client, _) = ctx.client().await?;
+        let report = client.deprovision_user(&user, &request(true)).await?;
+        let note = deprovision_summary(&report);
+        return Ok(report_output(report).note(note));
+    }
+    // Decided before any request: without a terminal and --yes, nothing is
+    // sent, so nothing can change.
+    let ask = ctx.must_confirm(&format!(
+        "deprovision user {user} (or --dry-run to see what it would remove)"
+    ))?;
+    let (client, _) = ctx.client().await?;
+    if ask {
+        // The dry run names what goes in the question, and an unknown user
+        // fails (exit 3) before anyone is asked anything.
+        let plan = client.deprovision_user(&user, &request(true)).await?;
+        if plan.already_deprovisioned {
+            let note = deprovision_summary(&plan);
+            return Ok(report_output(plan).note(note));
+        }
+        show_plan(&plan, ctx.global.quiet)?;
+        ctx.confirm(
+            format!(
+                "Deprovision {}? Only `scimctl users reactivate` gives access back",
+                plan.user.user_name
+            ),
+            format!("user {} was not deprovisioned", plan.user.user_name),
+        )
+        .await?;
+    }
+    let report = client.deprovision_user(&user, &request(false)).await?;
+    let note = deprovision_summary(&report);
+    Ok(report_output(report).note(note))
+}
+
+fn report_output(report: DeprovisionReport) -> Output {
+    Output::data(Data::Directory(Shown::Deprovision(report)))
+}
+
+/// The dry run, on stderr (the terminal the question is asked on): stdout
+/// carries only the result.
+fn show_plan(plan: &DeprovisionReport, quiet: bool) -> anyhow::Result<()> {
+    let mut stderr = io::stderr().lock();
+    if !quiet {
+        writeln!(stderr, "{}", deprovision_plan(plan))?;
+    }
+    let style = Style {
+        tty: true,
+        color: !output::no_color(),
+    };
+    output::write_data(
+        &mut stderr,
+        &Data::Directory(Shown::Deprovision(plan.clone())),
+        Format::Table,
+        style,
+    )?;
+    Ok(())
+}
+
+async fn verify(ctx: &Context, args: UserArg) -> anyhow::Result<Output> {
+    let (client, _) = ctx.client().await?;
+    let report = client.verify_user(&args.user).await?;
+    let answer = if report.deprovisioned {
+        Answer::Yes
+    } else {
+        Answer::No
+    };
+    let note = verification_summary(&report);
+    Ok(Output {
+        answer,
+        ..Output::data(Data::Directory(Shown::Verification(report))).note(note)
+    })
+}
+
+async fn reactivate(ctx: &Context, args: ReactivateArgs) -> anyhow::Result<Output> {
+    let user = args.user.user;
+    let ask = ctx.must_confirm(&format!("reactivate user {user}"))?;
+    let (client, _) = ctx.client().await?;
+    if ask {
+        let found = client.get_user(&user).await?;
+        ctx.confirm(
+            format!(
+                "Reactivate {}? The lock is lifted and the default role given: they can sign in again",
+                found.user_name
+            ),
+            format!("user {} was not reactivated", found.user_name),
+        )
+        .await?;
+    }
+    let reactivated = client
+        .reactivate_user(
+            &user,
+            &ReactivateRequest {
+                reason: args.reason,
+            },
+        )
+        .await?;
+    let note = format!(
+        "Reactivated {}: active, unlocked, roles: {}.",
+        reactivated.user_name,
+        if reactivated.roles.is_empty() {
+            "none".to_owned()
+        } else {
+            reactivated.roles.join(", ")
+        }
+    );
+    Ok(Output::data(Data::Directory(Shown::User(reactivated))).note(note))
+}
+
+/// `--email`: a light check that catches a swapped argument (`--email
+/// alice --role admin` typed as `--email admin`); the server has the last
+/// word.
+fn parse_email(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !value.contains(char::is_whitespace) =>
+        {
+            Ok(value.to_owned())
+        }
+        _ => Err("expected an email address such as alice@example.com".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<UsersCommand, clap::Error> {
+        let cli =
+            Cli::try_parse_from(["scimctl", "users"].into_iter().chain(args.iter().copied()))?;
+        match cli.command {
+            Command::Users(command) => Ok(command),
+            other => panic!("not a users command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn list_filters_become_the_query() {
+        let UsersCommand::List(args) = parse(&[
+            "list",
+            "--pending",
+            "--role",
+            "admin",
+            "--team",
+            "eng",
+            "--search",
+            "ali",
+            "--limit",
+            "5",
+        ])
+        .expect("parses") else {
+            panic!("not list");
+        };
+        let query = args.query();
+        assert_eq!(query.status, Some(UserStatus::Pending));
+        assert_eq!(query.role.as_deref(), Some("admin"));
+        assert_eq!(query.team.as_deref(), Some("eng"));
+        assert_eq!(query.search.as_deref(), Some("ali"));
+        assert_eq!(query.limit, Some(5));
+        assert!(query.cursor.is_none());
+        assert!(args.filtered());
+
+        let UsersCommand::List(plain) = parse(&["list"]).expect("parses") else {
+            panic!("not list");
+        };
+        assert!(plain.query().status.is_none() && !plain.filtered());
+    }
+
+    #[test]
+    fn one_status_at_a_time_and_page_sizes_in_range() {
+        let err = parse(&["list", "--active", "--inactive"]).expect_err("conflict");
+        assert_eq!(err.exit_code(), 2);
+        for bad in ["0", "1001", "x"] {
+            let err = parse(&["list", "--limit", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_takes_repeated_emails_roles_and_teams() {
+        let UsersCommand::Create(args) = parse(&[
+            "create",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--role",
+            "admin",
+            "--role",
+            "auditor",
+            "--team",
+            "Sales, EMEA",
+            "--display-name",
+            "Alice",
+        ])
+        .expect("parses") else {
+            panic!("not create");
+        };
+        assert_eq!(args.user_name, "alice");
+        assert_eq!(args.emails, ["alice@example.com"]);
+        assert_eq!(args.roles, ["admin", "auditor"]);
+        // Team names may hold commas: no splitting.
+        assert_eq!(args.teams, ["Sales, EMEA"]);
+        assert_eq!(args.display_name.as_deref(), Some("Alice"));
+    }
+
+    #[test]
+    fn bad_create_input_is_a_usage_error() {
+        for args in [
+            &["create", ""][..],
+            &["create", "alice", "--email", "admin"],
+            &["create", "alice", "--email", "a b@example.com"],
+            &["create", "alice", "--role", ""],
+        ] {
+            let err = parse(args).expect_err("refused");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+        let err = parse(&["create", "alice", "--email", "admin"]).expect_err("refused");
+        assert!(err.to_string().contains("alice@example.com"), "{err}");
+    }
+
+    #[test]
+    fn deprovision_and_reactivate_arguments() {
+        let UsersCommand::Deprovision(args) =
+            parse(&["deprovision", "alice", "--reason", "left", "--dry-run"]).expect("parses")
+        else {
+            panic!("not deprovision");
+        };
+        assert_eq!(args.user.user, "alice");
+        assert_eq!(args.reason.as_deref(), Some("left"));
+        assert!(args.dry_run);
+        assert!(parse(&["deprovision"]).is_err(), "USER is required");
+        assert!(matches!(
+            parse(&["reactivate", "alice", "--yes"]).expect("--yes is global"),
+            UsersCommand::Reactivate(_)
+        ));
+    }
+
+    #[test]
+    fn repeats_are_dropped_in_order() {
+        let values = ["b", "a", "b"].map(str::to_owned).to_vec();
+        assert_eq!(dedup(values), ["b", "a"]);
+    }
+}

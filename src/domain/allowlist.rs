@@ -1,0 +1,1066 @@
+//! The IP allowlist's rules: parsing and normalising CIDRs (with a precise
+//! diagnosis of bad ones), adding, removing and replacing entries behind the
+//! lockout guard, and the check every request passes before authentication.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use serde_json::{Value, json};
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use super::{Error, Result};
+use crate::api::allowlist::{
+    AddEntriesRequest, AllowlistChange, AllowlistCheck, AllowlistEntry, EntryNote, EntryNoteKind,
+    NewEntry, RemoveEntriesRequest, ReplaceAllowlistRequest,
+};
+use crate::store::allowlist::{self as rows, EntryRow};
+use crate::store::{self, Conn, Store, StoreError};
+
+/// Most entries the list may hold: every request reads the whole list, so it
+/// must stay small. Wider CIDRs cover more addresses with fewer entries.
+pub const MAX_ENTRIES: usize = 1000;
+/// Longest note, in characters.
+pub const MAX_NOTE_LEN: usize = 200;
+/// The audit action of every change.
+const ACTION: &str = "allowlist.update";
+const TARGET: &str = "allowlist";
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+/// A CIDR as typed, normalised: host bits cleared, an IPv4-mapped IPv6
+/// network written as IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub net: IpNet,
+    /// `net` differs from what was typed (host bits were set, or it was an
+    /// IPv4-mapped IPv6 network). A bare address is not "normalised".
+    pub normalised: bool,
+}
+
+/// Text that is not a CIDR, and exactly what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input} is not a CIDR ({problem})")]
+pub struct CidrError {
+    pub input: String,
+    pub problem: String,
+}
+
+/// Text that is not an IP address, and exactly what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input} is not an IP address ({problem})")]
+pub struct IpError {
+    pub input: String,
+    pub problem: String,
+}
+
+/// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
+/// ipnet's own error says only "invalid IP address syntax", so a failure
+/// is diagnosed here: which octet or group, which prefix length.
+pub fn parse_cidr(input: &str) -> Result<Cidr, CidrError> {
+    let text = input.trim();
+    let fail = |problem: String| CidrError {
+        input: shown(text),
+        problem,
+    };
+    if text.is_empty() {
+        return Err(fail(
+            "it is empty; give one such as 10.0.0.0/8 or 2001:db8::/32".to_owned(),
+        ));
+    }
+    let (addr_text, prefix_text) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text, None),
+    };
+    let addr = parse_addr(addr_text).map_err(fail)?;
+    let (max, family) = match addr {
+        IpAddr::V4(_) => (32, "IPv4"),
+        IpAddr::V6(_) => (128, "IPv6"),
+    };
+    let prefix = match prefix_text {
+        None => max,
+        Some(prefix) => parse_prefix(prefix, max, family).map_err(fail)?,
+    };
+    let net = IpNet::new(addr, prefix)
+        .map_err(|_| fail(format!("prefix length {prefix} > {max} for {family}")))?;
+    let truncated = net.trunc();
+    let (net, was_mapped) = unmap(truncated);
+    Ok(Cidr {
+        net,
+        normalised: truncated.addr() != addr || was_mapped,
+    })
+}
+
+/// Parses one address (no prefix length), IPv4-mapped IPv6 written as IPv4.
+pub fn parse_ip(input: &str) -> Result<IpAddr, IpError> {
+    let text = input.trim();
+    let fail = |problem: String| IpError {
+        input: shown(text),
+        problem,
+    };
+    if text.is_empty() {
+        return Err(fail(
+            "it is empty; give one such as 10.1.2.3 or 2001:db8::1".to_owned(),
+        ));
+    }
+    if text.contains('/') {
+        return Err(fail(
+            "it is a network; give a single address such as 10.1.2.3".to_owned(),
+        ));
+    }
+    parse_addr(text).map(canonical).map_err(fail)
+}
+
+/// The form addresses are compared in: an IPv4-mapped IPv6 address
+/// (`::ffff:10.1.2.3`, what a dual-stack socket reports for an IPv4 client)
+/// is the IPv4 address it maps.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Quotes text whose problem would otherwise be invisible (empty, spaces).
+fn shown(text: &str) -> String {
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn parse_addr(text: &str) -> Result<IpAddr, String> {
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Ok(addr);
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err("it contains whitespace".to_owned());
+    }
+    if text.is_empty() {
+        return Err("the address before / is missing".to_owned());
+    }
+    Err(if text.contains(':') || text.contains('[') {
+        diagnose_v6(text)
+    } else {
+        diagnose_v4(text)
+    })
+}
+
+fn parse_prefix(text: &str, max: u8, family: &str) -> Result<u8, String> {
+    if text.is_empty() {
+        return Err("the prefix length after / is missing".to_owned());
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("prefix length {text:?} is not a number"));
+    }
+    match text.parse::<u8>() {
+        Ok(prefix) if prefix <= max => Ok(prefix),
+        _ => Err(format!("prefix length {text} > {max} for {family}")),
+    }
+}
+
+/// What is wrong with text that is meant to be an IPv4 address.
+fn diagnose_v4(text: &str) -> String {
+    let octets: Vec<&str> = text.split('.').collect();
+    if octets.len() == 1 {
+        return if text.bytes().all(|b| b.is_ascii_digit()) {
+            format!("an IPv4 address has 4 octets, found 1; write it in full, e.g. {text}.0.0.0")
+        } else {
+            "expected an address such as 10.1.2.3 or 2001:db8::1; host names are not accepted"
+                .to_owned()
+        };
+    }
+    for (index, octet) in octets.iter().enumerate() {
+        if octet.is_empty() {
+            return format!("octet {} is empty", index + 1);
+        }
+        if !octet.bytes().all(|b| b.is_ascii_digit()) {
+            return format!("octet {octet:?} is not a number");
+        }
+        // Short-circuits before parsing, so "99999999999" cannot overflow.
+        if octet.len() > 3 || octet.parse::<u16>().is_ok_and(|value| value > 255) {
+            return format!("octet {octet} > 255");
+        }
+        if octet.len() > 1 && octet.starts_with('0') {
+            return format!("octet {octet} has a leading zero, which could mean octal");
+        }
+    }
+    if octets.len() != 4 {
+        return format!("an IPv4 address has 4 octets, found {}", octets.len());
+    }
+    "not a valid IPv4 address".to_owned()
+}
+
+/// What is wrong with text that is meant to be an IPv6 address.
+fn diagnose_v6(text: &str) -> String {
+    if text.starts_with('[') || text.ends_with(']') {
+        return "remove the brackets: write 2001:db8::1, not [2001:db8::1]".to_owned();
+    }
+    if let Some((host, port)) = text.rsplit_once(':')
+        && host.parse::<Ipv4Addr>().is_ok()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("remove the port: write {host}");
+    }
+    if let Some(at) = text.find('%') {
+        return format!("zone index {:?} is not allowed", &text[at..]);
+    }
+    if text.contains(":::") {
+        return "\":::\" is not valid; \"::\" stands for any run of zero groups".to_owned();
+    }
+    let compressed = text.matches("::").count();
+    if compressed > 1 {
+        return "\"::\" may appear only once".to_owned();
+    }
+    if text.starts_with(':') && !text.starts_with("::") {
+        return "it starts with a single \":\"".to_owned();
+    }
+    if text.ends_with(':') && !text.ends_with("::") {
+        return "it ends with a single \":\"".to_owned();
+    }
+    let groups: Vec<&str> = text.split(':').collect();
+    let mut count = 0;
+    for (index, group) in groups.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        if index == groups.len() - 1 && group.contains('.') {
+            if group.parse::<Ipv4Addr>().is_err() {
+                return format!("in the embedded IPv4 part {group}: {}", diagnose_v4(group));
+            }
+            count += 2;
+            continue;
+        }
+        if !group.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return format!("group {group:?} is not hexadecimal");
+        }
+        if group.len() > 4 {
+            return format!("group {group} has more than 4 hex digits");
+        }
+        count += 1;
+    }
+    if compressed == 0 && count != 8 {
+        return format!(
+            "an IPv6 address has 8 groups, found {count}; \"::\" stands for a run of zero groups"
+        );
+    }
+    if compressed == 1 && count > 7 {
+        return format!("{count} groups and \"::\" make more than 8 groups");
+    }
+    "not a valid IPv6 address".to_owned()
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network
+/// it maps, since client addresses are compared in their IPv4 form.
+fn unmap(net: IpNet) -> (IpNet, bool) {
+    if let IpNet::V6(v6) = net
+        && v6.prefix_len() >= 96
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(mapped) = IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96)
+    {
+        return (mapped, true);
+    }
+    (net, false)
+}
+
+// ---------------------------------------------------------------------------
+// Planning (pure, so the rules are testable without a database)
+
+/// Whether `list` lets `ip` in: an empty list allows every address.
+pub fn admits(list: &[IpNet], ip: IpAddr) -> bool {
+    let ip = canonical(ip);
+    list.is_empty() || list.iter().any(|net| net.contains(&ip))
+}
+
+/// A requested entry, parsed and with its note checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Requested {
+    net: IpNet,
+    note: Option<String>,
+}
+
+/// Parses every requested entry: the first bad one fails the whole request.
+/// Normalisations and repeats go to `notes`; repeats are dropped.
+fn prepare(entries: Vec<NewEntry>, notes: &mut Vec<EntryNote>) -> Result<Vec<Requested>> {
+    let mut requested: Vec<Requested> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let cidr = parse_cidr(&entry.cidr).map_err(|err| Error::Invalid(err.to_string()))?;
+        let note = clean_note(entry.note, cidr.net)?;
+        normalisation_note(&entry.cidr, cidr, notes);
+        if requested.iter().any(|seen| seen.net == cidr.net) {
+            notes.push(EntryNote {
+                cidr: cidr.net,
+                kind: EntryNoteKind::Duplicate,
+                message: format!("{} is given more than once: used once", cidr.net),
+            });
+            continue;
+        }
+        requested.push(Requested {
+            net: cidr.net,
+            note,
+        });
+    }
+    Ok(requested)
+}
+
+/// Parses the networks of a remove request, as [`prepare`] does.
+fn prepare_nets(cidrs: &[String], notes: &mut Vec<EntryNote>) -> Result<Vec<IpNet>> {
+    let mut nets: Vec<IpNet> = Vec::with_capacity(cidrs.len());
+    for text in cidrs {
+        let cidr = parse_cidr(text).map_err(|err| Error::Invalid(err.to_string()))?;
+        normalisation_note(text, cidr, notes);
+        if nets.contains(&cidr.net) {
+            notes.push(EntryNote {
+                cidr: cidr.net,
+                kind: EntryNoteKind::Duplicate,
+                message: format!("{} is given more than once", cidr.net),
+            });
+        } else {
+            nets.push(cidr.net);
+        }
+    }
+    Ok(nets)
+}
+
+fn normalisation_note(typed: &str, cidr: Cidr, notes: &mut Vec<EntryNote>) {
+    if cidr.normalised {
+        notes.push(EntryNote {
+            cidr: cidr.net,
+            kind: EntryNoteKind::Normalised,
+            message: format!("{} has host bits set: stored as {}", typed.trim(), cidr.net),
+        });
+    }
+}
+
+fn clean_note(note: Option<String>, net: IpNet) -> Result<Option<String>> {
+    let Some(note) = note else {
+        return Ok(None);
+    };
+    let note = note.trim();
+    if note.is_empty() {
+        return Ok(None);
+    }
+    if note.chars().count() > MAX_NOTE_LEN {
+        return Err(Error::Invalid(format!(
+            "the note for {net} is longer than {MAX_NOTE_LEN} characters"
+        )));
+    }
+    if note.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "the note for {net} contains a control character (a newline or tab); write it on one line"
+        )));
+    }
+    Ok(Some(note.to_owned()))
+}
+
+/// Notes on entries that add nothing because another contains them:
+/// each of `new` covered by another entry of `after`, and each of `old`
+/// that some entry of `new` now covers.
+fn coverage_notes(new: &[IpNet], after: &[IpNet], old: &[IpNet]) -> Vec<EntryNote> {
+    let mut notes = Vec::new();
+    for net in new {
+        if let Some(wider) = after
+            .iter()
+            .filter(|other| *other != net && other.contains(net))
+            .max_by_key(|other| other.prefix_len())
+        {
+            notes.push(EntryNote {
+                cidr: *net,
+                kind: EntryNoteKind::Covered,
+                message: format!("{net} is inside {wider}, which already allows it"),
+            });
+        }
+        for narrower in old
+            .iter()
+            .filter(|other| *other != net && net.contains(*other))
+        {
+            notes.push(EntryNote {
+                cidr: *net,
+                kind: EntryNoteKind::Covers,
+                message: format!("{net} contains the entry {narrower}, which now adds nothing"),
+            });
+        }
+    }
+    notes
+}
+
+/// The lockout guard: refuses a list that shuts out the caller's own
+/// address unless forced. Answers the caller's address and whether the list
+/// lets it in.
+fn guard(actor: &Actor, after: &[IpNet], force: bool) -> Result<(Option<IpAddr>, bool)> {
+    let Some(ip) = actor.source_ip.map(canonical) else {
+        // The server acting on its own has no address to lock out.
+        return Ok((None, true));
+    };
+    let allowed = admits(after, ip);
+    if !allowed && !force {
+        return Err(Error::Conflict(format!(
+            "this change would lock you out: your address {ip} (as the server sees it) would not \
+             be in the IP allowlist. Add an entry that covers it first (`scimctl allowlist add {ip}`), \
+             or pass --force (\"force\": true in the API) to make the change anyway"
+        )));
+    }
+    Ok((Some(ip), allowed))
+}
+
+// ---------------------------------------------------------------------------
+// Operations
+
+/// Every entry, ordered by address (IPv4 first).
+pub async fn list(store: &Store) -> Result<Vec<AllowlistEntry>> {
+    Ok(load(&mut *store.conn().await?).await?)
+}
+
+/// Adds entries. Those already present are left as they are; normalisations,
+/// repeats and coverage are reported in the answer's `notes`.
+pub async fn add(
+    store: &Store,
+    actor: &Actor,
+    request: AddEntriesRequest,
+) -> Result<AllowlistChange> {
+    if request.entries.is_empty() {
+        return Err(Error::Invalid("give at least one CIDR to add".to_owned()));
+    }
+    let mut notes = Vec::new();
+    let requested = prepare(request.entries, &mut notes)?;
+
+    let mut tx = store.begin().await?;
+    rows::lock(&mut tx).await?;
+    let current = load(&mut tx).await?;
+    let current_nets: Vec<IpNet> = current.iter().map(|entry| entry.cidr).collect();
+    let mut added: Vec<Requested> = Vec::new();
+    // Answers list networks by address, as the list itself is ordered.
+    let mut requested = requested;
+    requested.sort_by_key(|entry| entry.net);
+    for entry in requested {
+        if current_nets.contains(&entry.net) {
+            notes.push(EntryNote {
+                cidr: entry.net,
+                kind: EntryNoteKind::AlreadyPresent,
+                message: format!("{} is already in the list: left as it is", entry.net),
+            });
+        } else {
+            added.push(entry);
+        }
+    }
+    let added_nets: Vec<IpNet> = added.iter().map(|entry| entry.net).collect();
+    let after: Vec<IpNet> = current_nets.iter().chain(&added_nets).copied().collect();
+    check_size(after.len())?;
+    notes.extend(coverage_notes(&added_nets, &after, &current_nets));
+    if added.is_empty() {
+        // Nothing to change, so nothing to audit; the guard has nothing to
+        // judge either (the current list let the caller in).
+        return Ok(unchanged(actor, current, notes));
+    }
+    let (caller_ip, caller_allowed) = guard(actor, &after, request.force)?;
+
+    let now = store::now();
+    for entry in &added {
+        rows::insert(
+            &mut tx,
+            &EntryRow {
+                cidr: entry.net.to_string(),
+                note: entry.note.clone(),
+                created_at: now,
+                created_by: actor.name.clone(),
+            },
+        )
+        .await?;
+    }
+    let details = json!({
+        "added": added.iter().map(entry_json).collect::<Vec<_>>(),
+        "removed": [],
+        "force": request.force,
+        "caller_allowed": caller_allowed,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        ACTION,
+        Some(TARGET),
+        Outcome::Success,
+        details,
+    )
+    .await?;
+    let entries = load(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(AllowlistChange {
+        added: added_nets,
+        removed: Vec::new(),
+        updated: Vec::new(),
+        notes,
+        entries,
+        caller_ip,
+        caller_allowed,
+    })
+}
+
+/// Removes entries. Every one must be in the list, or nothing is removed.
+pub async fn remove(
+    store: &Store,
+    actor: &Actor,
+    request: RemoveEntriesRequest,
+) -> Result<AllowlistChange> {
+    if request.cidrs.is_empty() {
+        return Err(Error::Invalid(
+            "give at least one CIDR to remove".to_owned(),
+        ));
+    }
+    let mut notes = Vec::new();
+    let mut removed = prepare_nets(&request.cidrs, &mut notes)?;
+    removed.sort();
+
+    let mut tx = store.begin().await?;
+    rows::lock(&mut tx).await?;
+    let current = load(&mut tx).await?;
+    let current_nets: Vec<IpNet> = current.iter().map(|entry| entry.cidr).collect();
+    let missing: Vec<String> = removed
+        .iter()
+        .filter(|net| !current_nets.contains(net))
+        .map(
+            |net| match current_nets.iter().find(|entry| entry.contains(net)) {
+                Some(wider) => format!("{net} is not an entry (it is inside the entry {wider})"),
+                None => format!("{net} is not in the IP allowlist"),
+            },
+        )
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::NotFound(format!(
+            "{}; nothing was removed. `scimctl allowlist list` shows the entries",
+            missing.join("; ")
+        )));
+    }
+    let after: Vec<IpNet> = current_nets
+        .iter()
+        .filter(|net| !removed.contains(net))
+        .copied()
+        .collect();
+    let (caller_ip, caller_allowed) = guard(actor, &after, request.force)?;
+
+    for net in &removed {
+        rows::delete(&mut tx, &net.to_string()).await?;
+    }
+    let details = json!({
+        "added": [],
+        "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "force": request.force,
+        "caller_allowed": caller_allowed,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        ACTION,
+        Some(TARGET),
+        Outcome::Success,
+        details,
+    )
+    .await?;
+    let entries = load(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(AllowlistChange {
+        added: Vec::new(),
+        removed,
+        updated: Vec::new(),
+        notes,
+        entries,
+        caller_ip,
+        caller_allowed,
+    })
+}
+
+/// Replaces the whole list. Entries that stay keep when and by whom they
+/// were added; their note becomes the one given.
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    request: ReplaceAllowlistRequest,
+) -> Result<AllowlistChange> {
+    let mut notes = Vec::new();
+    let mut wanted = prepare(request.entries, &mut notes)?;
+    wanted.sort_by_key(|entry| entry.net);
+    check_size(wanted.len())?;
+    let wanted_nets: Vec<IpNet> = wanted.iter().map(|entry| entry.net).collect();
+
+    let mut tx = store.begin().await?;
+    rows::lock(&mut tx).await?;
+    let current = load(&mut tx).await?;
+    let current_notes: BTreeMap<IpNet, Option<String>> = current
+        .iter()
+        .map(|entry| (entry.cidr, entry.note.clone()))
+        .collect();
+    let removed: Vec<IpNet> = current
+        .iter()
+        .map(|entry| entry.cidr)
+        .filter(|net| !wanted_nets.contains(net))
+        .collect();
+    let added: Vec<&Requested> = wanted
+        .iter()
+        .filter(|entry| !current_notes.contains_key(&entry.net))
+        .collect();
+    let updated: Vec<&Requested> = wanted
+        .iter()
+        .filter(|entry| {
+            current_notes
+                .get(&entry.net)
+                .is_some_and(|note| *note != entry.note)
+        })
+        .collect();
+    notes.extend(coverage_notes(&wanted_nets, &wanted_nets, &[]));
+    if removed.is_empty() && added.is_empty() && updated.is_empty() {
+        return Ok(unchanged(actor, current, notes));
+    }
+    let (caller_ip, caller_allowed) = guard(actor, &wanted_nets, request.force)?;
+
+    for net in &removed {
+        rows::delete(&mut tx, &net.to_string()).await?;
+    }
+    let now = store::now();
+    for entry in &added {
+        rows::insert(
+            &mut tx,
+            &EntryRow {
+                cidr: entry.net.to_string(),
+                note: entry.note.clone(),
+                created_at: now,
+                created_by: actor.name.clone(),
+            },
+        )
+        .await?;
+    }
+    for entry in &updated {
+        rows::set_note(&mut tx, &entry.net.to_string(), entry.note.as_deref()).await?;
+    }
+    let details = json!({
+        "added": added.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
+        "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "updated": updated.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
+        "force": request.force,
+        "caller_allowed": caller_allowed,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        ACTION,
+        Some(TARGET),
+        Outcome::Success,
+        details,
+    )
+    .await?;
+    let entries = load(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(AllowlistChange {
+        added: added.iter().map(|entry| entry.net).collect(),
+        removed,
+        updated: updated.iter().map(|entry| entry.net).collect(),
+        notes,
+        entries,
+        caller_ip,
+        caller_allowed,
+    })
+}
+
+/// Whether `ip_text` is allowed, and by which entry (the most specific).
+pub async fn check(store: &Store, ip_text: &str) -> Result<AllowlistCheck> {
+    let ip = parse_ip(ip_text).map_err(|err| Error::Invalid(err.to_string()))?;
+    let entries = list(store).await?;
+    let matched = entries
+        .iter()
+        .filter(|entry| entry.cidr.contains(&ip))
+        .max_by_key(|entry| entry.cidr.prefix_len())
+        .cloned();
+    Ok(AllowlistCheck {
+        ip,
+        allowed: entries.is_empty() || matched.is_some(),
+        matched,
+        allowlist_empty: entries.is_empty(),
+    })
+}
+
+/// The check every request to the APIs passes: one small query, no cache,
+/// so a change is in force on every replica at once.
+pub async fn admits_client(store: &Store, ip: IpAddr) -> Result<bool> {
+    let cidrs = rows::cidrs(&mut *store.conn().await?).await?;
+    let mut list = Vec::with_capacity(cidrs.len());
+    for cidr in &cidrs {
+        list.push(stored_net(cidr)?);
+    }
+    Ok(admits(&list, ip))
+}
+
+fn check_size(len: usize) -> Result<()> {
+    if len > MAX_ENTRIES {
+        return Err(Error::Invalid(format!(
+            "the allowlist would have {len} entries, more than the {MAX_ENTRIES} allowed; \
+             use wider CIDRs to cover more addresses with fewer entries"
+        )));
+    }
+    Ok(())
+}
+
+/// The answer to a request that changed nothing.
+fn unchanged(
+    actor: &Actor,
+    entries: Vec<AllowlistEntry>,
+    notes: Vec<EntryNote>,
+) -> AllowlistChange {
+    let nets: Vec<IpNet> = entries.iter().map(|entry| entry.cidr).collect();
+    let caller_ip = actor.source_ip.map(canonical);
+    AllowlistChange {
+        added: Vec::new(),
+        removed: Vec::new(),
+        updated: Vec::new(),
+        notes,
+        caller_allowed: caller_ip.is_none_or(|ip| admits(&nets, ip)),
+        caller_ip,
+        entries,
+    }
+}
+
+fn entry_json(entry: &Requested) -> Value {
+    json!({ "cidr": entry.net.to_string(), "note": entry.note })
+}
+
+async fn load(conn: &mut Conn) -> Result<Vec<AllowlistEntry>, StoreError> {
+    let mut entries = rows::list(conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(AllowlistEntry {
+                cidr: stored_net(&row.cidr)?,
+                note: row.note,
+                created_at: row.created_at,
+                created_by: row.created_by,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    entries.sort_by_key(|entry| entry.cidr);
+    Ok(entries)
+}
+
+fn stored_net(text: &str) -> Result<IpNet, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("allowlist entry {text:?} is not a CIDR")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().expect("test CIDR")
+    }
+
+    fn err(input: &str) -> String {
+        parse_cidr(input).expect_err(input).to_string()
+    }
+
+    #[test]
+    fn cidrs_and_bare_addresses_parse() {
+        assert_eq!(
+            parse_cidr("10.0.0.0/8"),
+            Ok(Cidr {
+                net: net("10.0.0.0/8"),
+                normalised: false
+            })
+        );
+        assert_eq!(
+            parse_cidr(" 192.168.1.7 ").expect("bare v4").net,
+            net("192.168.1.7/32")
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::/32").expect("v6").net,
+            net("2001:db8::/32")
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::1").expect("bare v6").net,
+            net("2001:db8::1/128")
+        );
+        assert_eq!(
+            parse_cidr("0.0.0.0/0").expect("everything").net,
+            net("0.0.0.0/0")
+        );
+        assert!(!parse_cidr("::1").expect("loopback").normalised);
+    }
+
+    #[test]
+    fn host_bits_are_cleared_and_said_so() {
+        let cidr = parse_cidr("10.1.2.3/8").expect("valid");
+        assert_eq!(cidr.net, net("10.0.0.0/8"));
+        assert!(cidr.normalised);
+        let cidr = parse_cidr("2001:db8:abcd::1/32").expect("valid");
+        assert_eq!(cidr.net, net("2001:db8::/32"));
+        assert!(cidr.normalised);
+        let mut notes = Vec::new();
+        let requested = prepare(
+            vec![NewEntry {
+                cidr: "10.1.2.3/8".to_owned(),
+                note: None,
+            }],
+            &mut notes,
+        )
+        .expect("valid");
+        assert_eq!(requested[0].net, net("10.0.0.0/8"));
+        assert_eq!(notes[0].kind, EntryNoteKind::Normalised);
+        assert_eq!(
+            notes[0].message,
+            "10.1.2.3/8 has host bits set: stored as 10.0.0.0/8"
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_networks_become_ipv4() {
+        let cidr = parse_cidr("::ffff:10.0.0.0/104").expect("valid");
+        assert_eq!(cidr.net, net("10.0.0.0/8"));
+        assert!(cidr.normalised);
+        assert_eq!(
+            parse_ip("::ffff:127.0.0.1"),
+            Ok("127.0.0.1".parse().expect("ip"))
+        );
+        assert!(admits(
+            &[net("127.0.0.0/8")],
+            "::ffff:127.0.0.1".parse().expect("ip")
+        ));
+    }
+
+    #[test]
+    fn bad_ipv4_names_the_problem() {
+        assert_eq!(
+            err("10.0.0.300/8"),
+            "10.0.0.300/8 is not a CIDR (octet 300 > 255)"
+        );
+        assert_eq!(
+            err("10.0.0/8"),
+            "10.0.0/8 is not a CIDR (an IPv4 address has 4 octets, found 3)"
+        );
+        assert_eq!(
+            err("10.0.0.0.1"),
+            "10.0.0.0.1 is not a CIDR (an IPv4 address has 4 octets, found 5)"
+        );
+        assert_eq!(err("10..0.1"), "10..0.1 is not a CIDR (octet 2 is empty)");
+        assert_eq!(
+            err("10.a.0.1"),
+            "10.a.0.1 is not a CIDR (octet \"a\" is not a number)"
+        );
+        assert_eq!(
+            err("10.0.0.99999999999"),
+            "10.0.0.99999999999 is not a CIDR (octet 99999999999 > 255)"
+        );
+        assert!(err("010.0.0.1").contains("octet 010 has a leading zero"));
+        assert!(err("10/8").contains("found 1; write it in full, e.g. 10.0.0.0"));
+        assert!(err("localhost").contains("host names are not accepted"));
+    }
+
+    #[test]
+    fn bad_prefixes_name_the_problem() {
+        assert_eq!(
+            err("10.0.0.0/33"),
+            "10.0.0.0/33 is not a CIDR (prefix length 33 > 32 for IPv4)"
+        );
+        assert_eq!(
+            err("2001:db8::/129"),
+            "2001:db8::/129 is not a CIDR (prefix length 129 > 128 for IPv6)"
+        );
+        assert_eq!(
+            err("10.0.0.0/999999"),
+            "10.0.0.0/999999 is not a CIDR (prefix length 999999 > 32 for IPv4)"
+        );
+        assert_eq!(
+            err("10.0.0.0/"),
+            "10.0.0.0/ is not a CIDR (the prefix length after / is missing)"
+        );
+        assert_eq!(
+            err("10.0.0.0/x"),
+            "10.0.0.0/x is not a CIDR (prefix length \"x\" is not a number)"
+        );
+        assert_eq!(
+            err("10.0.0.0/+8"),
+            "10.0.0.0/+8 is not a CIDR (prefix length \"+8\" is not a number)"
+        );
+        assert_eq!(
+            err("10.0.0.0/8/9"),
+            "10.0.0.0/8/9 is not a CIDR (prefix length \"8/9\" is not a number)"
+        );
+        assert_eq!(
+            err("/8"),
+            "/8 is not a CIDR (the address before / is missing)"
+        );
+    }
+
+    #[test]
+    fn bad_ipv6_names_the_problem() {
+        assert!(err("2001:db8::12345").contains("group 12345 has more than 4 hex digits"));
+        assert!(err("2001:dg8::").contains("group \"dg8\" is not hexadecimal"));
+        assert!(err("2001::db8::1").contains("\"::\" may appear only once"));
+        assert!(err("1:2:3:4:5:6:7").contains("8 groups, found 7"));
+        assert!(err("1:2:3:4:5:6:7:8:9").contains("8 groups, found 9"));
+        assert!(err("1:2:3:4::5:6:7:8").contains("more than 8 groups"));
+        assert!(err("fe80::1%eth0").contains("zone index \"%eth0\""));
+        assert!(err("[2001:db8::1]").contains("remove the brackets"));
+        assert!(err("::ffff:10.0.0.256").contains("octet 256 > 255"));
+        assert!(err(":1:2:3:4:5:6:7").contains("single \":\""));
+        assert!(err("10.0.0.1:8080").contains("remove the port: write 10.0.0.1"));
+    }
+
+    #[test]
+    fn empty_and_spaced_input_is_quoted() {
+        assert!(err("").starts_with("\"\" is not a CIDR (it is empty"));
+        assert_eq!(
+            err("10.0.0.0 /8"),
+            "\"10.0.0.0 /8\" is not a CIDR (it contains whitespace)"
+        );
+    }
+
+    #[test]
+    fn single_addresses_parse_for_check() {
+        assert_eq!(parse_ip("10.1.2.3"), Ok("10.1.2.3".parse().expect("ip")));
+        assert_eq!(
+            parse_ip("10.0.0.300").expect_err("bad").to_string(),
+            "10.0.0.300 is not an IP address (octet 300 > 255)"
+        );
+        assert!(
+            parse_ip("10.0.0.0/8")
+                .expect_err("network")
+                .to_string()
+                .contains("is a network")
+        );
+    }
+
+    #[test]
+    fn duplicates_in_a_request_are_dropped_and_reported() {
+        let mut notes = Vec::new();
+        let entries = ["10.0.0.0/8", "10.9.9.9/8", "10.0.0.0/8"]
+            .map(|cidr| NewEntry {
+                cidr: cidr.to_owned(),
+                note: None,
+            })
+            .to_vec();
+        let requested = prepare(entries, &mut notes).expect("valid");
+        assert_eq!(requested.len(), 1);
+        let kinds: Vec<EntryNoteKind> = notes.iter().map(|note| note.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EntryNoteKind::Normalised,
+                EntryNoteKind::Duplicate,
+                EntryNoteKind::Duplicate
+            ]
+        );
+    }
+
+    #[test]
+    fn one_bad_entry_fails_the_request_naming_it() {
+        let mut notes = Vec::new();
+        let entries = ["10.0.0.0/8", "10.0.0.300/8"]
+            .map(|cidr| NewEntry {
+                cidr: cidr.to_owned(),
+                note: None,
+            })
+            .to_vec();
+        let err = prepare(entries, &mut notes).expect_err("bad entry");
+        assert!(
+            matches!(&err, Error::Invalid(message) if message == "10.0.0.300/8 is not a CIDR (octet 300 > 255)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn notes_are_trimmed_and_checked() {
+        let n = net("10.0.0.0/8");
+        assert_eq!(
+            clean_note(Some("  office  ".into()), n)
+                .expect("ok")
+                .as_deref(),
+            Some("office")
+        );
+        assert_eq!(clean_note(Some("   ".into()), n).expect("ok"), None);
+        assert!(clean_note(Some("a\nb".into()), n).is_err());
+        assert!(clean_note(Some("x".repeat(MAX_NOTE_LEN + 1)), n).is_err());
+    }
+
+    #[test]
+    fn coverage_is_reported_both_ways() {
+        let old = [net("10.1.0.0/16"), net("192.168.0.0/16")];
+        let new = [net("10.0.0.0/8"), net("192.168.7.0/24")];
+        let after: Vec<IpNet> = old.iter().chain(&new).copied().collect();
+        let notes = coverage_notes(&new, &after, &old);
+        let said: Vec<(EntryNoteKind, String)> = notes
+            .into_iter()
+            .map(|note| (note.kind, note.message))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    EntryNoteKind::Covers,
+                    "10.0.0.0/8 contains the entry 10.1.0.0/16, which now adds nothing".to_owned()
+                ),
+                (
+                    EntryNoteKind::Covered,
+                    "192.168.7.0/24 is inside 192.168.0.0/16, which already allows it".to_owned()
+                ),
+            ]
+        );
+        // IPv4 and IPv6 never cover each other.
+        assert!(
+            coverage_notes(
+                &[net("::/0")],
+                &[net("::/0"), net("10.0.0.0/8")],
+                &[net("10.0.0.0/8")]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn coverage_names_the_narrowest_wider_entry() {
+        let list = [net("10.0.0.0/8"), net("10.1.0.0/16"), net("10.1.2.0/24")];
+        let notes = coverage_notes(&[net("10.1.2.0/24")], &list, &[]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].message.contains("inside 10.1.0.0/16"),
+            "{}",
+            notes[0].message
+        );
+    }
+
+    #[test]
+    fn an_empty_list_allows_everyone() {
+        let ip: IpAddr = "203.0.113.9".parse().expect("ip");
+        assert!(admits(&[], ip));
+        assert!(!admits(&[net("10.0.0.0/8")], ip));
+        assert!(admits(&[net("10.0.0.0/8"), net("203.0.113.0/24")], ip));
+        assert!(
+            !admits(&[net("::/0")], ip),
+            "IPv6 ::/0 does not hold IPv4 addresses"
+        );
+    }
+
+    fn actor_at(ip: &str) -> Actor {
+        Actor {
+            source_ip: Some(ip.parse().expect("ip")),
+            ..Actor::system()
+        }
+    }
+
+    #[test]
+    fn the_guard_refuses_a_list_without_the_caller_unless_forced() {
+        let actor = actor_at("127.0.0.1");
+        let without = [net("10.0.0.0/8")];
+        let err = guard(&actor, &without, false).expect_err("locked out");
+        let message = err.to_string();
+        assert!(matches!(err, Error::Conflict(_)));
+        assert!(
+            message.contains("127.0.0.1") && message.contains("--force"),
+            "{message}"
+        );
+        assert_eq!(
+            guard(&actor, &without, true).expect("forced"),
+            (Some("127.0.0.1".parse().expect("ip")), false)
+        );
+        assert_eq!(
+            guard(&actor, &[], false).expect("empty allows all"),
+            (Some("127.0.0.1".parse().expect("ip")), true)
+        );
+        assert!(guard(&Actor::system(), &without, false).is_ok());
+    }
+}

@@ -1,0 +1,350 @@
+//! The deprovisioning engine: the one code path, used by the admin API and
+//! by SCIM, that takes all access away from a user in one transaction — and
+//! the verification that proves it, and reactivation that undoes it.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use super::users::{self, find};
+use super::{Result, access};
+use crate::api::directory::{Check, DeprovisionReport, TeamRef, User, UserRef, VerificationReport};
+use crate::store::users::{self as user_rows, UserRow};
+use crate::store::{self, Conn, Store, StoreError, keys, locks, sessions, settings, teams};
+
+/// What started a deprovisioning, for the audit log and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// An operator, through the admin API.
+    Admin,
+    /// The identity provider, through SCIM.
+    Scim,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Admin => "admin",
+            Trigger::Scim => "scim",
+        }
+    }
+}
+
+/// `POST /admin/v1/users/{user}/deprovision`.
+pub async fn deprovision(
+    store: &Store,
+    actor: &Actor,
+    id_or_name: &str,
+    reason: Option<&str>,
+    dry_run: bool,
+) -> Result<DeprovisionReport> {
+    let mut tx = store.begin().await?;
+    let user = find(&mut tx, id_or_name).await?;
+    let report = if dry_run {
+        plan(&mut tx, &user).await?
+    } else {
+        deprovision_in(&mut tx, actor, user, reason, Trigger::Admin).await?
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(report)
+}
+
+/// What deprovisioning `user` would remove. Changes nothing.
+async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, StoreError> {
+    let ids = [user.id.as_str()];
+    let roles = user_rows::roles_of(conn, &ids)
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
+    let teams = teams::teams_of(conn, &ids)
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
+    let personal_keys = keys::owned_by(conn, &user.id).await?;
+    let sessions = sessions::live_for_user(conn, &user.id, store::now()).await?;
+    let lock = locks::for_user(conn, &user.id).await?.map(|lock| lock.id);
+    let already_deprovisioned = !user.active
+        && user.deprovision_state == "done"
+        && roles.is_empty()
+        && teams.is_empty()
+        && personal_keys.is_empty()
+        && sessions.is_empty()
+        && lock.is_some();
+    Ok(DeprovisionReport {
+        user: user_ref(user),
+        dry_run: true,
+        already_deprovisioned,
+        was_active: user.active,
+        roles,
+        teams: teams
+            .into_iter()
+            .map(|(id, display_name)| TeamRef { id, display_name })
+            .collect(),
+        personal_keys,
+        sessions,
+        lock,
+    })
+}
+
+/// Deprovisions `user` on `conn` (the caller's transaction): inactive, no
+/// roles, no teams, no personal keys, no live sessions, locked; audited with
+/// what was removed. A user already fully deprovisioned is left untouched.
+pub async fn deprovision_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    user: UserRow,
+    reason: Option<&str>,
+    trigger: Trigger,
+) -> Result<DeprovisionReport> {
+    let mut report = plan(conn, &user).await?;
+    report.dry_run = false;
+    if report.already_deprovisioned {
+        return Ok(report);
+    }
+    let now = store::now();
+    let reason = reason.unwrap_or("deprovisioned").to_owned();
+    report.roles = user_rows::remove_all_roles(conn, &user.id).await?;
+    let left: Vec<String> = teams::remove_from_all(conn, &user.id)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    teams::touch(conn, &left, now).await?;
+    report.personal_keys = keys::delete_owned_by(conn, &user.id).await?;
+    report.sessions = sessions::revoke_for_user(conn, &user.id, now).await?;
+    let lock_id = Uuid::new_v4().to_string();
+    report.lock = Some(locks::ensure(conn, &lock_id, &user.id, &reason, &actor.name, now).await?);
+    let updated = UserRow {
+        active: false,
+        deprovision_state: "done".to_owned(),
+        deprovisioned_at: Some(now),
+        updated_at: now,
+        ..user
+    };
+    save(conn, &updated).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.deprovision",
+        Some(&updated.user_name),
+        Outcome::Success,
+        json!({
+            "id": updated.id,
+            "trigger": trigger.as_str(),
+            "reason": reason,
+            "roles_removed": report.roles,
+            "teams_removed": report.teams,
+            "personal_keys_deleted": report.personal_keys,
+            "sessions_revoked": report.sessions,
+            "lock": report.lock,
+        }),
+    )
+    .await?;
+    Ok(report)
+}
+
+/// An IdP deactivated `user`: deprovision at once when auto-deprovisioning is
+/// on; otherwise mark the user inactive and pending, keeping their access
+/// until an operator deprovisions. Returns the report when it deprovisioned.
+pub async fn deactivate_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    user: UserRow,
+    trigger: Trigger,
+) -> Result<Option<DeprovisionReport>> {
+    if settings::get(conn).await?.auto_deprovisioning {
+        let reason = format!("deactivated by {}", trigger.as_str());
+        return deprovision_in(conn, actor, user, Some(&reason), trigger)
+            .await
+            .map(Some);
+    }
+    if user.deprovision_state != "none" && !user.active {
+        return Ok(None);
+    }
+    let now = store::now();
+    let updated = UserRow {
+        active: false,
+        deprovision_state: "pending".to_owned(),
+        updated_at: now,
+        ..user
+    };
+    save(conn, &updated).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.deprovision_pending",
+        Some(&updated.user_name),
+        Outcome::Success,
+        json!({
+            "id": updated.id,
+            "trigger": trigger.as_str(),
+            "why": "auto-deprovisioning is off: access stays until `scimctl users deprovision`",
+        }),
+    )
+    .await?;
+    Ok(None)
+}
+
+/// `POST /admin/v1/users/{user}/deactivate`: what an IdP deactivation does,
+/// for operators and tests. The report is there when it deprovisioned.
+pub async fn deactivate(
+    store: &Store,
+    actor: &Actor,
+    id_or_name: &str,
+) -> Result<(User, Option<DeprovisionReport>)> {
+    let mut tx = store.begin().await?;
+    let user = find(&mut tx, id_or_name).await?;
+    let id = user.id.clone();
+    let report = deactivate_in(&mut tx, actor, user, Trigger::Admin).await?;
+    let user = reload(&mut tx, &id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((user, report))
+}
+
+/// Reactivates `user` on `conn`: active, the lock lifted, the default role
+/// given again. Memberships come back only as the IdP pushes them.
+pub async fn reactivate_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    user: UserRow,
+    reason: Option<&str>,
+    trigger: Trigger,
+) -> Result<()> {
+    let now = store::now();
+    let lock_lifted = locks::remove_for_user(conn, &user.id).await?;
+    let default_role = settings::get(conn).await?.default_role;
+    let had_roles = !user_rows::roles_of(conn, &[user.id.as_str()])
+        .await?
+        .is_empty();
+    if !had_roles {
+        user_rows::add_role(conn, &user.id, &default_role).await?;
+    }
+    let updated = UserRow {
+        active: true,
+        deprovision_state: "none".to_owned(),
+        deprovisioned_at: None,
+        deleted_at: None,
+        updated_at: now,
+        ..user
+    };
+    save(conn, &updated).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.reactivate",
+        Some(&updated.user_name),
+        Outcome::Success,
+        json!({
+            "id": updated.id,
+            "trigger": trigger.as_str(),
+            "reason": reason,
+            "lock_lifted": lock_lifted,
+            "role_given": (!had_roles).then_some(default_role),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `POST /admin/v1/users/{user}/reactivate`.
+pub async fn reactivate(
+    store: &Store,
+    actor: &Actor,
+    id_or_name: &str,
+    reason: Option<&str>,
+) -> Result<User> {
+    let mut tx = store.begin().await?;
+    let user = find(&mut tx, id_or_name).await?;
+    let id = user.id.clone();
+    reactivate_in(&mut tx, actor, user, reason, Trigger::Admin).await?;
+    let user = reload(&mut tx, &id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(user)
+}
+
+/// `GET /admin/v1/users/{user}/deprovision`: each thing a deprovisioned user
+/// must have lost, checked against the database now, with what was found.
+pub async fn verify(store: &Store, id_or_name: &str) -> Result<VerificationReport> {
+    let mut conn = store.conn().await?;
+    let user = find(&mut conn, id_or_name).await?;
+    let plan = plan(&mut conn, &user).await?;
+    let access = access::of_user(&mut conn, &user).await?;
+    let listed = |label: &str, items: &[String]| {
+        if items.is_empty() {
+            format!("{label}: none")
+        } else {
+            format!("{label}: {}", items.join(", "))
+        }
+    };
+    let team_names: Vec<String> = plan
+        .teams
+        .iter()
+        .map(|team| team.display_name.clone())
+        .collect();
+    let checks = vec![
+        Check {
+            name: "inactive".to_owned(),
+            passed: !access.active,
+            evidence: format!("active: {}", user.active && user.deleted_at.is_none()),
+        },
+        Check {
+            name: "no_roles".to_owned(),
+            passed: plan.roles.is_empty(),
+            evidence: listed("roles", &plan.roles),
+        },
+        Check {
+            name: "no_teams".to_owned(),
+            passed: plan.teams.is_empty(),
+            evidence: listed("teams", &team_names),
+        },
+        Check {
+            name: "no_personal_keys".to_owned(),
+            passed: plan.personal_keys.is_empty(),
+            evidence: listed("usable personal keys", &plan.personal_keys),
+        },
+        Check {
+            name: "no_live_sessions".to_owned(),
+            passed: plan.sessions.is_empty(),
+            evidence: listed("live sessions", &plan.sessions),
+        },
+        Check {
+            name: "lock_present".to_owned(),
+            passed: access.locked,
+            evidence: match &plan.lock {
+                Some(id) => format!("lock {id}"),
+                None => "no lock".to_owned(),
+            },
+        },
+    ];
+    Ok(VerificationReport {
+        user: user_ref(&user),
+        deprovisioned: checks.iter().all(|check| check.passed),
+        checks,
+    })
+}
+
+/// Writes the user back; the row was read in this transaction, so a
+/// version mismatch means a concurrent writer — refuse rather than overwrite.
+async fn save(conn: &mut Conn, user: &UserRow) -> Result<()> {
+    if user_rows::update(conn, user).await? {
+        Ok(())
+    } else {
+        Err(super::Error::Conflict(format!(
+            "user {} changed while this request ran; retry it",
+            user.user_name
+        )))
+    }
+}
+
+async fn reload(conn: &mut Conn, id: &str) -> Result<User> {
+    let row = find(conn, id).await?;
+    Ok(users::assemble(conn, vec![row]).await?.remove(0))
+}
+
+fn user_ref(user: &UserRow) -> UserRef {
+    UserRef {
+        id: user.id.clone(),
+        user_name: user.user_name.clone(),
+    }
+}

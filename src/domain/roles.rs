@@ -1,0 +1,248 @@
+//! Roles: named sets of permissions. Listing them with how many users hold
+//! each, creating custom ones, and deleting those nobody needs any more —
+//! never a built-in, the default role, or a role a user holds.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use sqlx::error::ErrorKind;
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use super::scope::Scope;
+use super::{Error, Result};
+use crate::api::settings::{CreateRoleRequest, Role};
+use crate::store::roles::{self as role_rows, RoleRow};
+use crate::store::settings as settings_rows;
+use crate::store::{self, Conn, Store, StoreError};
+
+/// The longest role name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Every role, by name, with its user count and whether it is the default.
+pub async fn list(store: &Store) -> Result<Vec<Role>> {
+    let mut conn = store.conn().await?;
+    let rows = role_rows::list(&mut conn).await?;
+    let counts = role_rows::user_counts(&mut conn).await?;
+    let default_role = settings_rows::get(&mut conn).await?.default_role;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let users = counts.get(&row.name).copied().unwrap_or(0);
+            let is_default = row.name == default_role;
+            to_api(row, users, is_default)
+        })
+        .collect())
+}
+
+/// Adds a custom role. A key may only put into a role permissions it holds
+/// itself, or `roles:manage` alone would be a path to every other one.
+pub async fn create(store: &Store, actor: &Actor, request: CreateRoleRequest) -> Result<Role> {
+    check_name(&request.name)?;
+    let permissions: BTreeSet<Scope> = request.permissions.into_iter().collect();
+    if permissions.is_empty() {
+        return Err(Error::Invalid(format!(
+            "a role needs at least one permission (the built-in role `member` is the one \
+             with none); known permissions: {}",
+            Scope::ALL.map(Scope::as_str).join(", ")
+        )));
+    }
+    let beyond_own: Vec<&str> = permissions
+        .iter()
+        .filter(|scope| !actor.has(**scope))
+        .map(|scope| scope.as_str())
+        .collect();
+    if !beyond_own.is_empty() {
+        return Err(Error::Forbidden(format!(
+            "cannot put {} into a role: your own key lacks it",
+            beyond_own.join(", ")
+        )));
+    }
+    let row = RoleRow {
+        name: request.name,
+        permissions: permissions.iter().map(|s| s.as_str().to_owned()).collect(),
+        builtin: false,
+    };
+    let taken = || {
+        Error::Conflict(format!(
+            "a role named {} already exists; `scimctl roles list` shows the roles",
+            row.name
+        ))
+    };
+
+    let mut tx = store.begin().await?;
+    if role_rows::get(&mut tx, &row.name).await?.is_some() {
+        return Err(taken());
+    }
+    match role_rows::insert(&mut tx, &row, store::now()).await {
+        Err(err) if violation(&err) == Some(ErrorKind::UniqueViolation) => return Err(taken()),
+        other => other?,
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        "role.create",
+        Some(&row.name),
+        Outcome::Success,
+        json!({ "permissions": row.permissions }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(to_api(row, 0, false))
+}
+
+/// Deletes a custom role nobody holds that is not the default, and answers
+/// it as it was. Each refusal says why and what to do first.
+pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
+    let mut tx = store.begin().await?;
+    // Under the settings lock the default role cannot change between the
+    // check below and the delete.
+    settings_rows::lock(&mut tx).await?;
+    let Some(row) = role_rows::get(&mut tx, name).await? else {
+        return Err(Error::NotFound(format!(
+            "no role named {name}; `scimctl roles list` shows the roles"
+        )));
+    };
+    if row.builtin {
+        return Err(Error::Conflict(format!(
+            "{name} is a built-in role and cannot be deleted"
+        )));
+    }
+    if settings_rows::get(&mut tx).await?.default_role == name {
+        return Err(Error::Conflict(format!(
+            "{name} is the default role, given to every new user, so it cannot be deleted; \
+             make another role the default first (`scimctl default-role set ROLE`)"
+        )));
+    }
+    let users = role_rows::user_count(&mut tx, name).await?;
+    if users > 0 {
+        return Err(in_use(name, Some(users)));
+    }
+    match role_rows::delete(&mut tx, name).await {
+        // A user was given the role after the count: the foreign key holds.
+        Err(err) if violation(&err) == Some(ErrorKind::ForeignKeyViolation) => {
+            return Err(in_use(name, None));
+        }
+        other => other?,
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        "role.delete",
+        Some(name),
+        Outcome::Success,
+        json!({ "permissions": row.permissions }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(to_api(row, 0, false))
+}
+
+/// The role named `name`, or an [`Error::Invalid`] that lists the roles
+/// there are: for any request that names a role (the default role, a new
+/// user's roles).
+pub async fn require_exists(conn: &mut Conn, name: &str) -> Result<RoleRow> {
+    if let Some(row) = role_rows::get(conn, name).await? {
+        return Ok(row);
+    }
+    let known: Vec<String> = role_rows::list(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.name)
+        .collect();
+    Err(Error::Invalid(format!(
+        "unknown role {name:?}; the roles are: {}",
+        known.join(", ")
+    )))
+}
+
+/// Checks a new role's name: 1 to 64 lowercase ASCII letters, digits, `-`
+/// or `_`, so that it is safe in URLs, shells and audit targets as is.
+pub fn check_name(name: &str) -> Result<()> {
+    const RULE: &str = "use 1 to 64 lowercase letters, digits, '-' or '_'";
+    if name.is_empty() {
+        return Err(Error::Invalid(format!("a role name is required: {RULE}")));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(Error::Invalid(format!(
+            "role name {name:?} is {} characters long: {RULE}",
+            name.chars().count()
+        )));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
+    {
+        return Err(Error::Invalid(format!(
+            "role name {name:?} contains {bad:?}: {RULE}"
+        )));
+    }
+    Ok(())
+}
+
+fn in_use(name: &str, users: Option<u64>) -> Error {
+    let holders = match users {
+        Some(1) => "1 user holds it".to_owned(),
+        Some(n) => format!("{n} users hold it"),
+        None => "a user holds it".to_owned(),
+    };
+    Error::Conflict(format!(
+        "role {name} is in use ({holders}) and cannot be deleted; take it away from them \
+         first (`scimctl users list --role {name}` shows who)"
+    ))
+}
+
+/// Which constraint a failed statement broke, if that is why it failed.
+fn violation(err: &StoreError) -> Option<ErrorKind> {
+    match err {
+        StoreError::Database(sqlx::Error::Database(db)) => Some(db.kind()),
+        _ => None,
+    }
+}
+
+fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
+    Role {
+        permissions: row
+            .permissions
+            .iter()
+            .filter_map(|name| name.parse().ok())
+            .collect(),
+        name: row.name,
+        builtin: row.builtin,
+        default,
+        user_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_lowercase_words() {
+        for good in ["ops", "read-only", "team_lead", "l2", &"a".repeat(64)] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("", "required"),
+            ("Ops", "'O'"),
+            ("read only", "' '"),
+            ("ops/admin", "'/'"),
+            ("café", "'é'"),
+            (&"a".repeat(65), "65 characters"),
+        ] {
+            let err = check_name(bad).expect_err(bad).to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("lowercase letters"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn in_use_says_how_many_and_what_to_do() {
+        let one = in_use("ops", Some(1)).to_string();
+        assert!(one.contains("1 user holds it"), "{one}");
+        let many = in_use("ops", Some(3)).to_string();
+        assert!(many.contains("3 users hold it"), "{many}");
+        assert!(many.contains("scimctl users list --role ops"), "{many}");
+    }
+}

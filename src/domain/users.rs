@@ -1,0 +1,320 @@
+//! Users as the admin API sees them: listing, showing, manual creation, and
+//! the assembly of a user with its emails, roles, teams and lock.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use super::{Error, Result, teams};
+use crate::api::Page;
+use crate::api::directory::{
+    CreateUserRequest, DeprovisionState, Email, Origin, TeamRef, User, UserListQuery, UserStatus,
+};
+use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
+use crate::store::{self, Conn, Store, StoreError, locks, roles, settings, teams as team_rows};
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+const MAX_USER_NAME_LEN: usize = 256;
+
+/// A user by id or userName, or a 404 that says how to find one.
+pub async fn find(conn: &mut Conn, id_or_name: &str) -> Result<UserRow> {
+    user_rows::resolve(conn, id_or_name).await?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no user {id_or_name:?} (by id or userName); `scimctl users list --search …` finds users"
+        ))
+    })
+}
+
+pub async fn show(store: &Store, id_or_name: &str) -> Result<User> {
+    let mut conn = store.conn().await?;
+    let row = find(&mut conn, id_or_name).await?;
+    Ok(assemble(&mut conn, vec![row]).await?.remove(0))
+}
+
+pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
+    let limit = page_size(query.limit)?;
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = UserFilter {
+        active: match query.status {
+            Some(UserStatus::Active) => Some(true),
+            Some(UserStatus::Inactive) => Some(false),
+            Some(UserStatus::Pending) | None => None,
+        },
+        deprovision_state: (query.status == Some(UserStatus::Pending)).then_some("pending"),
+        role: query.role.clone(),
+        team: query.team.clone(),
+        search: query.search.clone().filter(|text| !text.is_empty()),
+    };
+    let mut conn = store.conn().await?;
+    // One row more than the page tells whether another page follows.
+    let mut rows = user_rows::list(&mut conn, &filter, after.as_deref(), limit + 1).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|row| encode_cursor(&user_rows::name_key(&row.user_name)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: assemble(&mut conn, rows).await?,
+        next_cursor,
+    })
+}
+
+/// Creates a user by hand (origin `manual`), for teams without an IdP and
+/// for tests. Unknown roles are refused; unknown teams are created.
+pub async fn create_manual(
+    store: &Store,
+    actor: &Actor,
+    request: CreateUserRequest,
+) -> Result<User> {
+    let user_name = request.user_name.trim().to_owned();
+    validate_user_name(&user_name)?;
+    let emails = request
+        .emails
+        .iter()
+        .enumerate()
+        .map(|(position, value)| {
+            let value = value.trim();
+            if !value.contains('@') {
+                return Err(Error::Invalid(format!("{value:?} is not an email address")));
+            }
+            Ok(EmailRow {
+                value: value.to_owned(),
+                kind: Some("work".to_owned()),
+                primary: position == 0,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut tx = store.begin().await?;
+    if user_rows::find_by_user_name(&mut tx, &user_name)
+        .await?
+        .is_some()
+    {
+        return Err(Error::Conflict(format!(
+            "a user named {user_name:?} already exists (userNames are unique regardless of case)"
+        )));
+    }
+    let role_names = if request.roles.is_empty() {
+        vec![settings::get(&mut tx).await?.default_role]
+    } else {
+        request.roles.clone()
+    };
+    check_roles_exist(&mut tx, &role_names).await?;
+
+    let now = store::now();
+    let row = UserRow {
+        id: Uuid::new_v4().to_string(),
+        user_name,
+        external_id: None,
+        given_name: None,
+        family_name: None,
+        formatted_name: None,
+        display_name: request
+            .display_name
+            .clone()
+            .filter(|name| !name.trim().is_empty()),
+        active: true,
+        origin: "manual".to_owned(),
+        attributes: "{}".to_owned(),
+        version: 1,
+        deprovision_state: "none".to_owned(),
+        deprovisioned_at: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    user_rows::insert(&mut tx, &row).await?;
+    user_rows::replace_emails(&mut tx, &row.id, &emails).await?;
+    for role in &role_names {
+        user_rows::add_role(&mut tx, &row.id, role).await?;
+    }
+    let mut created_teams = Vec::new();
+    for team_name in &request.teams {
+        let (team, created) = teams::ensure(&mut tx, team_name).await?;
+        if created {
+            created_teams.push(team.display_name.clone());
+        }
+        team_rows::add_member(&mut tx, &team.id, &row.id).await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        "user.create",
+        Some(&row.user_name),
+        Outcome::Success,
+        json!({
+            "id": row.id,
+            "origin": "manual",
+            "roles": role_names,
+            "teams": request.teams,
+            "teams_created": created_teams,
+        }),
+    )
+    .await?;
+    let user = assemble(&mut tx, vec![row]).await?.remove(0);
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(user)
+}
+
+fn validate_user_name(user_name: &str) -> Result<()> {
+    if user_name.is_empty() || user_name.len() > MAX_USER_NAME_LEN {
+        return Err(Error::Invalid(format!(
+            "userName must be 1 to {MAX_USER_NAME_LEN} characters"
+        )));
+    }
+    if user_name.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "userName must not contain control characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses names that are not roles, listing the roles there are.
+pub async fn check_roles_exist(conn: &mut Conn, names: &[String]) -> Result<()> {
+    let known: Vec<String> = roles::list(conn)
+        .await?
+        .into_iter()
+        .map(|role| role.name)
+        .collect();
+    let unknown: Vec<&String> = names.iter().filter(|name| !known.contains(name)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "unknown role {}; roles are: {}",
+        unknown
+            .iter()
+            .map(|name| format!("{name:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        known.join(", ")
+    )))
+}
+
+/// Users with their emails, roles, teams and lock state, in the order given.
+/// A fixed number of queries whatever the number of users.
+pub async fn assemble(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut emails = user_rows::emails_of(conn, &ids).await?;
+    let mut roles = user_rows::roles_of(conn, &ids).await?;
+    let mut teams = team_rows::teams_of(conn, &ids).await?;
+    let locked: HashSet<String> = locks::locked_among(conn, &ids).await?.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let emails = emails.remove(&row.id).unwrap_or_default();
+            let roles = roles.remove(&row.id).unwrap_or_default();
+            let teams = teams.remove(&row.id).unwrap_or_default();
+            let locked = locked.contains(&row.id);
+            to_api(row, emails, roles, teams, locked)
+        })
+        .collect())
+}
+
+fn to_api(
+    row: UserRow,
+    emails: Vec<EmailRow>,
+    roles: Vec<String>,
+    teams: Vec<(String, String)>,
+    locked: bool,
+) -> User {
+    User {
+        id: row.id,
+        user_name: row.user_name,
+        external_id: row.external_id,
+        display_name: row.display_name,
+        given_name: row.given_name,
+        family_name: row.family_name,
+        emails: emails
+            .into_iter()
+            .map(|email| Email {
+                value: email.value,
+                kind: email.kind,
+                primary: email.primary,
+            })
+            .collect(),
+        active: row.active,
+        origin: if row.origin == "scim" {
+            Origin::Scim
+        } else {
+            Origin::Manual
+        },
+        roles,
+        teams: teams
+            .into_iter()
+            .map(|(id, display_name)| TeamRef { id, display_name })
+            .collect(),
+        deprovisioning: deprovision_state(&row.deprovision_state),
+        deprovisioned_at: row.deprovisioned_at,
+        locked,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+pub(crate) fn deprovision_state(stored: &str) -> DeprovisionState {
+    match stored {
+        "pending" => DeprovisionState::Pending,
+        "done" => DeprovisionState::Done,
+        _ => DeprovisionState::None,
+    }
+}
+
+pub(crate) fn page_size(requested: Option<u32>) -> Result<u32> {
+    match requested.unwrap_or(DEFAULT_PAGE) {
+        limit @ 1..=MAX_PAGE => Ok(limit),
+        limit => Err(Error::Invalid(format!(
+            "limit {limit} is out of range: use 1 to {MAX_PAGE}"
+        ))),
+    }
+}
+
+/// Cursors are opaque to clients: the hex of the last sort key returned.
+pub(crate) fn encode_cursor(key: &str) -> String {
+    hex::encode(key)
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "cursor {cursor:?} is not one this server handed out; pass `next_cursor` back as it came"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = encode_cursor("alice@example.com");
+        assert_eq!(decode_cursor(&cursor).expect("valid"), "alice@example.com");
+        assert!(matches!(decode_cursor("zz"), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        assert_eq!(page_size(None).expect("default"), DEFAULT_PAGE);
+        assert!(page_size(Some(0)).is_err());
+        assert!(page_size(Some(MAX_PAGE + 1)).is_err());
+    }
+
+    #[test]
+    fn user_names_are_checked() {
+        assert!(validate_user_name("alice").is_ok());
+        assert!(validate_user_name("").is_err());
+        assert!(validate_user_name("a\nb").is_err());
+        assert!(validate_user_name(&"x".repeat(MAX_USER_NAME_LEN + 1)).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! How the audit log looks in the CLI: one table row per entry with its
+//! details shortened, the API's JSON array, and for `audit list --follow`
+//! either table rows or one compact JSON object per line as entries arrive.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use super::stream::{ListWriter, Row};
+use super::{Format, Style, or_dash, timestamp};
+use crate::api::audit::AuditEntry;
+
+/// The most characters of details a table row shows; `-o json` has them all.
+const DETAILS_WIDTH: usize = 60;
+
+impl Row for AuditEntry {
+    const HEADER: &'static [&'static str] = &[
+        "TIME", "ACTOR", "IP", "ACTION", "TARGET", "OUTCOME", "DETAILS",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            timestamp(self.time),
+            self.actor.name.clone(),
+            or_dash(self.source_ip.as_deref()),
+            self.action.clone(),
+            or_dash(self.target.as_deref()),
+            self.outcome.clone(),
+            short_details(&self.details),
+        ]
+    }
+}
+
+/// `name="ci deploy" scopes=["users:read"]`: the details' fields on one
+/// line, empty ones left out, cut to [`DETAILS_WIDTH`] characters.
+pub fn short_details(details: &Value) -> String {
+    let text = match details {
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(name, value)| format!("{name}={}", short_value(value)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if text.is_empty() {
+        return "-".to_owned();
+    }
+    if text.chars().count() <= DETAILS_WIDTH {
+        text
+    } else {
+        let mut cut: String = text.chars().take(DETAILS_WIDTH - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// A string that reads unambiguously without quotes is shown without them.
+fn short_value(value: &Value) -> String {
+    match value {
+        Value::String(text)
+            if !text.is_empty()
+                && !text
+                    .chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '"' | '=' | '\\')) =>
+        {
+            text.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Prints entries for `audit list --follow` as they arrive, flushing each
+/// batch: table rows under one header, or (`-o json`) one compact JSON
+/// object per line, which a script reads line by line without waiting for
+/// an array that never closes.
+pub enum FollowWriter<W: Write> {
+    Table(ListWriter<W>),
+    JsonLines(W),
+}
+
+impl<W: Write> FollowWriter<W> {
+    pub fn new(out: W, format: Format, style: Style) -> Self {
+        match format {
+            Format::Table => FollowWriter::Table(ListWriter::new(out, Format::Table, style)),
+            Format::Json => FollowWriter::JsonLines(out),
+        }
+    }
+
+    pub fn entries(&mut self, entries: &[AuditEntry]) -> io::Result<()> {
+        match self {
+            FollowWriter::Table(table) => table.page(entries),
+            FollowWriter::JsonLines(out) => {
+                for entry in entries {
+                    serde_json::to_writer(&mut *out, entry)?;
+                    out.write_all(b"\n")?;
+                }
+                out.flush()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::audit::AuditActor;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn entry(id: i64, details: Value) -> AuditEntry {
+        AuditEntry {
+            id,
+            time: datetime!(2026-03-01 10:00:00.123 UTC),
+            actor: AuditActor {
+                key_id: Some("k1".into()),
+                name: "initial admin".into(),
+            },
+            source_ip: Some("127.0.0.1".into()),
+            request_id: Some("r1".into()),
+            action: "key.create".into(),
+            target: Some("k2".into()),
+            outcome: "success".into(),
+            details,
+        }
+    }
+
+    #[test]
+    fn details_are_shortened_to_one_line() {
+        assert_eq!(
+            short_details(
+                &json!({ "name": "ci deploy", "scopes": ["users:read"], "expires_at": null })
+            ),
+            "name=\"ci deploy\" scopes=[\"users:read\"]"
+        );
+        assert_eq!(short_details(&json!({})), "-");
+        assert_eq!(
+            short_details(&json!({ "reason": "x".repeat(100) }))
+                .chars()
+                .count(),
+            60
+        );
+        assert!(short_details(&json!({ "reason": "x".repeat(100) })).ends_with('…'));
+    }
+
+    #[test]
+    fn a_row_per_entry() {
+        let mut out = Vec::new();
+        let mut writer = ListWriter::new(&mut out, Format::Table, Style::plain());
+        writer
+            .page(&[entry(1, json!({ "name": "ci" }))])
+            .expect("page");
+        writer.finish().expect("finish");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            text,
+            "\
+TIME                  ACTOR          IP         ACTION      TARGET  OUTCOME  DETAILS
+2026-03-01T10:00:00Z  initial admin  127.0.0.1  key.create  k2      success  name=ci
+"
+        );
+    }
+
+    #[test]
+    fn following_as_json_prints_one_object_per_line() {
+        let mut out = Vec::new();
+        let mut writer = FollowWriter::new(&mut out, Format::Json, Style::plain());
+        writer.entries(&[entry(1, json!({}))]).expect("first");
+        writer.entries(&[]).expect("nothing new");
+        writer
+            .entries(&[entry(2, json!({ "a": 1 }))])
+            .expect("second");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let second: AuditEntry = serde_json::from_str(lines[1]).expect("an AuditEntry");
+        assert_eq!(second, entry(2, json!({ "a": 1 })));
+    }
+}

@@ -1,0 +1,195 @@
+//! The `teams` table (SCIM groups) and `team_members`.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::sql::Conditions;
+use super::users::name_key;
+use super::{Conn, StoreError, from_millis, to_millis};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRow {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// JSON object of the attributes no column holds.
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A team together with how many members it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSummary {
+    pub team: TeamRow,
+    pub member_count: i64,
+}
+
+/// `(id, name)` of a team or a user, as named from the other side.
+pub type Named = (String, String);
+
+const COLUMNS: &str = "id, display_name, external_id, attributes, version, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<TeamRow, StoreError> {
+    Ok(TeamRow {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        external_id: row.try_get("external_id")?,
+        attributes: row.try_get("attributes")?,
+        version: row.try_get("version")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, team: &TeamRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO teams (id, display_name, display_name_key, external_id, attributes, version, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&team.id)
+    .bind(&team.display_name)
+    .bind(name_key(&team.display_name))
+    .bind(&team.external_id)
+    .bind(&team.attributes)
+    .bind(team.version)
+    .bind(to_millis(team.created_at))
+    .bind(to_millis(team.updated_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A team by id, else by display name (case-insensitive).
+pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<TeamRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM teams WHERE id = $1 OR display_name_key = $2 \
+         ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
+    )))
+    .bind(id_or_name)
+    .bind(name_key(id_or_name))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// One page of teams ordered by display name, after the name key `after`.
+pub async fn list(
+    conn: &mut Conn,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<TeamSummary>, StoreError> {
+    let mut conditions = Conditions::default();
+    if let Some(after) = after {
+        let after = conditions.bind(after.to_owned());
+        conditions.and(format!("display_name_key > {after}"));
+    }
+    let limit = conditions.bind(i64::from(limit));
+    let sql = format!(
+        "SELECT {COLUMNS}, \
+         (SELECT COUNT(*) FROM team_members m WHERE m.team_id = teams.id) AS member_count \
+         FROM teams {} ORDER BY display_name_key LIMIT {limit}",
+        conditions.where_clause()
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TeamSummary {
+                team: from_row(row)?,
+                member_count: row.try_get("member_count")?,
+            })
+        })
+        .collect()
+}
+
+/// Members of a team as `(user id, userName)`, by userName.
+pub async fn members(conn: &mut Conn, team_id: &str) -> Result<Vec<Named>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_id = $1 ORDER BY u.user_name_key",
+    )
+    .bind(team_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("user_name")?)))
+        .collect()
+}
+
+pub async fn add_member(conn: &mut Conn, team_id: &str, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(team_id)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the user out of every team; returns the teams left as `(id, name)`.
+pub async fn remove_from_all(conn: &mut Conn, user_id: &str) -> Result<Vec<Named>, StoreError> {
+    let teams = teams_of(conn, &[user_id])
+        .await?
+        .remove(user_id)
+        .unwrap_or_default();
+    sqlx::query("DELETE FROM team_members WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(teams)
+}
+
+/// Teams of each of `user_ids` as `(id, name)`, by name.
+pub async fn teams_of(
+    conn: &mut Conn,
+    user_ids: &[&str],
+) -> Result<HashMap<String, Vec<Named>>, StoreError> {
+    let mut by_user: HashMap<String, Vec<Named>> = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(by_user);
+    }
+    let mut conditions = Conditions::default();
+    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
+    let sql = format!(
+        "SELECT m.user_id, t.id, t.display_name FROM team_members m \
+         JOIN teams t ON t.id = m.team_id WHERE m.user_id IN ({ids}) \
+         ORDER BY m.user_id, t.display_name_key"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        by_user
+            .entry(row.try_get("user_id")?)
+            .or_default()
+            .push((row.try_get("id")?, row.try_get("display_name")?));
+    }
+    Ok(by_user)
+}
+
+/// Bumps the version of teams whose membership changed, so their ETags do.
+pub async fn touch(
+    conn: &mut Conn,
+    team_ids: &[String],
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if team_ids.is_empty() {
+        return Ok(());
+    }
+    let mut conditions = Conditions::default();
+    let at = conditions.bind(to_millis(at));
+    let ids = conditions.bind_all(team_ids.iter().cloned());
+    let sql =
+        format!("UPDATE teams SET version = version + 1, updated_at = {at} WHERE id IN ({ids})");
+    sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

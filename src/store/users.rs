@@ -1,0 +1,357 @@
+//! The `users` table and what hangs off a user: emails and roles.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::sql::{Conditions, contains_pattern};
+use super::{Conn, StoreError, from_millis, get_bool, to_millis};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub formatted_name: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// `scim` or `manual`.
+    pub origin: String,
+    /// JSON object of the attributes no column holds.
+    pub attributes: String,
+    pub version: i64,
+    /// `none`, `pending` or `done`.
+    pub deprovision_state: String,
+    pub deprovisioned_at: Option<OffsetDateTime>,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailRow {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+/// The key that makes userNames unique regardless of case.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+const COLUMNS: &str = "id, user_name, external_id, given_name, family_name, formatted_name, \
+     display_name, active, origin, attributes, version, deprovision_state, deprovisioned_at, \
+     deleted_at, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<UserRow, StoreError> {
+    let optional_time =
+        |millis: Option<i64>| -> Result<_, StoreError> { millis.map(from_millis).transpose() };
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        user_name: row.try_get("user_name")?,
+        external_id: row.try_get("external_id")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        formatted_name: row.try_get("formatted_name")?,
+        display_name: row.try_get("display_name")?,
+        active: get_bool(row, "active")?,
+        origin: row.try_get("origin")?,
+        attributes: row.try_get("attributes")?,
+        version: row.try_get("version")?,
+        deprovision_state: row.try_get("deprovision_state")?,
+        deprovisioned_at: optional_time(row.try_get("deprovisioned_at")?)?,
+        deleted_at: optional_time(row.try_get("deleted_at")?)?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO users (id, user_name, user_name_key, external_id, given_name, family_name, \
+         formatted_name, display_name, active, origin, attributes, version, deprovision_state, \
+         deprovisioned_at, deleted_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&user.id)
+    .bind(&user.user_name)
+    .bind(name_key(&user.user_name))
+    .bind(&user.external_id)
+    .bind(&user.given_name)
+    .bind(&user.family_name)
+    .bind(&user.formatted_name)
+    .bind(&user.display_name)
+    .bind(user.active)
+    .bind(&user.origin)
+    .bind(&user.attributes)
+    .bind(user.version)
+    .bind(&user.deprovision_state)
+    .bind(user.deprovisioned_at.map(to_millis))
+    .bind(user.deleted_at.map(to_millis))
+    .bind(to_millis(user.created_at))
+    .bind(to_millis(user.updated_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every column of `user` back and bumps its version; `false` when
+/// the row's version is no longer `user.version` (a concurrent change won).
+pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, given_name = $4, \
+         family_name = $5, formatted_name = $6, display_name = $7, active = $8, origin = $9, \
+         attributes = $10, version = version + 1, deprovision_state = $11, deprovisioned_at = $12, \
+         deleted_at = $13, updated_at = $14 \
+         WHERE id = $15 AND version = $16",
+    )
+    .bind(&user.user_name)
+    .bind(name_key(&user.user_name))
+    .bind(&user.external_id)
+    .bind(&user.given_name)
+    .bind(&user.family_name)
+    .bind(&user.formatted_name)
+    .bind(&user.display_name)
+    .bind(user.active)
+    .bind(&user.origin)
+    .bind(&user.attributes)
+    .bind(&user.deprovision_state)
+    .bind(user.deprovisioned_at.map(to_millis))
+    .bind(user.deleted_at.map(to_millis))
+    .bind(to_millis(user.updated_at))
+    .bind(&user.id)
+    .bind(user.version)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<UserRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find_by_user_name(
+    conn: &mut Conn,
+    user_name: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE user_name_key = $1"
+    )))
+    .bind(name_key(user_name))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A user by id, else by userName (case-insensitive).
+pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<UserRow>, StoreError> {
+    match get(conn, id_or_name).await? {
+        Some(user) => Ok(Some(user)),
+        None => find_by_user_name(conn, id_or_name).await,
+    }
+}
+
+/// Which users [`list`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub active: Option<bool>,
+    pub deprovision_state: Option<&'static str>,
+    pub role: Option<String>,
+    /// A team id or display name.
+    pub team: Option<String>,
+    pub search: Option<String>,
+}
+
+/// One page of users ordered by userName (case-insensitive), starting after
+/// the userName key `after`.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &UserFilter,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut conditions = Conditions::default();
+    if let Some(active) = filter.active {
+        let active = conditions.bind(active);
+        conditions.and(format!("active = {active}"));
+    }
+    if let Some(state) = filter.deprovision_state {
+        let state = conditions.bind(state.to_owned());
+        conditions.and(format!("deprovision_state = {state}"));
+    }
+    if let Some(role) = &filter.role {
+        let role = conditions.bind(role.clone());
+        conditions.and(format!(
+            "EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role_name = {role})"
+        ));
+    }
+    if let Some(team) = &filter.team {
+        let id = conditions.bind(team.clone());
+        let key = conditions.bind(name_key(team));
+        conditions.and(format!(
+            "EXISTS (SELECT 1 FROM team_members m JOIN teams t ON t.id = m.team_id \
+             WHERE m.user_id = users.id AND (t.id = {id} OR t.display_name_key = {key}))"
+        ));
+    }
+    if let Some(search) = &filter.search {
+        let pattern = conditions.bind(contains_pattern(&name_key(search)));
+        conditions.and(format!(
+            "(user_name_key LIKE {pattern} ESCAPE '\\' \
+             OR LOWER(COALESCE(display_name, '')) LIKE {pattern} ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = users.id \
+                        AND e.value_key LIKE {pattern} ESCAPE '\\'))"
+        ));
+    }
+    if let Some(after) = after {
+        let after = conditions.bind(after.to_owned());
+        conditions.and(format!("user_name_key > {after}"));
+    }
+    let limit = conditions.bind(i64::from(limit));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users {} ORDER BY user_name_key LIMIT {limit}",
+        conditions.where_clause()
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn replace_emails(
+    conn: &mut Conn,
+    user_id: &str,
+    emails: &[EmailRow],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    for (position, email) in emails.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO user_emails (user_id, position, value, value_key, type, is_primary) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user_id)
+        .bind(position as i64)
+        .bind(&email.value)
+        .bind(email.value.to_lowercase())
+        .bind(&email.kind)
+        .bind(email.primary)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Emails of each of `user_ids`, in their stored order.
+pub async fn emails_of(
+    conn: &mut Conn,
+    user_ids: &[&str],
+) -> Result<HashMap<String, Vec<EmailRow>>, StoreError> {
+    let mut by_user: HashMap<String, Vec<EmailRow>> = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(by_user);
+    }
+    let mut conditions = Conditions::default();
+    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
+    let sql = format!(
+        "SELECT user_id, value, type, is_primary FROM user_emails \
+         WHERE user_id IN ({ids}) ORDER BY user_id, position"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        by_user
+            .entry(row.try_get("user_id")?)
+            .or_default()
+            .push(EmailRow {
+                value: row.try_get("value")?,
+                kind: row.try_get("type")?,
+                primary: get_bool(&row, "is_primary")?,
+            });
+    }
+    Ok(by_user)
+}
+
+/// Role names of each of `user_ids`, sorted.
+pub async fn roles_of(
+    conn: &mut Conn,
+    user_ids: &[&str],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(by_user);
+    }
+    let mut conditions = Conditions::default();
+    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
+    let sql = format!(
+        "SELECT user_id, role_name FROM user_roles WHERE user_id IN ({ids}) \
+         ORDER BY user_id, role_name"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        by_user
+            .entry(row.try_get("user_id")?)
+            .or_default()
+            .push(row.try_get("role_name")?);
+    }
+    Ok(by_user)
+}
+
+pub async fn add_role(conn: &mut Conn, user_id: &str, role: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes every role of the user; returns the names removed.
+pub async fn remove_all_roles(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 RETURNING role_name")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    let mut removed = rows
+        .iter()
+        .map(|row| row.try_get("role_name"))
+        .collect::<Result<Vec<String>, _>>()?;
+    removed.sort();
+    Ok(removed)
+}
+
+/// The permissions the user's roles grant, as stored scope names.
+pub async fn permissions(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT r.permissions FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
+         WHERE ur.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    let mut names = Vec::new();
+    for row in rows {
+        let permissions: String = row.try_get("permissions")?;
+        names.extend(permissions.split_whitespace().map(str::to_owned));
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
