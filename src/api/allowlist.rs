@@ -7,10 +7,11 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 
 /// An entry to add: a CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a bare
 /// address (meaning /32 or /128), with an optional note.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
     pub cidr: String,
@@ -20,7 +21,7 @@ pub struct NewEntry {
 
 /// `POST /admin/v1/allowlist`: adds entries. Entries already present are
 /// left as they are and reported.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddEntriesRequest {
     pub entries: Vec<NewEntry>,
@@ -31,7 +32,7 @@ pub struct AddEntriesRequest {
 
 /// `POST /admin/v1/allowlist/remove`: removes entries. Each must be in the
 /// list (after normalisation), or nothing is removed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveEntriesRequest {
     pub cidrs: Vec<String>,
@@ -40,7 +41,7 @@ pub struct RemoveEntriesRequest {
 }
 
 /// `PUT /admin/v1/allowlist`: the whole list. Empty means allow every address.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceAllowlistRequest {
     pub entries: Vec<NewEntry>,
@@ -49,9 +50,10 @@ pub struct ReplaceAllowlistRequest {
 }
 
 /// One entry of the list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AllowlistEntry {
     /// Normalised: host bits cleared (`10.0.0.0/8`).
+    #[schema(value_type = String)]
     pub cidr: IpNet,
     pub note: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -61,7 +63,7 @@ pub struct AllowlistEntry {
 }
 
 /// What a note about one requested entry says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryNoteKind {
     /// Host bits were set (`10.1.2.3/8`): the network (`10.0.0.0/8`) is used.
@@ -77,9 +79,10 @@ pub enum EntryNoteKind {
 }
 
 /// A remark about one requested entry: not an error, the change went ahead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EntryNote {
     /// The entry, normalised.
+    #[schema(value_type = String)]
     pub cidr: IpNet,
     pub kind: EntryNoteKind,
     /// For people, e.g. `10.1.2.3/8 has host bits set: stored as 10.0.0.0/8`.
@@ -87,16 +90,20 @@ pub struct EntryNote {
 }
 
 /// Answer to add, remove and replace: what changed and the list now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AllowlistChange {
+    #[schema(value_type = Vec<String>)]
     pub added: Vec<IpNet>,
+    #[schema(value_type = Vec<String>)]
     pub removed: Vec<IpNet>,
     /// Entries kept whose note changed (replace only).
+    #[schema(value_type = Vec<String>)]
     pub updated: Vec<IpNet>,
     pub notes: Vec<EntryNote>,
     /// The whole list after the change, ordered by address.
     pub entries: Vec<AllowlistEntry>,
     /// The address the server sees the caller at.
+    #[schema(value_type = Option<String>)]
     pub caller_ip: Option<IpAddr>,
     /// Whether the list after the change lets the caller in; `false` only
     /// after a forced change.
@@ -104,15 +111,17 @@ pub struct AllowlistChange {
 }
 
 /// Query of `GET /admin/v1/allowlist/check`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AllowlistCheckQuery {
     pub ip: String,
 }
 
 /// Answer to `GET /admin/v1/allowlist/check`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AllowlistCheck {
+    #[schema(value_type = String)]
     pub ip: IpAddr,
     pub allowed: bool,
     /// The most specific entry containing the address, if any.

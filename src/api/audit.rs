@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 
 /// Entries per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -13,7 +13,7 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 
 /// One audit entry: who did what to which target, and how it went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
     /// Grows with every entry; `after=<id>` reads what came later.
     pub id: i64,
@@ -32,11 +32,12 @@ pub struct AuditEntry {
     /// `success` or `denied`.
     pub outcome: String,
     /// What changed, as a JSON object.
+    #[schema(value_type = Object)]
     pub details: Value,
 }
 
 /// Who made the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditActor {
     /// The API key behind the request; `None` for the server itself.
     pub key_id: Option<String>,
@@ -47,8 +48,9 @@ pub struct AuditActor {
 /// The query of `GET /admin/v1/audit`. Every field is optional and they
 /// combine with AND. Values stay text here: the server checks them and
 /// answers `400` naming the one it cannot use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries at or after this time: a duration ago (`1h`, `30m`, `7d`,
     /// `1h 30m`) or an RFC 3339 time.
@@ -100,69 +102,14 @@ impl AuditQuery {
     }
 }
 
-/// What `since` and `until` accept, for error messages.
-pub const TIME_FORMS: &str = "a duration ago such as 30m, 1h, 7d or \"1h 30m\", \
-                              or an RFC 3339 time such as 2026-01-31T09:00:00Z";
-
 /// Reads a `since`/`until` value: a duration means that long before `now`.
-/// The error names the value and the accepted forms.
 pub fn parse_time_bound(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
-    let trimmed = value.trim();
-    if let Ok(at) = OffsetDateTime::parse(trimmed, &Rfc3339) {
-        return Ok(at);
-    }
-    let bad = || format!("{value:?} is not a time: use {TIME_FORMS}");
-    let duration = humantime::parse_duration(trimmed).map_err(|_| bad())?;
-    Duration::try_from(duration)
-        .ok()
-        .and_then(|duration| now.checked_sub(duration))
-        .ok_or_else(|| format!("{value:?} reaches back further than a date can"))
+    super::when::parse(value, now, super::when::Direction::Ago)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
-
-    #[test]
-    fn durations_count_back_from_now() {
-        assert_eq!(
-            parse_time_bound("1h", NOW),
-            Ok(datetime!(2026-06-01 11:00:00 UTC))
-        );
-        assert_eq!(
-            parse_time_bound("30m", NOW),
-            Ok(datetime!(2026-06-01 11:30:00 UTC))
-        );
-        assert_eq!(
-            parse_time_bound("7d", NOW),
-            Ok(datetime!(2026-05-25 12:00:00 UTC))
-        );
-        assert_eq!(
-            parse_time_bound(" 1h 30m ", NOW),
-            Ok(datetime!(2026-06-01 10:30:00 UTC))
-        );
-    }
-
-    #[test]
-    fn rfc3339_is_taken_as_given() {
-        assert_eq!(
-            parse_time_bound("2026-01-31T09:00:00+01:00", NOW),
-            Ok(datetime!(2026-01-31 08:00:00 UTC))
-        );
-    }
-
-    #[test]
-    fn bad_values_are_named_with_the_forms() {
-        for bad in ["yesterday", "", "2026-01-31", "1x", "-1h"] {
-            let err = parse_time_bound(bad, NOW).expect_err(bad);
-            assert!(err.contains(&format!("{bad:?}")), "{err}");
-            assert!(err.contains("RFC 3339") && err.contains("1h"), "{err}");
-        }
-        assert!(parse_time_bound("100000000y", NOW).is_err());
-    }
 
     #[test]
     fn the_query_becomes_pairs_without_empty_fields() {

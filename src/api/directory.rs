@@ -3,25 +3,26 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::scope::Scope;
 
 /// A user named in another resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserRef {
     pub id: String,
     pub user_name: String,
 }
 
 /// A team named in another resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TeamRef {
     pub id: String,
     pub display_name: String,
 }
 
 /// Who created a user: an identity provider over SCIM, or an operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Scim,
@@ -29,7 +30,7 @@ pub enum Origin {
 }
 
 /// Where a user stands in deprovisioning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeprovisionState {
     /// Not deprovisioned.
@@ -41,7 +42,7 @@ pub enum DeprovisionState {
     Done,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Email {
     pub value: String,
     #[serde(default, rename = "type")]
@@ -50,7 +51,7 @@ pub struct Email {
     pub primary: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     pub id: String,
     pub user_name: String,
@@ -75,7 +76,7 @@ pub struct User {
 }
 
 /// `POST /admin/v1/users`: a manual user, for teams without an IdP yet.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub user_name: String,
@@ -92,7 +93,7 @@ pub struct CreateUserRequest {
 }
 
 /// Which users `GET /admin/v1/users` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     Active,
@@ -102,10 +103,12 @@ pub enum UserStatus {
 }
 
 /// Query of `GET /admin/v1/users`. Results are ordered by userName.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub status: Option<UserStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -122,7 +125,7 @@ pub struct UserListQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Team {
     pub id: String,
     pub display_name: String,
@@ -138,8 +141,9 @@ pub struct Team {
 }
 
 /// Query of `GET /admin/v1/groups`, ordered by display name.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TeamListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -148,7 +152,7 @@ pub struct TeamListQuery {
 }
 
 /// `POST /admin/v1/users/{user}/deprovision`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeprovisionRequest {
     #[serde(default)]
@@ -159,7 +163,7 @@ pub struct DeprovisionRequest {
 }
 
 /// What a deprovisioning removed (or, in a dry run, would remove).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeprovisionReport {
     pub user: UserRef,
     pub dry_run: bool,
@@ -178,7 +182,7 @@ pub struct DeprovisionReport {
 }
 
 /// One line of the verification checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Check {
     /// `inactive`, `no_roles`, `no_teams`, `no_personal_keys`,
     /// `no_live_sessions`, `lock_present`.
@@ -190,7 +194,7 @@ pub struct Check {
 
 /// `GET /admin/v1/users/{user}/deprovision`: proof that a user has no access
 /// left, or what remains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct VerificationReport {
     pub user: UserRef,
     /// Every check passed.
@@ -199,7 +203,7 @@ pub struct VerificationReport {
 }
 
 /// `POST /admin/v1/users/{user}/reactivate`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReactivateRequest {
     #[serde(default)]
@@ -207,7 +211,7 @@ pub struct ReactivateRequest {
 }
 
 /// `POST /admin/v1/users/{user}/sessions`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueSessionRequest {
     /// Lifetime in seconds, 60 to 2,592,000 (30 days); default 28,800 (8 h).
@@ -216,7 +220,7 @@ pub struct IssueSessionRequest {
 }
 
 /// A new session; the token is shown this once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssuedSession {
     pub id: String,
     pub user: UserRef,
@@ -226,14 +230,14 @@ pub struct IssuedSession {
 }
 
 /// `POST /auth/v1/introspect`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRequest {
     /// A session token or an API key.
     pub token: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     Session,
@@ -241,7 +245,7 @@ pub enum CredentialKind {
 }
 
 /// Whether a credential is live, and for whom.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Introspection {
     pub active: bool,
     /// Unset when the token is not recognised at all.
@@ -257,7 +261,7 @@ pub struct Introspection {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Lock {
     pub id: String,
     pub user: UserRef,

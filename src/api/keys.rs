@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::directory::UserRef;
 use crate::domain::scope::Scope;
 
 /// `POST /admin/v1/keys`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub name: String,
@@ -22,7 +23,7 @@ pub struct CreateKeyRequest {
 }
 
 /// An API key as the API shows it: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
@@ -44,7 +45,7 @@ pub struct ApiKey {
 }
 
 /// Answer to `POST /admin/v1/keys`: the key and, this once, its token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -53,7 +54,7 @@ pub struct CreatedKey {
 }
 
 /// Answer to `GET /admin/v1/whoami`: the key that made the request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
     pub key: ApiKey,
     /// The address the server saw the request come from.

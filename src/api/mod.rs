@@ -2,15 +2,19 @@
 //! API (`/auth/v1`), one module per resource, shared by the server that
 //! produces them and the client that consumes them. The CLI's `-o json`
 //! output is these types serialized, so they are its stable format.
+//! Their `ToSchema` derives are the schemas of the OpenAPI document
+//! (`GET /openapi.json`).
 
 pub mod allowlist;
 pub mod audit;
 pub mod directory;
 pub mod keys;
 pub mod settings;
+pub mod when;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, WhoAmI};
 
@@ -21,7 +25,7 @@ pub const AUTH_PREFIX: &str = "/auth/v1";
 
 /// A list answer. `next_cursor` is set when more items follow; pass it back
 /// as `?cursor=` to get them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default)]
@@ -29,12 +33,12 @@ pub struct Page<T> {
 }
 
 /// Body of every non-2xx answer on `/admin/v1` and `/auth/v1`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `unauthorized`, `forbidden`, `not_found`,
     /// `bad_request`, `conflict`, `payload_too_large`, `internal`.

@@ -1,11 +1,12 @@
 //! Service settings and roles: `/admin/v1/settings` and `/admin/v1/roles`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::scope::Scope;
 
 /// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Settings {
     /// Whether an IdP may create new users (`POST /Users`). Off: new users
     /// are refused with 403; updates to existing users still apply.
@@ -18,7 +19,7 @@ pub struct Settings {
 }
 
 /// `PATCH /admin/v1/settings`: only the fields given change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSettingsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +32,7 @@ pub struct UpdateSettingsRequest {
 }
 
 /// A role: a named set of permissions given to users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Role {
     pub name: String,
     pub permissions: Vec<Scope>,
@@ -45,7 +46,7 @@ pub struct Role {
 }
 
 /// `POST /admin/v1/roles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     /// Lowercase letters, digits, `-` and `_`; at most 64 characters.

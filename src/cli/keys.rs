@@ -2,11 +2,11 @@
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::Context;
 use crate::api::CreateKeyRequest;
+use crate::api::when::{self, Direction};
 use crate::domain::scope::Scope;
 use crate::output::{Data, Output};
 
@@ -150,8 +150,6 @@ async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
     Ok(Output::data(Data::Key(revoked)).note(format!("Revoked API key {}.", key.id)))
 }
 
-const EXPIRES_FORMS: &str = "expected a duration from now such as 90d or 12h, or an RFC 3339 time such as 2027-01-31T00:00:00Z";
-
 /// `--expires`: checked while parsing, so a bad value is a usage error
 /// before any request is made.
 fn parse_expires(value: &str) -> Result<OffsetDateTime, String> {
@@ -159,17 +157,7 @@ fn parse_expires(value: &str) -> Result<OffsetDateTime, String> {
 }
 
 fn expires_at(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
-    let value = value.trim();
-    let at = if let Ok(duration) = humantime::parse_duration(value) {
-        let duration =
-            Duration::try_from(duration).map_err(|_| "too far in the future".to_owned())?;
-        now.checked_add(duration)
-            .ok_or_else(|| "too far in the future".to_owned())?
-    } else if let Ok(at) = OffsetDateTime::parse(value, &Rfc3339) {
-        at
-    } else {
-        return Err(EXPIRES_FORMS.to_owned());
-    };
+    let at = when::parse(value, now, Direction::FromNow)?;
     if at <= now {
         return Err("that time is in the past; give one in the future".to_owned());
     }

@@ -58,8 +58,9 @@ Exit status:
 /// `scimctl server` runs the SCIM 2.0 provisioning service that identity
 /// providers (Okta, Entra ID, any SCIM client) push users and groups into.
 /// Every other command is a client of that service's admin API: log in with
-/// an API key, then manage keys (and, as they arrive, users, groups, roles,
-/// the IP allowlist and the audit log).
+/// an API key, then manage keys, users and groups, roles and settings, the
+/// IP allowlist, sessions and the audit log — and deprovision users and
+/// prove it.
 ///
 /// Try it: `scimctl server --dev` in one terminal, then paste the `export`
 /// lines it prints into another and run `scimctl whoami`.

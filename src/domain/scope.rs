@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    utoipa::ToSchema,
 )]
 pub enum Scope {
     #[serde(rename = "scim:provision")]

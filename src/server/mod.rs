@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod introspect;
 mod metrics;
+mod openapi;
 mod routes;
 
 use std::future::Future;

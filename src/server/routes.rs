@@ -1,153 +1,100 @@
-//! The route table: every path, its handler and the scope it needs.
+//! The route table: every path, its handler and the scope it needs. Paths
+//! are written once, on each handler's `#[utoipa::path]`; registering a
+//! handler here is also what puts it in the OpenAPI document
+//! (`GET /openapi.json` lists them all).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
+use super::admin::{allowlist, audit, groups, keys, locks, roles, settings, users, whoami};
 use super::client_ip::{self, TrustedProxies};
 use super::error::ApiError;
-use super::{AppState, ServerConfig, admin, auth, health, introspect, metrics};
+use super::{AppState, ServerConfig, auth, health, introspect, metrics, openapi};
 use crate::api::{ADMIN_PREFIX, AUTH_PREFIX};
 use crate::domain::scope::Scope;
 
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
-    let needs =
-        |scope: Scope| middleware::from_fn_with_state((state.clone(), scope), auth::require_scope);
+    // The scope a route needs: enforced by its route layer and written into
+    // its operations, by this one call.
+    let needs = |scope: Scope, (schemas, mut paths, handlers): UtoipaMethodRouter<AppState>| {
+        openapi::needs_scope(&mut paths, scope);
+        let layer = middleware::from_fn_with_state((state.clone(), scope), auth::require_scope);
+        (schemas, paths, handlers.route_layer(layer))
+    };
+    // Every route of an API needs a live key, from an allowed address.
+    let guarded = |api: OpenApiRouter<AppState>| {
+        let mut api = api
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::authenticate,
+            ))
+            // The allowlist: the outermost route layer, so it runs before
+            // authentication.
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                client_ip::enforce,
+            ));
+        openapi::needs_key(&mut api.get_openapi_mut().paths);
+        api
+    };
 
-    let admin_api = Router::new()
-        .route("/whoami", get(admin::whoami::whoami))
-        .route(
-            "/keys",
-            get(admin::keys::list)
-                .post(admin::keys::create)
-                .route_layer(needs(Scope::KeysManage)),
-        )
-        .route(
-            "/keys/{id}",
-            get(admin::keys::show)
-                .delete(admin::keys::revoke)
-                .route_layer(needs(Scope::KeysManage)),
-        )
-        .route(
-            "/settings",
-            get(admin::settings::get)
-                .patch(admin::settings::update)
-                .route_layer(needs(Scope::SettingsManage)),
-        )
-        .route(
-            "/roles",
-            get(admin::roles::list)
-                .post(admin::roles::create)
-                .route_layer(needs(Scope::RolesManage)),
-        )
-        .route(
-            "/roles/{name}",
-            delete(admin::roles::delete).route_layer(needs(Scope::RolesManage)),
-        )
-        .route(
-            "/users",
-            get(admin::users::list).route_layer(needs(Scope::UsersRead)),
-        )
-        .route(
-            "/users",
-            post(admin::users::create).route_layer(needs(Scope::UsersWrite)),
-        )
-        .route(
-            "/users/{user}",
-            get(admin::users::show).route_layer(needs(Scope::UsersRead)),
-        )
-        .route(
-            "/users/{user}/deprovision",
-            get(admin::users::verify).route_layer(needs(Scope::UsersRead)),
-        )
-        .route(
-            "/users/{user}/deprovision",
-            post(admin::users::deprovision).route_layer(needs(Scope::UsersDeprovision)),
-        )
-        .route(
-            "/users/{user}/deactivate",
-            post(admin::users::deactivate).route_layer(needs(Scope::UsersDeprovision)),
-        )
-        .route(
-            "/users/{user}/reactivate",
-            post(admin::users::reactivate).route_layer(needs(Scope::UsersDeprovision)),
-        )
-        .route(
-            "/users/{user}/sessions",
-            post(admin::users::issue_session).route_layer(needs(Scope::SessionsIssue)),
-        )
-        .route(
-            "/groups",
-            get(admin::groups::list).route_layer(needs(Scope::GroupsRead)),
-        )
-        .route(
-            "/groups/{group}",
-            get(admin::groups::show).route_layer(needs(Scope::GroupsRead)),
-        )
-        .route(
-            "/locks",
-            get(admin::locks::list).route_layer(needs(Scope::UsersRead)),
-        )
-        .route(
-            "/locks/{id}",
-            delete(admin::locks::remove).route_layer(needs(Scope::UsersDeprovision)),
-        )
-        .route(
-            "/audit",
-            get(admin::audit::list).route_layer(needs(Scope::AuditRead)),
-        )
-        .route(
-            "/allowlist",
-            get(admin::allowlist::list)
-                .post(admin::allowlist::add)
-                .put(admin::allowlist::replace)
-                .route_layer(needs(Scope::AllowlistManage)),
-        )
-        .route(
-            "/allowlist/remove",
-            post(admin::allowlist::remove).route_layer(needs(Scope::AllowlistManage)),
-        )
-        .route(
-            "/allowlist/check",
-            get(admin::allowlist::check).route_layer(needs(Scope::AllowlistManage)),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
+    let admin_api = OpenApiRouter::new()
+        .routes(routes!(whoami::whoami))
+        .routes(needs(Scope::KeysManage, routes!(keys::list, keys::create)))
+        .routes(needs(Scope::KeysManage, routes!(keys::show, keys::revoke)))
+        .routes(needs(
+            Scope::SettingsManage,
+            routes!(settings::get, settings::update),
         ))
-        // allowlist: the outermost route layer, so it runs before
-        // authentication. Routes added below this line escape both.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            client_ip::enforce,
-        ));
+        .routes(needs(
+            Scope::RolesManage,
+            routes!(roles::list, roles::create),
+        ))
+        .routes(needs(Scope::RolesManage, routes!(roles::delete)))
+        .routes(needs(Scope::UsersRead, routes!(users::list)))
+        .routes(needs(Scope::UsersWrite, routes!(users::create)))
+        .routes(needs(Scope::UsersRead, routes!(users::show)))
+        .routes(needs(Scope::UsersRead, routes!(users::verify)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::deprovision)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::deactivate)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::reactivate)))
+        .routes(needs(Scope::SessionsIssue, routes!(users::issue_session)))
+        .routes(needs(Scope::GroupsRead, routes!(groups::list)))
+        .routes(needs(Scope::GroupsRead, routes!(groups::show)))
+        .routes(needs(Scope::UsersRead, routes!(locks::list)))
+        .routes(needs(Scope::UsersDeprovision, routes!(locks::remove)))
+        .routes(needs(Scope::AuditRead, routes!(audit::list)))
+        .routes(needs(
+            Scope::AllowlistManage,
+            routes!(allowlist::list, allowlist::add, allowlist::replace),
+        ))
+        .routes(needs(Scope::AllowlistManage, routes!(allowlist::remove)))
+        .routes(needs(Scope::AllowlistManage, routes!(allowlist::check)));
 
-    let auth_api = Router::new()
-        .route(
-            "/introspect",
-            post(introspect::introspect).route_layer(needs(Scope::SessionsIntrospect)),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        // allowlist: outermost, before authentication.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            client_ip::enforce,
-        ));
+    let auth_api = OpenApiRouter::new().routes(needs(
+        Scope::SessionsIntrospect,
+        routes!(introspect::introspect),
+    ));
+
+    let (apis, document) = OpenApiRouter::with_openapi(openapi::frame())
+        .nest(ADMIN_PREFIX, guarded(admin_api))
+        .nest(AUTH_PREFIX, guarded(auth_api))
+        .split_for_parts();
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
-        .nest(ADMIN_PREFIX, admin_api)
-        .nest(AUTH_PREFIX, auth_api)
+        .route("/openapi.json", openapi::serve(&document))
+        .merge(apis)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the routing, so it sees the matched route template.

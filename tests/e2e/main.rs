@@ -8,6 +8,7 @@ mod audit;
 mod directory_cli;
 mod harness;
 mod keys;
+mod openapi;
 mod server_cli;
 mod settings;
 

@@ -21,143 +21,114 @@ const ALL_SCOPES: [&str; 12] = [
     "sessions:introspect",
 ];
 
-/// (method, path, body, the scope it needs).
-fn endpoints(key_id: &str, lock_id: &str) -> Vec<(Method, String, Option<Value>, &'static str)> {
-    let user = "/admin/v1/users/pat";
+/// One endpoint of the admin or auth API and the scope it needs.
+pub(crate) struct Endpoint {
+    pub method: Method,
+    /// As the route table and the OpenAPI document spell it:
+    /// `/admin/v1/keys/{id}`.
+    pub template: &'static str,
+    /// The template with its parameters filled in, and a query where one is
+    /// required: what the test requests.
+    pub path: String,
+    pub body: Option<Value>,
+    pub scope: &'static str,
+}
+
+impl Endpoint {
+    fn new(method: Method, template: &'static str, scope: &'static str) -> Endpoint {
+        Endpoint {
+            method,
+            template,
+            path: template.to_owned(),
+            body: None,
+            scope,
+        }
+    }
+
+    /// Fills the path parameter `{name}` with `value`.
+    fn with(mut self, name: &str, value: &str) -> Endpoint {
+        let placeholder = format!("{{{name}}}");
+        assert!(
+            self.path.contains(&placeholder),
+            "{} has no {placeholder}",
+            self.template
+        );
+        self.path = self.path.replace(&placeholder, value);
+        self
+    }
+
+    fn query(mut self, query: &str) -> Endpoint {
+        self.path = format!("{}?{query}", self.path);
+        self
+    }
+
+    fn body(mut self, body: Value) -> Endpoint {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// Every endpoint that needs a scope (all but `GET /admin/v1/whoami`),
+/// pointed at key `key_id`, user `pat`, team `eng` and lock `lock_id`.
+pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
+    use Method as M;
     vec![
-        (Method::GET, "/admin/v1/keys".into(), None, "keys:manage"),
-        (
-            Method::POST,
-            "/admin/v1/keys".into(),
-            Some(json!({ "name": "x", "scopes": ["users:read"] })),
-            "keys:manage",
-        ),
-        (
-            Method::GET,
-            format!("/admin/v1/keys/{key_id}"),
-            None,
-            "keys:manage",
-        ),
-        (
-            Method::DELETE,
-            format!("/admin/v1/keys/{key_id}"),
-            None,
-            "keys:manage",
-        ),
-        (
-            Method::GET,
-            "/admin/v1/settings".into(),
-            None,
-            "settings:manage",
-        ),
-        (
-            Method::PATCH,
-            "/admin/v1/settings".into(),
-            Some(json!({ "auto_provisioning": false })),
-            "settings:manage",
-        ),
-        (Method::GET, "/admin/v1/roles".into(), None, "roles:manage"),
-        (
-            Method::POST,
-            "/admin/v1/roles".into(),
-            Some(json!({ "name": "x", "permissions": ["users:read"] })),
-            "roles:manage",
-        ),
-        (
-            Method::DELETE,
-            "/admin/v1/roles/auditor".into(),
-            None,
-            "roles:manage",
-        ),
-        (Method::GET, "/admin/v1/users".into(), None, "users:read"),
-        (
-            Method::POST,
-            "/admin/v1/users".into(),
-            Some(json!({ "user_name": "x" })),
-            "users:write",
-        ),
-        (Method::GET, user.into(), None, "users:read"),
-        (
-            Method::GET,
-            format!("{user}/deprovision"),
-            None,
-            "users:read",
-        ),
-        (
-            Method::POST,
-            format!("{user}/deprovision"),
-            Some(json!({})),
+        Endpoint::new(M::GET, "/admin/v1/keys", "keys:manage"),
+        Endpoint::new(M::POST, "/admin/v1/keys", "keys:manage")
+            .body(json!({ "name": "x", "scopes": ["users:read"] })),
+        Endpoint::new(M::GET, "/admin/v1/keys/{id}", "keys:manage").with("id", key_id),
+        Endpoint::new(M::DELETE, "/admin/v1/keys/{id}", "keys:manage").with("id", key_id),
+        Endpoint::new(M::GET, "/admin/v1/settings", "settings:manage"),
+        Endpoint::new(M::PATCH, "/admin/v1/settings", "settings:manage")
+            .body(json!({ "auto_provisioning": false })),
+        Endpoint::new(M::GET, "/admin/v1/roles", "roles:manage"),
+        Endpoint::new(M::POST, "/admin/v1/roles", "roles:manage")
+            .body(json!({ "name": "x", "permissions": ["users:read"] })),
+        Endpoint::new(M::DELETE, "/admin/v1/roles/{name}", "roles:manage").with("name", "auditor"),
+        Endpoint::new(M::GET, "/admin/v1/users", "users:read"),
+        Endpoint::new(M::POST, "/admin/v1/users", "users:write").body(json!({ "user_name": "x" })),
+        Endpoint::new(M::GET, "/admin/v1/users/{user}", "users:read").with("user", "pat"),
+        Endpoint::new(M::GET, "/admin/v1/users/{user}/deprovision", "users:read")
+            .with("user", "pat"),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/deprovision",
             "users:deprovision",
-        ),
-        (
-            Method::POST,
-            format!("{user}/deactivate"),
-            None,
+        )
+        .with("user", "pat")
+        .body(json!({})),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/deactivate",
             "users:deprovision",
-        ),
-        (
-            Method::POST,
-            format!("{user}/reactivate"),
-            Some(json!({})),
+        )
+        .with("user", "pat"),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/reactivate",
             "users:deprovision",
-        ),
-        (
-            Method::POST,
-            format!("{user}/sessions"),
-            Some(json!({})),
-            "sessions:issue",
-        ),
-        (Method::GET, "/admin/v1/groups".into(), None, "groups:read"),
-        (
-            Method::GET,
-            "/admin/v1/groups/eng".into(),
-            None,
-            "groups:read",
-        ),
-        (Method::GET, "/admin/v1/locks".into(), None, "users:read"),
-        (
-            Method::DELETE,
-            format!("/admin/v1/locks/{lock_id}"),
-            None,
-            "users:deprovision",
-        ),
-        (Method::GET, "/admin/v1/audit".into(), None, "audit:read"),
-        (
-            Method::GET,
-            "/admin/v1/allowlist".into(),
-            None,
-            "allowlist:manage",
-        ),
-        (
-            Method::POST,
-            "/admin/v1/allowlist".into(),
-            Some(json!({ "entries": [{ "cidr": "10.0.0.0/8" }] })),
-            "allowlist:manage",
-        ),
-        (
-            Method::PUT,
-            "/admin/v1/allowlist".into(),
-            Some(json!({ "entries": [] })),
-            "allowlist:manage",
-        ),
-        (
-            Method::POST,
-            "/admin/v1/allowlist/remove".into(),
-            Some(json!({ "cidrs": ["10.0.0.0/8"] })),
-            "allowlist:manage",
-        ),
-        (
-            Method::GET,
-            "/admin/v1/allowlist/check?ip=127.0.0.1".into(),
-            None,
-            "allowlist:manage",
-        ),
-        (
-            Method::POST,
-            "/auth/v1/introspect".into(),
-            Some(json!({ "token": "x" })),
-            "sessions:introspect",
-        ),
+        )
+        .with("user", "pat")
+        .body(json!({})),
+        Endpoint::new(M::POST, "/admin/v1/users/{user}/sessions", "sessions:issue")
+            .with("user", "pat")
+            .body(json!({})),
+        Endpoint::new(M::GET, "/admin/v1/groups", "groups:read"),
+        Endpoint::new(M::GET, "/admin/v1/groups/{group}", "groups:read").with("group", "eng"),
+        Endpoint::new(M::GET, "/admin/v1/locks", "users:read"),
+        Endpoint::new(M::DELETE, "/admin/v1/locks/{id}", "users:deprovision").with("id", lock_id),
+        Endpoint::new(M::GET, "/admin/v1/audit", "audit:read"),
+        Endpoint::new(M::GET, "/admin/v1/allowlist", "allowlist:manage"),
+        Endpoint::new(M::POST, "/admin/v1/allowlist", "allowlist:manage")
+            .body(json!({ "entries": [{ "cidr": "10.0.0.0/8" }] })),
+        Endpoint::new(M::PUT, "/admin/v1/allowlist", "allowlist:manage")
+            .body(json!({ "entries": [] })),
+        Endpoint::new(M::POST, "/admin/v1/allowlist/remove", "allowlist:manage")
+            .body(json!({ "cidrs": ["10.0.0.0/8"] })),
+        Endpoint::new(M::GET, "/admin/v1/allowlist/check", "allowlist:manage")
+            .query("ip=127.0.0.1"),
+        Endpoint::new(M::POST, "/auth/v1/introspect", "sessions:introspect")
+            .body(json!({ "token": "x" })),
     ]
 }
 
@@ -180,7 +151,7 @@ both_backends! {
 
         let endpoints = endpoints(&key_id, &lock_id);
         // `scim:provision` guards /scim/v2, which has its own tests.
-        let needed: std::collections::BTreeSet<&str> = endpoints.iter().map(|e| e.3).collect();
+        let needed: std::collections::BTreeSet<&str> = endpoints.iter().map(|e| e.scope).collect();
         let admin_scopes: std::collections::BTreeSet<&str> =
             ALL_SCOPES.into_iter().filter(|s| *s != "scim:provision").collect();
         assert_eq!(needed, admin_scopes, "every admin scope guards some endpoint");
@@ -191,7 +162,7 @@ both_backends! {
             let token = lacking["token"].as_str().expect("token").to_owned();
             let audit_before = server.query_rows("SELECT id FROM audit_log WHERE action <> 'auth.denied'").len();
 
-            for (method, path, body, needs) in endpoints.iter().filter(|e| e.3 == scope) {
+            for Endpoint { method, path, body, scope: needs, .. } in endpoints.iter().filter(|e| e.scope == scope) {
                 let (status, _, answer) = server.http(method.clone(), path, Some(&token), body.clone());
                 assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} without {needs}: {answer}");
                 let message = answer["error"]["message"].as_str().expect("message");

@@ -3,15 +3,25 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::api::Page;
 use crate::api::audit::{AuditEntry, AuditQuery};
+use crate::api::{ErrorBody, Page};
 use crate::domain::audit;
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::ApiQuery;
 
-/// `GET /admin/v1/audit`: newest first, or oldest first after `after`. An
-/// unknown query field is a `400` listing the known ones.
+/// List audit entries: newest first, or oldest first after `after`.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "audit_list",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = OK, body = Page<AuditEntry>, description = "A page of entries."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad or unknown query parameter, named with the accepted forms."),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AuditQuery>,

@@ -4,15 +4,23 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-use crate::api::Page;
 use crate::api::settings::{CreateRoleRequest, Role};
+use crate::api::{ErrorBody, Page};
 use crate::domain::roles;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::ApiJson;
 
-/// Every role in one page: there are a handful, never enough to page.
+/// List roles.
+// One page: there are a handful, never enough to page.
+#[utoipa::path(
+    get,
+    path = "/roles",
+    operation_id = "roles_list",
+    tag = "roles",
+    responses((status = OK, body = Page<Role>, description = "Every role.")),
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Page<Role>>, ApiError> {
     Ok(Json(Page {
         items: roles::list(&state.store).await?,
@@ -20,6 +28,20 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Page<Role>>, Api
     }))
 }
 
+/// Create a custom role.
+#[utoipa::path(
+    post,
+    path = "/roles",
+    operation_id = "roles_create",
+    tag = "roles",
+    request_body = CreateRoleRequest,
+    responses(
+        (status = CREATED, body = Role, description = "The role."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad name, or no permissions."),
+        (status = FORBIDDEN, body = ErrorBody, description = "The caller's key lacks `roles:manage` or a permission it puts in the role, or the address is not allowed."),
+        (status = CONFLICT, body = ErrorBody, description = "A role with this name exists."),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -29,6 +51,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(role)))
 }
 
+/// Delete a custom role that no user holds and that is not the default.
+#[utoipa::path(
+    delete,
+    path = "/roles/{name}",
+    operation_id = "roles_delete",
+    tag = "roles",
+    params(("name", description = "The role's name.")),
+    responses(
+        (status = OK, body = Role, description = "The role, deleted."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No role with this name."),
+        (status = CONFLICT, body = ErrorBody, description = "The role is built in, held by users, or the default role."),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-use crate::api::Page;
 use crate::api::directory::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, IssueSessionRequest, IssuedSession,
     ReactivateRequest, User, UserListQuery, VerificationReport,
 };
+use crate::api::{ErrorBody, Page};
 use crate::domain::deprovision::{self, Trigger};
 use crate::domain::{sessions, users};
 use crate::server::AppState;
@@ -17,6 +17,18 @@ use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ApiQuery};
 
+/// List users, ordered by userName, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "users_list",
+    tag = "users",
+    params(UserListQuery),
+    responses(
+        (status = OK, body = Page<User>, description = "A page of users."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad query parameter, limit or cursor."),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<UserListQuery>,
@@ -24,6 +36,18 @@ pub async fn list(
     Ok(Json(users::list(&state.store, &query).await?))
 }
 
+/// Show a user.
+#[utoipa::path(
+    get,
+    path = "/users/{user}",
+    operation_id = "users_show",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = User, description = "The user."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(user): Path<String>,
@@ -31,6 +55,19 @@ pub async fn show(
     Ok(Json(users::show(&state.store, &user).await?))
 }
 
+/// Create a manual user (for teams without an identity provider yet).
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "users_create",
+    tag = "users",
+    request_body = CreateUserRequest,
+    responses(
+        (status = CREATED, body = User, description = "The user."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad userName or email, or an unknown role."),
+        (status = CONFLICT, body = ErrorBody, description = "A user with this userName exists."),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -40,6 +77,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// Deprovision a user, or report what that would remove (`dry_run`).
+///
+/// In one transaction: deactivate; remove roles, team memberships, personal
+/// keys and sessions; lock every credential.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/deprovision",
+    operation_id = "users_deprovision",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    request_body = DeprovisionRequest,
+    responses(
+        (status = OK, body = DeprovisionReport, description = "What was (or would be) removed."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad body."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+        (status = CONFLICT, body = ErrorBody, description = "The user changed while the request ran; retry."),
+    )
+)]
 pub async fn deprovision(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -60,6 +115,18 @@ pub async fn deprovision(
     Ok(Json(report))
 }
 
+/// Verify a deprovisioning: a checklist of the access a user has left.
+#[utoipa::path(
+    get,
+    path = "/users/{user}/deprovision",
+    operation_id = "users_verify",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = VerificationReport, description = "The checklist, each check with its evidence."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+    )
+)]
 pub async fn verify(
     State(state): State<AppState>,
     Path(user): Path<String>,
@@ -67,6 +134,22 @@ pub async fn verify(
     Ok(Json(deprovision::verify(&state.store, &user).await?))
 }
 
+/// Deactivate a user, as an identity provider would.
+///
+/// With auto-deprovisioning on the user is deprovisioned at once; with it
+/// off, flagged pending until an operator deprovisions them.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/deactivate",
+    operation_id = "users_deactivate",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = User, description = "The user, inactive."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+        (status = CONFLICT, body = ErrorBody, description = "The user changed while the request ran; retry."),
+    )
+)]
 pub async fn deactivate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -79,6 +162,21 @@ pub async fn deactivate(
     Ok(Json(user))
 }
 
+/// Reactivate a user: lift the lock and give the default role again.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/reactivate",
+    operation_id = "users_reactivate",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    request_body = ReactivateRequest,
+    responses(
+        (status = OK, body = User, description = "The user, active."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad body."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+        (status = CONFLICT, body = ErrorBody, description = "The user changed while the request ran; retry."),
+    )
+)]
 pub async fn reactivate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -95,6 +193,21 @@ pub async fn reactivate(
     Ok(Json(user))
 }
 
+/// Issue a session token to a user (for SSO front doors).
+#[utoipa::path(
+    post,
+    path = "/users/{user}/sessions",
+    operation_id = "sessions_issue",
+    tag = "sessions",
+    params(("user", description = "The user's id or userName.")),
+    request_body = IssueSessionRequest,
+    responses(
+        (status = CREATED, body = IssuedSession, description = "The session and its token, shown this once."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A lifetime out of range."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+        (status = CONFLICT, body = ErrorBody, description = "The user is inactive or locked."),
+    )
+)]
 pub async fn issue_session(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -5,6 +5,14 @@ use axum::{Extension, Json};
 use crate::api::WhoAmI;
 use crate::server::auth::Caller;
 
+/// Show the API key this request is made with.
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    operation_id = "whoami",
+    tag = "keys",
+    responses((status = OK, body = WhoAmI, description = "The key and the address the server sees.")),
+)]
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<WhoAmI> {
     let source_ip = caller
         .actor
