@@ -9,5 +9,6 @@ pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod output;
+pub mod scim;
 pub mod server;
 pub mod store;

@@ -9,6 +9,8 @@ pub mod deprovision;
 pub mod keys;
 pub mod locks;
 pub mod roles;
+pub mod scim_groups;
+pub mod scim_users;
 pub mod scope;
 pub mod sessions;
 pub mod settings;

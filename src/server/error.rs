@@ -47,7 +47,7 @@ impl From<domain::Error> for ApiError {
             domain::Error::Store(source) => {
                 // The cause stays in the server log; the client learns only
                 // that it was not its fault.
-                tracing::error!(error = %with_causes(source), "store error");
+                tracing::error!(error = %crate::store::describe(source), "store error");
                 return ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; the server log has the details",
@@ -56,18 +56,6 @@ impl From<domain::Error> for ApiError {
         };
         ApiError::new(status, err.to_string())
     }
-}
-
-/// `error: cause: cause …`, for the log.
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

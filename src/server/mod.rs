@@ -12,6 +12,7 @@ mod introspect;
 mod metrics;
 mod openapi;
 mod routes;
+mod scim;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -95,6 +95,9 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .route("/metrics", get(metrics::serve))
         .route("/openapi.json", openapi::serve(&document))
         .merge(apis)
+        // SCIM answers everything under its prefix itself (errors, unknown
+        // paths and methods in SCIM form), and is not in the OpenAPI document.
+        .merge(super::scim::router(state.clone(), config))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the routing, so it sees the matched route template.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod keys;
 pub mod locks;
 pub mod roles;
+pub mod scim_query;
 pub mod sessions;
 pub mod settings;
 pub mod sql;
@@ -45,6 +46,26 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether a UNIQUE constraint refused the write (a name taken
+    /// concurrently), on either backend.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(err)) if err.is_unique_violation())
+    }
+}
+
+/// `error: cause: cause …`, for the log.
+pub fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Which engine a [`DatabaseUrl`] names.

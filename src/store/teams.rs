@@ -193,3 +193,136 @@ pub async fn touch(
         .await?;
     Ok(())
 }
+
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<TeamRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM teams WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A team by display name, case-insensitively.
+pub async fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<TeamRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM teams WHERE display_name_key = $1"
+    )))
+    .bind(name_key(name))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Writes the team back and bumps its version; `false` when its version is
+/// no longer `team.version` (a concurrent change won).
+pub async fn update(conn: &mut Conn, team: &TeamRow) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE teams SET display_name = $1, display_name_key = $2, external_id = $3, \
+         attributes = $4, version = version + 1, updated_at = $5 WHERE id = $6 AND version = $7",
+    )
+    .bind(&team.display_name)
+    .bind(name_key(&team.display_name))
+    .bind(&team.external_id)
+    .bind(&team.attributes)
+    .bind(to_millis(team.updated_at))
+    .bind(&team.id)
+    .bind(team.version)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes the team and its memberships; `false` when there was none.
+pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM teams WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes one member; `true` when they were a member.
+pub async fn remove_member(
+    conn: &mut Conn,
+    team_id: &str,
+    user_id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+        .bind(team_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ids of the team's members.
+pub async fn member_ids(conn: &mut Conn, team_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
+        .bind(team_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get("user_id")?)).collect()
+}
+
+/// Teams matching `conditions` (built by `store::scim_query`): how many.
+pub async fn count_where(conn: &mut Conn, conditions: Conditions) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM teams {}",
+        conditions.where_clause()
+    );
+    let row = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// One page of the teams `count_where` counts, in `order_by` order (SQL from
+/// constants).
+pub async fn page_where(
+    conn: &mut Conn,
+    mut conditions: Conditions,
+    order_by: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<TeamRow>, StoreError> {
+    let where_clause = conditions.where_clause();
+    let limit = conditions.bind(limit);
+    let offset = conditions.bind(offset);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM teams {where_clause} ORDER BY {order_by}, id \
+         LIMIT {limit} OFFSET {offset}"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Members of each of `team_ids` as `(user id, userName)`.
+pub async fn members_of(
+    conn: &mut Conn,
+    team_ids: &[&str],
+) -> Result<HashMap<String, Vec<Named>>, StoreError> {
+    let mut by_team: HashMap<String, Vec<Named>> = HashMap::new();
+    if team_ids.is_empty() {
+        return Ok(by_team);
+    }
+    let mut conditions = Conditions::default();
+    let ids = conditions.bind_all(team_ids.iter().map(|id| id.to_string()));
+    let sql = format!(
+        "SELECT m.team_id, u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_id IN ({ids}) ORDER BY m.team_id, u.user_name_key"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        by_team
+            .entry(row.try_get("team_id")?)
+            .or_default()
+            .push((row.try_get("id")?, row.try_get("user_name")?));
+    }
+    Ok(by_team)
+}

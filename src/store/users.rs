@@ -355,3 +355,54 @@ pub async fn permissions(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, 
     names.dedup();
     Ok(names)
 }
+
+/// Users matching `conditions` (built by `store::scim_query`), tombstones
+/// left out: how many in all, then one page in `order_by` order.
+pub async fn count_live(conn: &mut Conn, mut conditions: Conditions) -> Result<i64, StoreError> {
+    conditions.and("deleted_at IS NULL");
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM users {}",
+        conditions.where_clause()
+    );
+    let row = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// One page of the users `count_live` counts. `order_by` is SQL built from
+/// constants (a column or an expression `store::scim_query` chose).
+pub async fn page_live(
+    conn: &mut Conn,
+    mut conditions: Conditions,
+    order_by: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    conditions.and("deleted_at IS NULL");
+    let where_clause = conditions.where_clause();
+    let limit = conditions.bind(limit);
+    let offset = conditions.bind(offset);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users {where_clause} ORDER BY {order_by}, id \
+         LIMIT {limit} OFFSET {offset}"
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Which of `ids` are users that are not tombstones.
+pub async fn live_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conditions = Conditions::default();
+    let list = conditions.bind_all(ids.iter().cloned());
+    let sql = format!("SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL");
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}

@@ -15,3 +15,10 @@ mod settings;
 mod directory;
 mod docs;
 mod permissions;
+
+mod scim_entra;
+mod scim_http;
+mod scim_lifecycle;
+mod scim_okta;
+mod scim_patch;
+mod scim_support;

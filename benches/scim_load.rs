@@ -1,0 +1,757 @@
+//! The SCIM load benchmark: drives a `scimctl server` over loopback at a fixed
+//! concurrency and prints requests/s and p50/p99 latency for create, get by
+//! id, filter by userName and PATCH, and the wall time to provision N users,
+//! on SQLite and on PostgreSQL.
+//!
+//! ```sh
+//! cargo bench --bench scim_load                      # both backends, defaults
+//! cargo bench --bench scim_load -- --backend sqlite --users 2000
+//! cargo bench --bench scim_load -- --help
+//! ```
+//!
+//! It prints figures and asserts nothing about them: a baseline to compare
+//! against, not a timed test. It fails only when the server answers wrongly
+//! (a figure of failing requests would mean nothing). By default the server
+//! runs in this process on `127.0.0.1:0`, on a fresh SQLite file and, when
+//! `SCIMCTL_BENCH_POSTGRES_URL` (or `SCIMCTL_TEST_POSTGRES_URL`) names a role
+//! that may create databases, on a fresh PostgreSQL database dropped
+//! afterwards. `--addr` benchmarks a server that is already running instead.
+//! `RUST_LOG=warn` shows the in-process server's log (why a request failed).
+
+use std::future::Future;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use reqwest::StatusCode;
+use scimctl::api::CreateKeyRequest;
+use scimctl::credentials::Secret;
+use scimctl::domain::scope::Scope;
+use scimctl::server::{Server, ServerConfig};
+use scimctl::store::DatabaseUrl;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _};
+use tokio::sync::oneshot;
+
+const POSTGRES_URL_VARS: [&str; 2] = ["SCIMCTL_BENCH_POSTGRES_URL", "SCIMCTL_TEST_POSTGRES_URL"];
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SCIM_JSON: &str = "application/scim+json";
+/// A request slower than this is a hang, not a data point.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Failed requests shown per phase; the rest are only counted.
+const ERRORS_SHOWN: usize = 3;
+
+/// Load benchmark of the SCIM endpoints (prints figures; asserts nothing about them)
+#[derive(Parser, Debug)]
+#[command(name = "scim_load")]
+struct Args {
+    /// Requests in flight at any time
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+
+    /// Users provisioned (POST /Users) before the read and PATCH phases
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    users: u32,
+
+    /// Requests in each of the GET, filter and PATCH phases
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    requests: u32,
+
+    /// Unmeasured requests of each kind first (connections, caches, JIT-free but cold pages)
+    #[arg(long, default_value_t = 300)]
+    warmup: u32,
+
+    /// Which store to run the in-process server on
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    backend: BackendChoice,
+
+    /// Benchmark this running server (http://host:port) instead of starting one
+    ///
+    /// Its key comes from SCIMCTL_BENCH_TOKEN and needs scope scim:provision.
+    /// The users it creates stay there.
+    #[arg(long, value_name = "URL", conflicts_with = "backend")]
+    addr: Option<String>,
+
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+
+    /// Passed by `cargo bench` (a name filter); ignored.
+    #[arg(hide = true)]
+    filter: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The in-process server's logs (why a request failed), only when asked:
+    // logging every request would slow the server being measured.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot build the tokio runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let build = if cfg!(debug_assertions) {
+        "DEBUG build (figures are not a baseline; use `cargo bench`)"
+    } else {
+        "release build"
+    };
+    println!(
+        "scimctl SCIM load benchmark: concurrency {}, {} users provisioned, {} requests per \
+         GET/filter/PATCH phase, {} warm-up requests each",
+        args.concurrency, args.users, args.requests, args.warmup
+    );
+    println!("{build}, {cpus} CPUs, loopback HTTP/1.1 with keep-alive");
+
+    let mut reports = Vec::new();
+    let mut failed = false;
+    if let Some(addr) = &args.addr {
+        let token = std::env::var("SCIMCTL_BENCH_TOKEN")
+            .context("--addr needs SCIMCTL_BENCH_TOKEN: a key with scope scim:provision")?;
+        let report = bench(&args, "external", addr.trim_end_matches('/'), &token).await?;
+        failed |= report.failed();
+        reports.push(report);
+    } else {
+        let mut backends = Vec::new();
+        if args.backend != BackendChoice::Postgres {
+            backends.push(Backend::Sqlite);
+        }
+        if args.backend != BackendChoice::Sqlite {
+            match postgres_admin_url() {
+                Some(url) => backends.push(Backend::Postgres(url)),
+                None if args.backend == BackendChoice::Postgres => bail!(
+                    "--backend postgres needs SCIMCTL_BENCH_POSTGRES_URL (or \
+                     SCIMCTL_TEST_POSTGRES_URL): a postgres:// URL whose role may CREATE DATABASE"
+                ),
+                None => eprintln!(
+                    "SKIPPED postgres: set SCIMCTL_BENCH_POSTGRES_URL (or \
+                     SCIMCTL_TEST_POSTGRES_URL) to a postgres:// URL whose role may CREATE \
+                     DATABASE to benchmark PostgreSQL too"
+                ),
+            }
+        }
+        for backend in backends {
+            let server = LocalServer::start(&backend).await?;
+            let outcome = async {
+                let token = provisioning_key(&server).await?;
+                bench(&args, backend.name(), &server.addr, &token).await
+            }
+            .await;
+            server.stop().await;
+            let report = outcome?;
+            failed |= report.failed();
+            reports.push(report);
+        }
+    }
+
+    println!();
+    print_table(&reports);
+    if failed {
+        bail!(
+            "the server answered some requests wrongly (see above); these figures are no baseline"
+        );
+    }
+    Ok(())
+}
+
+/// What one backend's run measured.
+struct Report {
+    backend: String,
+    phases: Vec<Phase>,
+    /// Wall time of the provisioning phase (N creates at the concurrency).
+    provision_wall: Duration,
+    users: usize,
+}
+
+impl Report {
+    fn failed(&self) -> bool {
+        self.phases.iter().any(|phase| phase.errors > 0)
+    }
+}
+
+/// Runs the warm-up and the measured phases against `addr` (no trailing
+/// slash) with a key that has `scim:provision`.
+async fn bench(args: &Args, backend: &str, addr: &str, token: &str) -> anyhow::Result<Report> {
+    let target = Arc::new(Target::new(addr, token, args.concurrency)?);
+    let concurrency = usize::from(args.concurrency);
+    let users = usize::try_from(args.users).context("--users does not fit in memory")?;
+    let requests = usize::try_from(args.requests).context("--requests does not fit in memory")?;
+    let warmup = usize::try_from(args.warmup).context("--warmup does not fit in memory")?;
+    // Distinct userNames on every run, so an --addr server can be benchmarked
+    // again without 409s.
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    eprintln!("\n[{backend}] benchmarking {addr}/scim/v2");
+
+    // Warm-up: the same kinds of request, on users of their own.
+    if warmup > 0 {
+        let started = Instant::now();
+        let warm = run_phase("warm-up", concurrency, warmup, {
+            let (target, run) = (target.clone(), run.clone());
+            move |i| {
+                let (target, run) = (target.clone(), run.clone());
+                async move {
+                    let id = target.create(&format!("warm-{run}-{i}"), i).await?;
+                    target.get(&id).await?;
+                    target.find(&format!("warm-{run}-{i}")).await?;
+                    target.patch(&id, i).await?;
+                    Ok(None)
+                }
+            }
+        })
+        .await;
+        if warm.errors > 0 {
+            bail!(
+                "[{backend}] the warm-up already failed ({} of {} requests); is /scim/v2 \
+                 implemented and does the key have scim:provision?",
+                warm.errors,
+                warm.requests
+            );
+        }
+        eprintln!(
+            "[{backend}] warm-up: {} rounds in {:.1}s",
+            warmup,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let provision = run_phase("POST /Users (create)", concurrency, users, {
+        let (target, run) = (target.clone(), run.clone());
+        move |i| {
+            let (target, run) = (target.clone(), run.clone());
+            async move { target.create(&user_name(&run, i), i).await.map(Some) }
+        }
+    })
+    .await;
+    let provision_wall = provision.wall;
+    eprintln!("[{backend}] {}", provision.summary());
+    let ids: Arc<Vec<String>> = Arc::new(provision.outputs.iter().flatten().cloned().collect());
+    if ids.is_empty() {
+        bail!("[{backend}] no user was created; nothing to read or patch");
+    }
+
+    let get = run_phase("GET /Users/{id}", concurrency, requests, {
+        let (target, ids) = (target.clone(), ids.clone());
+        move |i| {
+            let (target, ids) = (target.clone(), ids.clone());
+            async move {
+                let id = &ids[pick(i, ids.len())];
+                target.get(id).await.map(|()| None)
+            }
+        }
+    })
+    .await;
+    eprintln!("[{backend}] {}", get.summary());
+
+    // The userNames of the users that were created (a failed create left no
+    // user to find, and is already counted as an error above).
+    let names: Arc<Vec<String>> = Arc::new(
+        provision
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.is_some())
+            .map(|(i, _)| user_name(&run, i))
+            .collect(),
+    );
+    let filter = run_phase("GET /Users?filter=userName eq", concurrency, requests, {
+        let (target, names) = (target.clone(), names.clone());
+        move |i| {
+            let (target, names) = (target.clone(), names.clone());
+            async move {
+                let name = &names[pick(i, names.len())];
+                target.find(name).await.map(|()| None)
+            }
+        }
+    })
+    .await;
+    eprintln!("[{backend}] {}", filter.summary());
+
+    let patch = run_phase("PATCH /Users/{id}", concurrency, requests, {
+        let (target, ids) = (target.clone(), ids.clone());
+        move |i| {
+            let (target, ids) = (target.clone(), ids.clone());
+            async move {
+                let id = &ids[pick(i, ids.len())];
+                target.patch(id, i).await.map(|()| None)
+            }
+        }
+    })
+    .await;
+    eprintln!("[{backend}] {}", patch.summary());
+
+    Ok(Report {
+        backend: backend.to_owned(),
+        users: ids.len(),
+        provision_wall,
+        phases: vec![provision, get, filter, patch],
+    })
+}
+
+/// The userName of the `i`th provisioned user of a run.
+fn user_name(run: &str, i: usize) -> String {
+    format!("bench-{run}-{i}@example.com")
+}
+
+/// Spreads request `i` over `0..len` (SplitMix64), so reads hit the whole
+/// table rather than the hot end the creates just wrote, the same way on
+/// every run.
+fn pick(i: usize, len: usize) -> usize {
+    let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    // The remainder is below `len`, so it fits back into usize.
+    (z % len as u64) as usize
+}
+
+/// The SCIM endpoints of one server, with the bearer key.
+struct Target {
+    http: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+impl Target {
+    fn new(addr: &str, token: &str, concurrency: u16) -> anyhow::Result<Target> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .pool_max_idle_per_host(usize::from(concurrency))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Target {
+            http,
+            base: format!("{addr}/scim/v2"),
+            auth: format!("Bearer {token}"),
+        })
+    }
+
+    /// `POST /Users` the way Okta creates a user; answers its id.
+    async fn create(&self, user_name: &str, i: usize) -> Result<String, String> {
+        let body = json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "userName": user_name,
+            "externalId": format!("ext-{user_name}"),
+            "name": {"givenName": "Bench", "familyName": format!("User {i}")},
+            "displayName": format!("Bench User {i}"),
+            "emails": [{"value": user_name, "type": "work", "primary": true}],
+            "title": "Engineer",
+            "active": true,
+            ENTERPRISE_SCHEMA: {"department": "Engineering", "employeeNumber": i.to_string()},
+        });
+        let request = self.http.post(format!("{}/Users", self.base)).json(&body);
+        let created = self.send(request, StatusCode::CREATED).await?;
+        match created.get("id").and_then(Value::as_str) {
+            Some(id) => Ok(id.to_owned()),
+            None => Err(format!("POST /Users answered 201 without an id: {created}")),
+        }
+    }
+
+    /// `GET /Users/{id}`.
+    async fn get(&self, id: &str) -> Result<(), String> {
+        let request = self.http.get(format!("{}/Users/{id}", self.base));
+        let user = self.send(request, StatusCode::OK).await?;
+        if user.get("id").and_then(Value::as_str) == Some(id) {
+            Ok(())
+        } else {
+            Err(format!("GET /Users/{id} answered another resource: {user}"))
+        }
+    }
+
+    /// `GET /Users?filter=userName eq "…"`, as both IdPs look a user up
+    /// before creating it; exactly one user must match.
+    async fn find(&self, user_name: &str) -> Result<(), String> {
+        let filter = format!("userName eq \"{user_name}\"");
+        let request = self.http.get(format!("{}/Users", self.base)).query(&[
+            ("filter", filter.as_str()),
+            ("startIndex", "1"),
+            ("count", "100"),
+        ]);
+        let list = self.send(request, StatusCode::OK).await?;
+        match list.get("totalResults").and_then(Value::as_u64) {
+            Some(1) => Ok(()),
+            _ => Err(format!(
+                "filter {filter} did not find exactly one user: {list}"
+            )),
+        }
+    }
+
+    /// `PATCH /Users/{id}`: Entra's profile-update shape (replace without
+    /// the active flag, which would deprovision).
+    async fn patch(&self, id: &str, i: usize) -> Result<(), String> {
+        let body = json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "Replace", "path": "displayName", "value": format!("Patched User {i}")},
+                {"op": "replace", "path": "title", "value": format!("Engineer {}", i % 7)},
+            ],
+        });
+        let request = self
+            .http
+            .patch(format!("{}/Users/{id}", self.base))
+            .json(&body);
+        // RFC 7644 §3.5.2 lets the server answer 200 with the resource or 204.
+        self.send_any(request, &[StatusCode::OK, StatusCode::NO_CONTENT])
+            .await
+            .map(drop)
+    }
+
+    /// Sends with the key and SCIM content type; the JSON body when the
+    /// status is `expected`, else a short description of what came back.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+    ) -> Result<Value, String> {
+        self.send_any(request, &[expected]).await
+    }
+
+    /// [`send`](Self::send) accepting any of `expected`; an empty body (204)
+    /// reads as `null`.
+    async fn send_any(
+        &self,
+        request: reqwest::RequestBuilder,
+        expected: &[StatusCode],
+    ) -> Result<Value, String> {
+        let response = request
+            .header(reqwest::header::AUTHORIZATION, &self.auth)
+            .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
+            .header(reqwest::header::ACCEPT, SCIM_JSON)
+            .send()
+            .await
+            .map_err(|err| format!("request failed: {err}"))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| format!("reading the answer failed: {err}"))?;
+        if !expected.contains(&status) {
+            let text = String::from_utf8_lossy(&bytes);
+            let shown: String = text.chars().take(300).collect();
+            return Err(format!("{status} (expected {expected:?}): {shown}"));
+        }
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|err| format!("{status} with a non-JSON body: {err}"))
+    }
+}
+
+/// One measured phase: `requests` calls of one kind, `concurrency` at a time.
+struct Phase {
+    name: &'static str,
+    requests: usize,
+    errors: usize,
+    wall: Duration,
+    /// Every request's latency, sorted.
+    latencies: Vec<Duration>,
+    /// What each request answered (create: the new id), by request index.
+    outputs: Vec<Option<String>>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// The `q` quantile (0..=1) by nearest rank.
+    fn quantile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = (q * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{}: {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, wall {:.2} s",
+            self.name,
+            self.requests,
+            self.errors,
+            self.rate(),
+            millis(self.quantile(0.50)),
+            millis(self.quantile(0.99)),
+            self.wall.as_secs_f64()
+        )
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Calls `op(0..total)` from `concurrency` tasks, each taking the next index
+/// when its previous request is answered, and times every call.
+async fn run_phase<F, Fut>(name: &'static str, concurrency: usize, total: usize, op: F) -> Phase
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<String>, String>> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency.min(total))
+        .map(|_| {
+            let (op, next) = (op.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return done;
+                    }
+                    let sent = Instant::now();
+                    let outcome = op(i).await;
+                    done.push((i, sent.elapsed(), outcome));
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(total);
+    let mut outputs = vec![None; total];
+    let mut errors = 0;
+    for worker in workers {
+        // A panicking request task is a bug in this file: let it show.
+        let done = worker.await.expect("a benchmark task panicked");
+        for (i, latency, outcome) in done {
+            latencies.push(latency);
+            match outcome {
+                Ok(output) => outputs[i] = output,
+                Err(err) => {
+                    errors += 1;
+                    if errors <= ERRORS_SHOWN {
+                        eprintln!("  {name}: request {i} failed: {err}");
+                    }
+                }
+            }
+        }
+    }
+    let wall = started.elapsed();
+    latencies.sort_unstable();
+    Phase {
+        name,
+        requests: total,
+        errors,
+        wall,
+        latencies,
+        outputs,
+    }
+}
+
+fn print_table(reports: &[Report]) {
+    println!(
+        "{:<9} {:<32} {:>8} {:>6} {:>9} {:>8} {:>8}",
+        "backend", "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms"
+    );
+    for report in reports {
+        for phase in &report.phases {
+            println!(
+                "{:<9} {:<32} {:>8} {:>6} {:>9.0} {:>8.2} {:>8.2}",
+                report.backend,
+                phase.name,
+                phase.requests,
+                phase.errors,
+                phase.rate(),
+                millis(phase.quantile(0.50)),
+                millis(phase.quantile(0.99)),
+            );
+        }
+    }
+    println!();
+    for report in reports {
+        println!(
+            "{:<9} provisioned {} users in {:.2} s wall ({:.0} users/s)",
+            report.backend,
+            report.users,
+            report.provision_wall.as_secs_f64(),
+            report.users as f64 / report.provision_wall.as_secs_f64().max(f64::EPSILON)
+        );
+    }
+}
+
+/// The store an in-process server runs on.
+enum Backend {
+    Sqlite,
+    /// The admin URL a fresh database is created from.
+    Postgres(String),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+fn postgres_admin_url() -> Option<String> {
+    POSTGRES_URL_VARS.iter().find_map(|var| {
+        std::env::var(var)
+            .ok()
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty())
+    })
+}
+
+/// A server on this process's runtime, on a brand-new database.
+struct LocalServer {
+    addr: String,
+    root_token: String,
+    shutdown: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    postgres: Option<PostgresDatabase>,
+    // Holds the SQLite file; removed when the server is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl LocalServer {
+    async fn start(backend: &Backend) -> anyhow::Result<LocalServer> {
+        let dir = tempfile::Builder::new()
+            .prefix("scimctl-bench-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let (database_url, postgres) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/scimctl.db", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres(admin_url) => {
+                let database = PostgresDatabase::create(admin_url).await?;
+                (database.url.clone(), Some(database))
+            }
+        };
+        let database = DatabaseUrl::from_str(&database_url)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind a loopback port")?;
+        let listen = listener.local_addr()?;
+        let server = match Server::prepare(ServerConfig::new(listen, database)).await {
+            Ok(server) => server,
+            Err(err) => {
+                if let Some(database) = postgres {
+                    database.drop_it().await;
+                }
+                return Err(err.context(format!("cannot start the {} server", backend.name())));
+            }
+        };
+        let root_token = server
+            .initial_token()
+            .context("a brand-new database yields an initial admin key")?
+            .to_owned();
+        let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(listener, async move {
+            let _ = shutdown_rx.await;
+        }));
+        Ok(LocalServer {
+            addr: format!("http://{listen}"),
+            root_token,
+            shutdown,
+            task,
+            postgres,
+            _dir: dir,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        match tokio::time::timeout(Duration::from_secs(30), self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => eprintln!("warning: the server stopped with an error: {err:#}"),
+            Ok(Err(err)) => eprintln!("warning: the server task panicked: {err}"),
+            Err(_) => eprintln!("warning: the server did not stop within 30s"),
+        }
+        if let Some(database) = self.postgres {
+            database.drop_it().await;
+        }
+    }
+}
+
+/// A key with only `scim:provision`, made through the admin API as an
+/// operator connecting an IdP would.
+async fn provisioning_key(server: &LocalServer) -> anyhow::Result<String> {
+    let admin =
+        scimctl::client::Client::new(&server.addr, &Secret::new(server.root_token.clone()))?;
+    let created = admin
+        .create_key(&CreateKeyRequest {
+            name: "scim-load-bench".to_owned(),
+            scopes: vec![Scope::ScimProvision],
+            expires_at: None,
+            owner: None,
+        })
+        .await
+        .context("cannot create the benchmark's scim:provision key")?;
+    Ok(created.token)
+}
+
+/// A database created for one run, dropped (with FORCE) by [`drop_it`](Self::drop_it).
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<PostgresDatabase> {
+        let name = format!("scimctl_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("cannot connect to PostgreSQL with SCIMCTL_BENCH_POSTGRES_URL")?;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("CREATE DATABASE {name} failed; the role needs CREATEDB"))?;
+        let _ = conn.close().await;
+        Ok(PostgresDatabase {
+            url: with_database(admin_url, &name)?,
+            admin_url: admin_url.to_owned(),
+            name,
+        })
+    }
+
+    async fn drop_it(self) {
+        let outcome = async {
+            let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+            conn.close().await
+        }
+        .await;
+        if let Err(err) = outcome {
+            eprintln!("warning: could not drop database {}: {err}", self.name);
+        }
+    }
+}
+
+/// `url` pointing at database `name` instead of its own, query kept.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("the PostgreSQL URL has no scheme (postgres://…)")?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let query = tail.find('?').map_or("", |at| &tail[at..]);
+    Ok(format!("{scheme}://{authority}/{name}{query}"))
+}

@@ -1,0 +1,363 @@
+//! What SCIM requests on Groups do to the directory: teams and their
+//! memberships, as the IdP pushes them. Membership changes are row changes,
+//! so a PATCH on a 10,000-member group touches only the members named.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::etag::{Preconditions, etag};
+use crate::scim::list::ListParams;
+use crate::scim::patch::{self, MemberChange, PatchRequest};
+use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
+use crate::scim::schema::ResourceKind;
+use crate::store::sql::Conditions;
+use crate::store::teams::{self as team_rows, TeamRow};
+use crate::store::{self, Conn, Store, StoreError, locks, scim_query, users};
+
+/// A page of groups as SCIM JSON, and how many match in all. Members are
+/// read only when `with_members`.
+pub async fn list(
+    store: &Store,
+    params: &ListParams,
+    with_members: bool,
+    base: &BaseUrl,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let backend = store.backend();
+    let conditions = || -> Result<Conditions, ScimError> {
+        let mut conditions = Conditions::default();
+        if let Some(filter) = &params.filter {
+            let clause = scim_query::group_condition(filter, backend, &mut conditions)?;
+            conditions.and(clause);
+        }
+        Ok(conditions)
+    };
+    let mut conn = store.conn().await?;
+    let total = team_rows::count_where(&mut conn, conditions()?).await?;
+    if params.count == 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = match &params.sort_by {
+        Some(path) => scim_query::group_sort_expression(path, backend)?,
+        None => "created_at".to_owned(),
+    };
+    let order = format!("{order} {}", if params.descending { "DESC" } else { "ASC" });
+    let rows = team_rows::page_where(
+        &mut conn,
+        conditions()?,
+        &order,
+        params.start_index - 1,
+        params.count,
+    )
+    .await?;
+    let resources = to_scim(&mut conn, &rows, with_members, base).await?;
+    Ok((total, resources))
+}
+
+pub async fn get(
+    store: &Store,
+    id: &str,
+    with_members: bool,
+    base: &BaseUrl,
+) -> Result<Value, ScimError> {
+    let mut conn = store.conn().await?;
+    let row = existing(&mut conn, id).await?;
+    Ok(to_scim(&mut conn, &[row], with_members, base)
+        .await?
+        .remove(0))
+}
+
+/// `POST /Groups`.
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    body: &Value,
+    base: &BaseUrl,
+) -> Result<Value, ScimError> {
+    let fields = group_from_scim(body)?;
+    let mut tx = store.begin().await?;
+    check_name_free(&mut tx, &fields.display_name, None).await?;
+    let now = store::now();
+    let row = TeamRow {
+        id: Uuid::new_v4().to_string(),
+        display_name: fields.display_name.clone(),
+        external_id: fields.external_id.clone(),
+        attributes: Value::Object(fields.attributes.clone()).to_string(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    team_rows::insert(&mut tx, &row).await?;
+    let added = add_members(&mut tx, &row.id, &fields.members).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "group.create",
+        Some(&row.display_name),
+        Outcome::Success,
+        json!({ "id": row.id, "members_added": added }),
+    )
+    .await?;
+    let resource = to_scim(&mut tx, &[row], true, base).await?.remove(0);
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(resource)
+}
+
+/// `PUT /Groups/{id}`: name, externalId, attributes and the member list
+/// all replaced.
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    body: &Value,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Value, ScimError> {
+    let fields = group_from_scim(body)?;
+    let mut tx = store.begin().await?;
+    let row = existing(&mut tx, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
+    let row = write(&mut tx, row, &fields).await?;
+    let changes = [MemberChange::Replace(fields.members.clone())];
+    apply_member_changes(&mut tx, actor, &row, &changes).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "group.update",
+        Some(&row.display_name),
+        Outcome::Success,
+        json!({ "id": row.id }),
+    )
+    .await?;
+    let row = existing(&mut tx, id).await?;
+    let resource = to_scim(&mut tx, &[row], true, base).await?.remove(0);
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(resource)
+}
+
+/// `PATCH /Groups/{id}`: member operations become row changes; the rest
+/// applies to the group as GET shows it without its members.
+pub async fn patch(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    body: &Value,
+    preconditions: &Preconditions,
+) -> Result<(), ScimError> {
+    let mut request = PatchRequest::from_json(body)?;
+    let member_changes = patch::take_member_changes(&mut request)?;
+    let mut tx = store.begin().await?;
+    let mut row = existing(&mut tx, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    if !request.operations.is_empty() {
+        let base = BaseUrl(String::new());
+        let mut current = group_to_scim(&row, None, &base);
+        patch::apply(&mut current, &request, ResourceKind::Group)?;
+        let fields = group_from_scim(&current)?;
+        check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
+        row = write(&mut tx, row, &fields).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "group.update",
+            Some(&row.display_name),
+            Outcome::Success,
+            json!({ "id": row.id }),
+        )
+        .await?;
+    }
+    if apply_member_changes(&mut tx, actor, &row, &member_changes).await?
+        && request.operations.is_empty()
+    {
+        team_rows::touch(&mut tx, std::slice::from_ref(&row.id), store::now()).await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// `DELETE /Groups/{id}`: the team and its memberships go.
+pub async fn delete(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    preconditions: &Preconditions,
+) -> Result<(), ScimError> {
+    let mut tx = store.begin().await?;
+    let row = existing(&mut tx, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    let members = team_rows::member_ids(&mut tx, id).await?;
+    team_rows::delete(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "group.delete",
+        Some(&row.display_name),
+        Outcome::Success,
+        json!({ "id": row.id, "members_removed": members }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Applies member changes in order; `true` when membership changed.
+async fn apply_member_changes(
+    conn: &mut Conn,
+    actor: &Actor,
+    team: &TeamRow,
+    changes: &[MemberChange],
+) -> Result<bool, ScimError> {
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for change in changes {
+        match change {
+            MemberChange::Add(ids) => added.extend(add_members(conn, &team.id, ids).await?),
+            MemberChange::Remove(ids) => {
+                for id in ids {
+                    if team_rows::remove_member(conn, &team.id, id).await? {
+                        removed.push(id.clone());
+                    }
+                }
+            }
+            MemberChange::RemoveAll => {
+                for id in team_rows::member_ids(conn, &team.id).await? {
+                    team_rows::remove_member(conn, &team.id, &id).await?;
+                    removed.push(id);
+                }
+            }
+            MemberChange::Replace(ids) => {
+                let wanted: BTreeSet<&String> = ids.iter().collect();
+                let current = team_rows::member_ids(conn, &team.id).await?;
+                for id in current.iter().filter(|id| !wanted.contains(id)) {
+                    team_rows::remove_member(conn, &team.id, id).await?;
+                    removed.push(id.clone());
+                }
+                let missing: Vec<String> = ids
+                    .iter()
+                    .filter(|id| !current.contains(id))
+                    .cloned()
+                    .collect();
+                added.extend(add_members(conn, &team.id, &missing).await?);
+            }
+        }
+    }
+    for (action, ids) in [
+        ("group.member.add", &added),
+        ("group.member.remove", &removed),
+    ] {
+        if !ids.is_empty() {
+            audit::record(
+                conn,
+                actor,
+                action,
+                Some(&team.display_name),
+                Outcome::Success,
+                json!({ "id": team.id, "members": ids }),
+            )
+            .await?;
+        }
+    }
+    Ok(!added.is_empty() || !removed.is_empty())
+}
+
+/// Adds members by user id; returns those added. Unknown ids are refused;
+/// locked (deprovisioned) users are skipped: a lock blocks team access too,
+/// until the IdP reactivates the user.
+async fn add_members(
+    conn: &mut Conn,
+    team_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, ScimError> {
+    let live = users::live_ids(conn, ids).await?;
+    if let Some(unknown) = ids.iter().find(|id| !live.contains(id)) {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("member {unknown:?} is not a user of this service; provision the user first"),
+        ));
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let locked = locks::locked_among(conn, &refs).await?;
+    let mut added = Vec::new();
+    for id in ids.iter().filter(|id| !locked.contains(id)) {
+        team_rows::add_member(conn, team_id, id).await?;
+        added.push(id.clone());
+    }
+    Ok(added)
+}
+
+async fn check_name_free(
+    conn: &mut Conn,
+    display_name: &str,
+    except: Option<&str>,
+) -> Result<(), ScimError> {
+    match team_rows::find_by_name(conn, display_name).await? {
+        Some(other) if Some(other.id.as_str()) != except => Err(ScimError::new(
+            409,
+            Some(ScimType::Uniqueness),
+            format!(
+                "displayName {display_name:?} is already taken (id {})",
+                other.id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the fields over the row; returns the row as stored.
+async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<TeamRow, ScimError> {
+    let updated = TeamRow {
+        display_name: fields.display_name.clone(),
+        external_id: fields.external_id.clone(),
+        attributes: Value::Object(fields.attributes.clone()).to_string(),
+        updated_at: store::now(),
+        ..row
+    };
+    if !team_rows::update(conn, &updated).await? {
+        return Err(ScimError::new(
+            412,
+            None,
+            format!(
+                "group {} changed while this request ran; read it again and retry",
+                updated.id
+            ),
+        ));
+    }
+    Ok(TeamRow {
+        version: updated.version + 1,
+        ..updated
+    })
+}
+
+async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow, ScimError> {
+    team_rows::get(conn, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))
+}
+
+async fn to_scim(
+    conn: &mut Conn,
+    rows: &[TeamRow],
+    with_members: bool,
+    base: &BaseUrl,
+) -> Result<Vec<Value>, StoreError> {
+    let mut members = if with_members {
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        Some(team_rows::members_of(conn, &ids).await?)
+    } else {
+        None
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let row_members = members
+                .as_mut()
+                .map(|by_team| by_team.remove(&row.id).unwrap_or_default());
+            group_to_scim(row, row_members.as_deref(), base)
+        })
+        .collect())
+}

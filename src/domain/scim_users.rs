@@ -1,0 +1,421 @@
+//! What SCIM requests on Users do to the directory (DESIGN, "Behaviour"):
+//! creation with the default role, adoption of manual users, uniqueness,
+//! automatic provisioning switched off, updates, and deactivation, deletion
+//! and reactivation through the deprovisioning engine.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::actor::Actor;
+use super::audit::{self, Outcome};
+use super::deprovision::{self, Trigger};
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::etag::{Preconditions, etag};
+use crate::scim::list::ListParams;
+use crate::scim::patch::{self, PatchRequest};
+use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
+use crate::scim::schema::ResourceKind;
+use crate::store::sql::Conditions;
+use crate::store::users::{self as user_rows, UserRow};
+use crate::store::{self, Conn, Store, StoreError, scim_query, settings, teams};
+
+/// A user written by a request, and whether the request deprovisioned them
+/// (for the metrics).
+#[derive(Debug)]
+pub struct Written {
+    pub resource: Value,
+    pub deprovisioned: bool,
+}
+
+/// A page of users as SCIM JSON, and how many match in all.
+pub async fn list(
+    store: &Store,
+    params: &ListParams,
+    base: &BaseUrl,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let backend = store.backend();
+    let conditions = || -> Result<Conditions, ScimError> {
+        let mut conditions = Conditions::default();
+        if let Some(filter) = &params.filter {
+            let clause = scim_query::user_condition(filter, backend, &mut conditions)?;
+            conditions.and(clause);
+        }
+        Ok(conditions)
+    };
+    let mut conn = store.conn().await?;
+    let total = user_rows::count_live(&mut conn, conditions()?).await?;
+    if params.count == 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = match &params.sort_by {
+        Some(path) => scim_query::user_sort_expression(path, backend)?,
+        None => "created_at".to_owned(),
+    };
+    let order = format!("{order} {}", if params.descending { "DESC" } else { "ASC" });
+    let rows = user_rows::page_live(
+        &mut conn,
+        conditions()?,
+        &order,
+        params.start_index - 1,
+        params.count,
+    )
+    .await?;
+    let resources = to_scim(&mut conn, &rows, base).await?;
+    Ok((total, resources))
+}
+
+pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
+    let mut conn = store.conn().await?;
+    let row = live(&mut conn, id).await?;
+    Ok(to_scim(&mut conn, &[row], base).await?.remove(0))
+}
+
+/// `POST /Users`: creates the user, or adopts a manual user of that name,
+/// or re-provisions one deleted before.
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    body: &Value,
+    base: &BaseUrl,
+) -> Result<Written, ScimError> {
+    let fields = user_from_scim(body)?;
+    let mut tx = store.begin().await?;
+    let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
+    let (id, deprovisioned) = match existing {
+        Some(row) if row.deleted_at.is_some() || row.origin == "manual" => {
+            let action = if row.deleted_at.is_some() {
+                "user.reprovision"
+            } else {
+                "user.adopt"
+            };
+            let id = row.id.clone();
+            let was_active = row.active;
+            let row = write(&mut tx, row, &fields).await?;
+            audit::record(
+                &mut tx,
+                actor,
+                action,
+                Some(&row.user_name),
+                Outcome::Success,
+                json!({ "id": row.id }),
+            )
+            .await?;
+            (
+                id,
+                follow_active(&mut tx, actor, row, was_active, fields.active).await?,
+            )
+        }
+        Some(row) => {
+            return Err(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                format!(
+                    "userName {:?} is already taken (id {})",
+                    fields.user_name, row.id
+                ),
+            ));
+        }
+        None => {
+            let settings = settings::get(&mut tx).await?;
+            if !settings.auto_provisioning {
+                drop(tx);
+                return Err(reject_provisioning(store, actor, &fields.user_name).await?);
+            }
+            let row = insert(&mut tx, &fields, &settings.default_role).await?;
+            audit::record(
+                &mut tx,
+                actor,
+                "user.create",
+                Some(&row.user_name),
+                Outcome::Success,
+                json!({ "id": row.id, "origin": "scim", "roles": [settings.default_role] }),
+            )
+            .await?;
+            let id = row.id.clone();
+            (
+                id,
+                follow_active(&mut tx, actor, row, true, fields.active).await?,
+            )
+        }
+    };
+    let resource = resource(&mut tx, &id, base).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Written {
+        resource,
+        deprovisioned,
+    })
+}
+
+/// Audits a refused creation on its own (the request's transaction is
+/// abandoned) and returns the error to answer with.
+async fn reject_provisioning(
+    store: &Store,
+    actor: &Actor,
+    user_name: &str,
+) -> Result<ScimError, ScimError> {
+    let mut conn = store.conn().await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "user.provision_rejected",
+        Some(user_name),
+        Outcome::Denied,
+        json!({ "why": "automatic provisioning is disabled" }),
+    )
+    .await?;
+    Ok(ScimError::new(
+        403,
+        None,
+        format!(
+            "automatic provisioning is disabled on this service: {user_name:?} was not created; \
+             an administrator can enable it with `scimctl provisioning enable`"
+        ),
+    ))
+}
+
+/// `PUT /Users/{id}`: the body replaces the user.
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    body: &Value,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Written, ScimError> {
+    let fields = user_from_scim(body)?;
+    update(store, actor, id, preconditions, base, |_| Ok(fields)).await
+}
+
+/// `PATCH /Users/{id}`: the operations apply to the user as GET shows it.
+pub async fn patch(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    body: &Value,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Written, ScimError> {
+    let request = PatchRequest::from_json(body)?;
+    update(store, actor, id, preconditions, base, |mut current| {
+        let active = current.get("active").cloned();
+        patch::apply(&mut current, &request, ResourceKind::User)?;
+        // Removing `active` leaves the user as they were: only `false`
+        // deactivates, only `true` reactivates.
+        if let (Some(object), Some(active)) = (current.as_object_mut(), active) {
+            object.entry("active").or_insert(active);
+        }
+        user_from_scim(&current)
+    })
+    .await
+}
+
+/// The one path of PUT and PATCH: `change` turns the current resource into
+/// the new fields; then the row is written, and a change of `active` goes
+/// through the deprovisioning engine.
+async fn update(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+    change: impl FnOnce(Value) -> Result<UserFields, ScimError>,
+) -> Result<Written, ScimError> {
+    let mut tx = store.begin().await?;
+    let row = live(&mut tx, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    let current = to_scim(&mut tx, std::slice::from_ref(&row), base)
+        .await?
+        .remove(0);
+    let fields = change(current)?;
+    if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
+        && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
+    {
+        return Err(ScimError::new(
+            409,
+            Some(ScimType::Uniqueness),
+            format!(
+                "userName {:?} is already taken (id {})",
+                fields.user_name, other.id
+            ),
+        ));
+    }
+    let was_active = row.active;
+    let row = write(&mut tx, row, &fields).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "user.update",
+        Some(&row.user_name),
+        Outcome::Success,
+        json!({ "id": row.id }),
+    )
+    .await?;
+    let deprovisioned = follow_active(&mut tx, actor, row, was_active, fields.active).await?;
+    let resource = resource(&mut tx, id, base).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Written {
+        resource,
+        deprovisioned,
+    })
+}
+
+/// `DELETE /Users/{id}`: deactivation (deprovisioning or pending, as the
+/// setting says), and a tombstone: gone from SCIM, kept for audit and
+/// verification. `true` when it deprovisioned the user.
+pub async fn delete(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    preconditions: &Preconditions,
+) -> Result<bool, ScimError> {
+    let mut tx = store.begin().await?;
+    let row = live(&mut tx, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    let deprovisioned = deprovision::deactivate_in(&mut tx, actor, row, Trigger::Scim)
+        .await?
+        .is_some_and(|report| !report.already_deprovisioned);
+    let row = live(&mut tx, id).await?;
+    let now = store::now();
+    let tombstone = UserRow {
+        deleted_at: Some(now),
+        updated_at: now,
+        ..row
+    };
+    save(&mut tx, &tombstone).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "user.delete",
+        Some(&tombstone.user_name),
+        Outcome::Success,
+        json!({ "id": tombstone.id }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(deprovisioned)
+}
+
+/// `active` changed: false deactivates through the engine, true
+/// reactivates. `true` when the user was deprovisioned.
+async fn follow_active(
+    conn: &mut Conn,
+    actor: &Actor,
+    row: UserRow,
+    was_active: bool,
+    active: bool,
+) -> Result<bool, ScimError> {
+    let deprovisioning = row.deprovision_state != "none";
+    if !active && (was_active || !deprovisioning) {
+        let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
+        Ok(report.is_some_and(|report| !report.already_deprovisioned))
+    } else if active && (!was_active || deprovisioning) {
+        let reason = Some("reactivated by the identity provider");
+        deprovision::reactivate_in(conn, actor, row, reason, Trigger::Scim).await?;
+        Ok(false)
+    } else {
+        Ok(false)
+    }
+}
+
+async fn insert(
+    conn: &mut Conn,
+    fields: &UserFields,
+    default_role: &str,
+) -> Result<UserRow, ScimError> {
+    let now = store::now();
+    let row = UserRow {
+        id: Uuid::new_v4().to_string(),
+        user_name: fields.user_name.clone(),
+        external_id: fields.external_id.clone(),
+        given_name: fields.given_name.clone(),
+        family_name: fields.family_name.clone(),
+        formatted_name: fields.formatted_name.clone(),
+        display_name: fields.display_name.clone(),
+        // Active until `follow_active` says otherwise, so deactivation on
+        // creation goes through the engine like any other.
+        active: true,
+        origin: "scim".to_owned(),
+        attributes: Value::Object(fields.attributes.clone()).to_string(),
+        version: 1,
+        deprovision_state: "none".to_owned(),
+        deprovisioned_at: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    user_rows::insert(conn, &row).await?;
+    user_rows::replace_emails(conn, &row.id, &fields.emails).await?;
+    user_rows::add_role(conn, &row.id, default_role).await?;
+    Ok(row)
+}
+
+/// Writes `fields` over `row` (keeping `active`, which `follow_active`
+/// changes) and returns the row as stored.
+async fn write(conn: &mut Conn, row: UserRow, fields: &UserFields) -> Result<UserRow, ScimError> {
+    let updated = UserRow {
+        user_name: fields.user_name.clone(),
+        external_id: fields.external_id.clone(),
+        given_name: fields.given_name.clone(),
+        family_name: fields.family_name.clone(),
+        formatted_name: fields.formatted_name.clone(),
+        display_name: fields.display_name.clone(),
+        origin: "scim".to_owned(),
+        attributes: Value::Object(fields.attributes.clone()).to_string(),
+        deleted_at: None,
+        updated_at: store::now(),
+        ..row
+    };
+    save(conn, &updated).await?;
+    user_rows::replace_emails(conn, &updated.id, &fields.emails).await?;
+    Ok(UserRow {
+        version: updated.version + 1,
+        ..updated
+    })
+}
+
+async fn save(conn: &mut Conn, row: &UserRow) -> Result<(), ScimError> {
+    if user_rows::update(conn, row).await? {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            412,
+            None,
+            format!(
+                "user {} changed while this request ran; read it again and retry",
+                row.id
+            ),
+        ))
+    }
+}
+
+/// A user that is not a tombstone, or 404.
+async fn live(conn: &mut Conn, id: &str) -> Result<UserRow, ScimError> {
+    match user_rows::get(conn, id).await? {
+        Some(row) if row.deleted_at.is_none() => Ok(row),
+        _ => Err(ScimError::not_found(format!("no user with id {id}"))),
+    }
+}
+
+async fn resource(conn: &mut Conn, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
+    let row = live(conn, id).await?;
+    Ok(to_scim(conn, &[row], base).await?.remove(0))
+}
+
+/// Users as SCIM JSON, with emails and groups, in a fixed number of queries.
+async fn to_scim(
+    conn: &mut Conn,
+    rows: &[UserRow],
+    base: &BaseUrl,
+) -> Result<Vec<Value>, StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut emails = user_rows::emails_of(conn, &ids).await?;
+    let mut groups = teams::teams_of(conn, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let emails = emails.remove(&row.id).unwrap_or_default();
+            let groups = groups.remove(&row.id).unwrap_or_default();
+            user_to_scim(row, &emails, &groups, base)
+        })
+        .collect())
+}

@@ -1,0 +1,151 @@
+//! `/scim/v2/Users`: list and search, get, create, replace, patch, delete.
+//! Handlers only translate HTTP; what a request does to the directory is in
+//! `domain::scim_users`.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde_json::Value;
+
+use super::super::AppState;
+use super::super::auth::Caller;
+use super::http::{ScimJson, ScimQuery, ScimResponse};
+use super::listing::{ListQuery, ProjectionQuery};
+use crate::domain::deprovision::Trigger;
+use crate::domain::scim_users::{self, Written};
+use crate::scim::error::ScimError;
+use crate::scim::etag::Preconditions;
+use crate::scim::list::list_response;
+use crate::scim::resource::BaseUrl;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/Users", get(list).post(create))
+        .route("/Users/.search", post(search))
+        .route(
+            "/Users/{id}",
+            get(show).put(replace).patch(patch).delete(delete),
+        )
+}
+
+async fn list(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    ScimQuery(query): ScimQuery<ListQuery>,
+) -> Result<ScimResponse, ScimError> {
+    answer_list(&state, &base, &query).await
+}
+
+async fn search(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    ScimJson(body): ScimJson<Value>,
+) -> Result<ScimResponse, ScimError> {
+    answer_list(&state, &base, &ListQuery::from_search(&body)?).await
+}
+
+async fn answer_list(
+    state: &AppState,
+    base: &BaseUrl,
+    query: &ListQuery,
+) -> Result<ScimResponse, ScimError> {
+    let params = query.params()?;
+    let projection = query.projection()?;
+    let (total, mut resources) = scim_users::list(&state.store, &params, base).await?;
+    for resource in &mut resources {
+        projection.apply(resource);
+    }
+    Ok(ScimResponse::ok(list_response(
+        total,
+        params.start_index,
+        resources,
+    )))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    Path(id): Path<String>,
+    ScimQuery(query): ScimQuery<ProjectionQuery>,
+    preconditions: Preconditions,
+) -> Result<ScimResponse, ScimError> {
+    let projection = query.projection()?;
+    let mut resource = scim_users::get(&state.store, &id, &base).await?;
+    let etag = resource["meta"]["version"].as_str().map(str::to_owned);
+    projection.apply(&mut resource);
+    let mut response = ScimResponse::resource(resource);
+    if let Some(etag) = etag {
+        response = response.with_etag(etag);
+    }
+    response.conditional(&preconditions)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    base: BaseUrl,
+    ScimJson(body): ScimJson<Value>,
+) -> Result<ScimResponse, ScimError> {
+    let written = scim_users::create(&state.store, &caller.actor, &body, &base).await?;
+    Ok(ScimResponse::created(counted(&state, written)))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    base: BaseUrl,
+    Path(id): Path<String>,
+    preconditions: Preconditions,
+    ScimJson(body): ScimJson<Value>,
+) -> Result<ScimResponse, ScimError> {
+    let written = scim_users::replace(
+        &state.store,
+        &caller.actor,
+        &id,
+        &body,
+        &preconditions,
+        &base,
+    )
+    .await?;
+    Ok(ScimResponse::resource(counted(&state, written)))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    base: BaseUrl,
+    Path(id): Path<String>,
+    preconditions: Preconditions,
+    ScimJson(body): ScimJson<Value>,
+) -> Result<ScimResponse, ScimError> {
+    let written = scim_users::patch(
+        &state.store,
+        &caller.actor,
+        &id,
+        &body,
+        &preconditions,
+        &base,
+    )
+    .await?;
+    Ok(ScimResponse::resource(counted(&state, written)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    preconditions: Preconditions,
+) -> Result<ScimResponse, ScimError> {
+    if scim_users::delete(&state.store, &caller.actor, &id, &preconditions).await? {
+        state.metrics.deprovisioned(Trigger::Scim);
+    }
+    Ok(ScimResponse::no_content())
+}
+
+/// Counts a deprovisioning the request caused; returns the resource.
+fn counted(state: &AppState, written: Written) -> Value {
+    if written.deprovisioned {
+        state.metrics.deprovisioned(Trigger::Scim);
+    }
+    written.resource
+}
