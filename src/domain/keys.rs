@@ -241,11 +241,7 @@ pub struct Authenticated {
 /// Checks a bearer token. On success notes the key's use; every failure is
 /// an [`Error::Unauthenticated`] whose message says why.
 pub async fn authenticate(store: &Store, presented: &str, ip: IpAddr) -> Result<Authenticated> {
-    let invalid = || {
-        Error::Unauthenticated(
-            "invalid API key; check SCIMCTL_TOKEN or run `scimctl login`".to_owned(),
-        )
-    };
+    let invalid = || Error::Unauthenticated("invalid API key".to_owned());
     let token = PresentedToken::parse(presented)
         .filter(|token| token.kind == TokenKind::ApiKey)
         .ok_or_else(invalid)?;

@@ -23,20 +23,41 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-/// Middleware: lets a request through only with a live API key.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let request_id = request_id(request.headers());
-    let presented = bearer_token(request.headers());
+/// Why a request was refused, already audited as `auth.denied`. Each API
+/// words it in its own error format.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No live key (401): missing, malformed, unknown, revoked or expired.
+    Unauthenticated(String),
+    /// The key lacks a scope (403).
+    MissingScope(Scope),
+    /// The check itself failed (the database); the cause is logged.
+    Failed(domain::Error),
+}
+
+impl From<domain::Error> for Refusal {
+    fn from(err: domain::Error) -> Self {
+        Refusal::Failed(err)
+    }
+}
+
+/// What the checks need to know about a request, and to audit it.
+pub struct RequestFacts<'a> {
+    pub ip: std::net::IpAddr,
+    pub method: &'a str,
+    /// As the client sent it (see [`original_path`]).
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+}
+
+/// The one authentication both APIs use: a live bearer key becomes the
+/// [`Caller`]; anything else is audited and refused.
+pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Caller, Refusal> {
+    let presented = bearer_token(request.headers);
     let outcome = match presented {
-        Some(token) => keys::authenticate(&state.store, token, ip).await,
+        Some(token) => keys::authenticate(&state.store, token, request.ip).await,
         None => Err(domain::Error::Unauthenticated(
-            "missing API key: send `Authorization: Bearer <key>`; for the CLI set SCIMCTL_TOKEN or run `scimctl login`"
-                .to_owned(),
+            "missing API key: send `Authorization: Bearer <key>`".to_owned(),
         )),
     };
     match outcome {
@@ -45,11 +66,10 @@ pub async fn authenticate(
                 key_id: Some(key.id.clone()),
                 name: key.name.clone(),
                 scopes,
-                source_ip: Some(ip),
-                request_id,
+                source_ip: Some(request.ip),
+                request_id: request_id(request.headers),
             };
-            request.extensions_mut().insert(Caller { key, actor });
-            Ok(next.run(request).await)
+            Ok(Caller { key, actor })
         }
         Err(domain::Error::Unauthenticated(reason)) => {
             let actor = Actor {
@@ -58,27 +78,80 @@ pub async fn authenticate(
                     .map(|token| token.id.to_owned()),
                 name: "unauthenticated".to_owned(),
                 scopes: Default::default(),
-                source_ip: Some(ip),
-                request_id,
+                source_ip: Some(request.ip),
+                request_id: request_id(request.headers),
             };
-            keys::record_denial(
-                &state.store,
-                &actor,
-                &reason,
-                request.method().as_str(),
-                original_path(&request),
-            )
-            .await?;
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, reason))
+            keys::record_denial(&state.store, &actor, &reason, request.method, request.path)
+                .await?;
+            Err(Refusal::Unauthenticated(reason))
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The caller's key must carry `scope`; a refusal is audited.
+pub async fn require(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    request: &RequestFacts<'_>,
+) -> Result<(), Refusal> {
+    if caller.actor.has(scope) {
+        return Ok(());
+    }
+    let reason = format!("key lacks scope {scope}");
+    keys::record_denial(
+        &state.store,
+        &caller.actor,
+        &reason,
+        request.method,
+        request.path,
+    )
+    .await?;
+    Err(Refusal::MissingScope(scope))
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated(reason) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                format!("{reason}; for the CLI set SCIMCTL_TOKEN or run `scimctl login`"),
+            ),
+            Refusal::MissingScope(scope) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "key lacks scope {scope}; use a key that has it (`scimctl keys create --scope {scope}`)"
+                ),
+            ),
+            Refusal::Failed(err) => err.into(),
+        }
+    }
+}
+
+/// Middleware: lets a request through only with a live API key.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let facts = RequestFacts {
+        ip,
+        method: request.method().as_str(),
+        path: original_path(&request),
+        headers: request.headers(),
+    };
+    let caller = identify(&state, &facts).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
 }
 
 /// Middleware for one route: the caller's key must carry `scope`. Runs
 /// inside [`authenticate`].
 pub async fn require_scope(
     State((state, scope)): State<(AppState, Scope)>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -86,22 +159,14 @@ pub async fn require_scope(
         .extensions()
         .get::<Caller>()
         .expect("require_scope is layered inside authenticate");
-    if caller.actor.has(scope) {
-        return Ok(next.run(request).await);
-    }
-    let reason = format!("key lacks scope {scope}");
-    keys::record_denial(
-        &state.store,
-        &caller.actor,
-        &reason,
-        request.method().as_str(),
-        original_path(&request),
-    )
-    .await?;
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        format!("{reason}; use a key that has it (`scimctl keys create --scope {scope}`)"),
-    ))
+    let facts = RequestFacts {
+        ip,
+        method: request.method().as_str(),
+        path: original_path(&request),
+        headers: request.headers(),
+    };
+    require(&state, caller, scope, &facts).await?;
+    Ok(next.run(request).await)
 }
 
 pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {

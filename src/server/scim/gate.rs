@@ -11,12 +11,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::super::AppState;
-use super::super::auth::{Caller, bearer_token, request_id};
+use super::super::auth::{self, Caller, Refusal, RequestFacts};
 use super::super::client_ip::{self, ClientIp};
-use crate::domain::actor::Actor;
+use crate::domain::allowlist;
 use crate::domain::scope::Scope;
-use crate::domain::token::PresentedToken;
-use crate::domain::{self, allowlist, keys};
 use crate::scim::error::ScimError;
 
 /// The one scope every SCIM endpoint needs.
@@ -43,71 +41,51 @@ async fn admit(state: &AppState, request: &Parts) -> Result<Caller, ScimError> {
         tracing::error!("request without a peer address: serve with connect info");
         return Err(internal());
     };
-    let method = request.method.as_str();
-    // The path as the client sent it: inside the nested router the URI has
-    // lost its prefix, and the audit log should name what was asked for.
-    let path = request
-        .extensions
-        .get::<OriginalUri>()
-        .map_or(request.uri.path(), |OriginalUri(uri)| uri.path());
-    let headers = &request.headers;
-
+    let facts = RequestFacts {
+        ip,
+        method: request.method.as_str(),
+        // As the client sent it: inside the nested router the URI has lost
+        // its prefix, and the audit log should name what was asked for.
+        path: request
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(request.uri.path(), |OriginalUri(uri)| uri.path()),
+        headers: &request.headers,
+    };
     // The allowlist first: a refused address learns nothing about its key.
-    let denied = client_ip::denial(state, ip, method, path, headers)
+    let denied = client_ip::denial(state, ip, facts.method, facts.path, facts.headers)
         .await
         .map_err(|_| internal())?;
     if let Some(message) = denied {
         return Err(ScimError::new(403, None, message));
     }
+    let caller = auth::identify(state, &facts).await?;
+    auth::require(state, &caller, SCOPE, &facts).await?;
+    Ok(caller)
+}
 
-    let presented = bearer_token(headers);
-    let outcome = match presented {
-        Some(token) => keys::authenticate(&state.store, token, ip).await,
-        None => Err(domain::Error::Unauthenticated(
-            "missing API key: send `Authorization: Bearer <key>` with a key that has scope \
-             scim:provision (`scimctl keys create --scope scim:provision`)"
-                .to_owned(),
-        )),
-    };
-    let authenticated = match outcome {
-        Ok(authenticated) => authenticated,
-        Err(domain::Error::Unauthenticated(reason)) => {
-            let actor = Actor {
-                key_id: presented
-                    .and_then(PresentedToken::parse)
-                    .map(|token| token.id.to_owned()),
-                name: "unauthenticated".to_owned(),
-                scopes: Default::default(),
-                source_ip: Some(ip),
-                request_id: request_id(headers),
-            };
-            keys::record_denial(&state.store, &actor, &reason, method, path).await?;
-            return Err(ScimError::new(401, None, reason));
-        }
-        Err(other) => return Err(other.into()),
-    };
-
-    let keys::Authenticated { key, scopes } = authenticated;
-    let actor = Actor {
-        key_id: Some(key.id.clone()),
-        name: key.name.clone(),
-        scopes,
-        source_ip: Some(ip),
-        request_id: request_id(headers),
-    };
-    if !actor.has(SCOPE) {
-        let reason = format!("key lacks scope {SCOPE}");
-        keys::record_denial(&state.store, &actor, &reason, method, path).await?;
-        return Err(ScimError::new(
-            403,
-            None,
-            format!(
-                "{reason}; give the identity provider a key that has it (`scimctl keys create \
-                 --name okta --scope {SCOPE}`)"
+impl From<Refusal> for ScimError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated(reason) => ScimError::new(
+                401,
+                None,
+                format!(
+                    "{reason}; the identity provider needs a key with scope {SCOPE} \
+                     (`scimctl keys create --name okta --scope {SCOPE}`)"
+                ),
             ),
-        ));
+            Refusal::MissingScope(scope) => ScimError::new(
+                403,
+                None,
+                format!(
+                    "key lacks scope {scope}; give the identity provider a key that has it \
+                     (`scimctl keys create --name okta --scope {scope}`)"
+                ),
+            ),
+            Refusal::Failed(err) => err.into(),
+        }
     }
-    Ok(Caller { key, actor })
 }
 
 /// The address `client_ip::resolve` worked out, or the peer's when it did
