@@ -15,7 +15,6 @@ use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
 use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
-use crate::store::sql::Conditions;
 use crate::store::teams::{self as team_rows, TeamRow};
 use crate::store::{self, Conn, Store, StoreError, locks, scim_query, users};
 
@@ -27,28 +26,22 @@ pub async fn list(
     with_members: bool,
     base: &BaseUrl,
 ) -> Result<(i64, Vec<Value>), ScimError> {
-    let backend = store.backend();
-    let conditions = || -> Result<Conditions, ScimError> {
-        let mut conditions = Conditions::default();
-        if let Some(filter) = &params.filter {
-            let clause = scim_query::group_condition(filter, backend, &mut conditions)?;
-            conditions.and(clause);
-        }
-        Ok(conditions)
-    };
+    let (kind, backend) = (ResourceKind::Group, store.backend());
+    let filter = params.filter.as_ref();
     let mut conn = store.conn().await?;
-    let total = team_rows::count_where(&mut conn, conditions()?).await?;
+    let total = team_rows::count_where(
+        &mut conn,
+        scim_query::list_conditions(kind, filter, backend)?,
+    )
+    .await?;
     if params.count == 0 {
         return Ok((total, Vec::new()));
     }
-    let order = match &params.sort_by {
-        Some(path) => scim_query::group_sort_expression(path, backend)?,
-        None => "created_at".to_owned(),
-    };
-    let order = format!("{order} {}", if params.descending { "DESC" } else { "ASC" });
+    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
+    let conditions = scim_query::list_conditions(kind, filter, backend)?;
     let rows = team_rows::page_where(
         &mut conn,
-        conditions()?,
+        conditions,
         &order,
         params.start_index - 1,
         params.count,

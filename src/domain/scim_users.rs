@@ -15,7 +15,6 @@ use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
 use crate::scim::schema::ResourceKind;
-use crate::store::sql::Conditions;
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query, settings, teams};
 
@@ -33,28 +32,22 @@ pub async fn list(
     params: &ListParams,
     base: &BaseUrl,
 ) -> Result<(i64, Vec<Value>), ScimError> {
-    let backend = store.backend();
-    let conditions = || -> Result<Conditions, ScimError> {
-        let mut conditions = Conditions::default();
-        if let Some(filter) = &params.filter {
-            let clause = scim_query::user_condition(filter, backend, &mut conditions)?;
-            conditions.and(clause);
-        }
-        Ok(conditions)
-    };
+    let (kind, backend) = (ResourceKind::User, store.backend());
+    let filter = params.filter.as_ref();
     let mut conn = store.conn().await?;
-    let total = user_rows::count_live(&mut conn, conditions()?).await?;
+    let total = user_rows::count_live(
+        &mut conn,
+        scim_query::list_conditions(kind, filter, backend)?,
+    )
+    .await?;
     if params.count == 0 {
         return Ok((total, Vec::new()));
     }
-    let order = match &params.sort_by {
-        Some(path) => scim_query::user_sort_expression(path, backend)?,
-        None => "created_at".to_owned(),
-    };
-    let order = format!("{order} {}", if params.descending { "DESC" } else { "ASC" });
+    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
+    let conditions = scim_query::list_conditions(kind, filter, backend)?;
     let rows = user_rows::page_live(
         &mut conn,
-        conditions()?,
+        conditions,
         &order,
         params.start_index - 1,
         params.count,

@@ -37,27 +37,43 @@ use crate::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 const TRUE: &str = "(1 = 1)";
 const FALSE: &str = "(1 = 0)";
 
-/// The condition `filter` puts on `users` (the table must be named
-/// `users`, not aliased, in the query). Values are bound into `conditions`.
-/// A filter naming an attribute no schema defines, or comparing what cannot
-/// be compared, is `400 invalidFilter`.
-pub fn user_condition(
-    filter: &Filter,
+/// A list request's conditions: the filter's, when there is one. Values
+/// are bound into the returned [`Conditions`].
+pub fn list_conditions(
+    kind: ResourceKind,
+    filter: Option<&Filter>,
     backend: Backend,
-    conditions: &mut Conditions,
-) -> Result<String, ScimError> {
-    compile(filter, ResourceKind::User, backend, conditions)
+) -> Result<Conditions, ScimError> {
+    let mut conditions = Conditions::default();
+    if let Some(filter) = filter {
+        let clause = compile(filter, kind, backend, &mut conditions)?;
+        conditions.and(clause);
+    }
+    Ok(conditions)
 }
 
-/// The condition `filter` puts on `teams` (named `teams` in the query).
-pub fn group_condition(
-    filter: &Filter,
+/// A list request's `ORDER BY` (without the `id` tie-breaker the store
+/// adds): the sort attribute, or creation order when none is asked for.
+pub fn list_order(
+    kind: ResourceKind,
+    sort_by: Option<&AttrPath>,
+    descending: bool,
     backend: Backend,
-    conditions: &mut Conditions,
 ) -> Result<String, ScimError> {
-    compile(filter, ResourceKind::Group, backend, conditions)
+    let expression = match sort_by {
+        Some(path) => sort_expression(path, kind, backend)?,
+        None => "created_at".to_owned(),
+    };
+    Ok(format!(
+        "{expression} {}",
+        if descending { "DESC" } else { "ASC" }
+    ))
 }
 
+/// The condition `filter` puts on `users` or `teams` (the table must be
+/// named so, not aliased, in the query). Values are bound into
+/// `conditions`. A filter naming an attribute no schema defines, or
+/// comparing what cannot be compared, is `400 invalidFilter`.
 fn compile(
     filter: &Filter,
     kind: ResourceKind,
@@ -937,25 +953,16 @@ fn qualify(filter: &Filter, attribute: &AttrPath) -> Filter {
 // sortBy
 // ---------------------------------------------------------------------------
 
-/// The SQL expression to `ORDER BY` for `sortBy=path` on users (append
+fn invalid_sort(path: &AttrPath, why: &str) -> ScimError {
+    ScimError::bad_request(ScimType::InvalidValue, format!("sortBy \"{path}\": {why}"))
+}
+
+/// The SQL expression to `ORDER BY` for `sortBy=path` (append
 /// `ASC`/`DESC`). Strings sort case-insensitively unless case-exact;
 /// multi-valued attributes by their primary value, else the first (RFC 7644
 /// §3.4.2.3). Resources without a value sort last ascending and first
 /// descending on both engines (PostgreSQL does so for NULL already; on
 /// SQLite, NULL becomes an empty blob, which sorts after all text).
-pub fn user_sort_expression(path: &AttrPath, backend: Backend) -> Result<String, ScimError> {
-    sort_expression(path, ResourceKind::User, backend)
-}
-
-/// [`user_sort_expression`] for groups.
-pub fn group_sort_expression(path: &AttrPath, backend: Backend) -> Result<String, ScimError> {
-    sort_expression(path, ResourceKind::Group, backend)
-}
-
-fn invalid_sort(path: &AttrPath, why: &str) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidValue, format!("sortBy \"{path}\": {why}"))
-}
-
 fn sort_expression(
     path: &AttrPath,
     kind: ResourceKind,
@@ -1211,23 +1218,26 @@ mod tests {
                 .attribute
         };
         assert_eq!(
-            user_sort_expression(&path("userName"), Backend::Sqlite).expect("ok"),
+            sort_expression(&path("userName"), ResourceKind::User, Backend::Sqlite).expect("ok"),
             "users.user_name_key"
         );
         assert_eq!(
-            user_sort_expression(&path("displayName"), Backend::Sqlite).expect("ok"),
+            sort_expression(&path("displayName"), ResourceKind::User, Backend::Sqlite).expect("ok"),
             "COALESCE(LOWER(users.display_name), x'')"
         );
         assert_eq!(
-            user_sort_expression(&path("displayName"), Backend::Postgres).expect("ok"),
+            sort_expression(&path("displayName"), ResourceKind::User, Backend::Postgres)
+                .expect("ok"),
             "LOWER(users.display_name)"
         );
         assert_eq!(
-            group_sort_expression(&path("displayName"), Backend::Postgres).expect("ok"),
+            sort_expression(&path("displayName"), ResourceKind::Group, Backend::Postgres)
+                .expect("ok"),
             "teams.display_name_key"
         );
         for bad in ["name", "groups", "schemas", "nosuch", "meta.version"] {
-            let err = user_sort_expression(&path(bad), Backend::Sqlite).expect_err(bad);
+            let err =
+                sort_expression(&path(bad), ResourceKind::User, Backend::Sqlite).expect_err(bad);
             assert_eq!(
                 (err.status, err.scim_type),
                 (400, Some(ScimType::InvalidValue)),
@@ -1743,7 +1753,8 @@ mod tests {
             ),
             ("externalId", true, vec![BOB, CAROL, DAVE, ALICE]),
         ] {
-            let expression = user_sort_expression(&path(sort_by), backend).expect(sort_by);
+            let expression =
+                sort_expression(&path(sort_by), ResourceKind::User, backend).expect(sort_by);
             let order = format!("{expression} {}", if descending { "DESC" } else { "ASC" });
             let found = select(store, ResourceKind::User, "userName pr", Some(&order)).await;
             if found != expected {
@@ -1752,7 +1763,8 @@ mod tests {
                 ));
             }
         }
-        let expression = group_sort_expression(&path("displayName"), backend).expect("sort");
+        let expression =
+            sort_expression(&path("displayName"), ResourceKind::Group, backend).expect("sort");
         let found = select(
             store,
             ResourceKind::Group,
