@@ -71,14 +71,8 @@ async fn show(
 ) -> Result<ScimResponse, ScimError> {
     let projection = query.projection()?;
     let with_members = !projection.leaves_out("members");
-    let mut resource = scim_groups::get(&state.store, &id, with_members, &base).await?;
-    let etag = resource["meta"]["version"].as_str().map(str::to_owned);
-    projection.apply(&mut resource);
-    let mut response = ScimResponse::resource(resource);
-    if let Some(etag) = etag {
-        response = response.with_etag(etag);
-    }
-    response.conditional(&preconditions)
+    let resource = scim_groups::get(&state.store, &id, with_members, &base).await?;
+    ScimResponse::projected(resource, &projection, &preconditions)
 }
 
 async fn create(

@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::scim::MEDIA_TYPE;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::etag::Preconditions;
+use crate::scim::list::Projection;
 use crate::scim::resource::BaseUrl;
 
 use super::PREFIX;
@@ -283,11 +284,21 @@ impl ScimResponse {
         }
     }
 
-    /// Sets (or replaces) the `ETag`, e.g. when `attributes=` left `meta`
-    /// out of the body. `etag` is the weak tag itself: `W/"3"`.
-    pub fn with_etag(mut self, etag: impl Into<String>) -> Self {
-        self.etag = Some(etag.into());
-        self
+    /// `200` with one resource trimmed to what the client asked for; the
+    /// `ETag` is the resource's version even when `attributes=` left `meta`
+    /// out, and the request's preconditions apply (`304`, `412`).
+    pub fn projected(
+        mut resource: Value,
+        projection: &Projection,
+        preconditions: &Preconditions,
+    ) -> Result<ScimResponse, ScimError> {
+        let etag = meta_string(&resource, "version");
+        projection.apply(&mut resource);
+        ScimResponse {
+            etag,
+            ..ScimResponse::ok(resource)
+        }
+        .conditional(preconditions)
     }
 
     /// Applies the request's preconditions to a `GET` of one resource

@@ -70,14 +70,8 @@ async fn show(
     preconditions: Preconditions,
 ) -> Result<ScimResponse, ScimError> {
     let projection = query.projection()?;
-    let mut resource = scim_users::get(&state.store, &id, &base).await?;
-    let etag = resource["meta"]["version"].as_str().map(str::to_owned);
-    projection.apply(&mut resource);
-    let mut response = ScimResponse::resource(resource);
-    if let Some(etag) = etag {
-        response = response.with_etag(etag);
-    }
-    response.conditional(&preconditions)
+    let resource = scim_users::get(&state.store, &id, &base).await?;
+    ScimResponse::projected(resource, &projection, &preconditions)
 }
 
 async fn create(
