@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::users::{self, find};
+use super::users::{self, find, find_for_update};
 use super::{Result, access};
 use crate::api::directory::{Check, DeprovisionReport, TeamRef, User, UserRef, VerificationReport};
 use crate::store::users::{self as user_rows, UserRow};
@@ -40,7 +40,7 @@ pub async fn deprovision(
     dry_run: bool,
 ) -> Result<DeprovisionReport> {
     let mut tx = store.begin().await?;
-    let user = find(&mut tx, id_or_name).await?;
+    let user = find_for_update(&mut tx, id_or_name).await?;
     let report = if dry_run {
         plan(&mut tx, &user).await?
     } else {
@@ -194,7 +194,7 @@ pub async fn deactivate(
     id_or_name: &str,
 ) -> Result<(User, Option<DeprovisionReport>)> {
     let mut tx = store.begin().await?;
-    let user = find(&mut tx, id_or_name).await?;
+    let user = find_for_update(&mut tx, id_or_name).await?;
     let id = user.id.clone();
     let report = deactivate_in(&mut tx, actor, user, Trigger::Admin).await?;
     let user = reload(&mut tx, &id).await?;
@@ -255,7 +255,7 @@ pub async fn reactivate(
     reason: Option<&str>,
 ) -> Result<User> {
     let mut tx = store.begin().await?;
-    let user = find(&mut tx, id_or_name).await?;
+    let user = find_for_update(&mut tx, id_or_name).await?;
     let id = user.id.clone();
     reactivate_in(&mut tx, actor, user, reason, Trigger::Admin).await?;
     let user = reload(&mut tx, &id).await?;

@@ -326,8 +326,9 @@ async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<Te
     })
 }
 
+/// The group, locked until a write transaction commits; else 404.
 async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow, ScimError> {
-    team_rows::get(conn, id)
+    team_rows::get_for_update(conn, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))
 }

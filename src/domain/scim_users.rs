@@ -381,9 +381,10 @@ async fn save(conn: &mut Conn, row: &UserRow) -> Result<(), ScimError> {
     }
 }
 
-/// A user that is not a tombstone, or 404.
+/// A user that is not a tombstone (locked until a write transaction
+/// commits), or 404.
 async fn live(conn: &mut Conn, id: &str) -> Result<UserRow, ScimError> {
-    match user_rows::get(conn, id).await? {
+    match user_rows::get_for_update(conn, id).await? {
         Some(row) if row.deleted_at.is_none() => Ok(row),
         _ => Err(ScimError::not_found(format!("no user with id {id}"))),
     }

@@ -29,6 +29,17 @@ pub async fn find(conn: &mut Conn, id_or_name: &str) -> Result<UserRow> {
     })
 }
 
+/// [`find`] in a write transaction: the row stays locked until it commits,
+/// so concurrent changes to one user queue instead of colliding.
+pub async fn find_for_update(conn: &mut Conn, id_or_name: &str) -> Result<UserRow> {
+    let id = find(conn, id_or_name).await?.id;
+    user_rows::get_for_update(conn, &id).await?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "user {id_or_name:?} was deleted while this request ran"
+        ))
+    })
+}
+
 pub async fn show(store: &Store, id_or_name: &str) -> Result<User> {
     let mut conn = store.conn().await?;
     let row = find(&mut conn, id_or_name).await?;

@@ -378,10 +378,14 @@ static USER_ATTRIBUTES: [Attribute; 20] = [
         "timezone",
         "The user's time zone in IANA format, e.g. \"America/Los_Angeles\".",
     ),
+    // Required: every user here is either active or not, and a PATCH that
+    // removed the attribute would leave that undecided (a missing `active`
+    // on creation still means true).
     boolean(
         "active",
         "The user's administrative status: false takes all access away.",
-    ),
+    )
+    .required(),
     string(
         "password",
         "Accepted and discarded: this service never stores passwords.",

@@ -223,8 +223,15 @@ impl Store {
         self.backend
     }
 
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads, then writes,
+    /// fails with "database is locked" when another writer got there first,
+    /// instead of waiting its turn.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.pool.begin().await?)
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
@@ -251,6 +258,18 @@ pub fn now() -> OffsetDateTime {
 /// `at` in UTC at the store's resolution.
 pub fn truncate(at: OffsetDateTime) -> OffsetDateTime {
     from_millis(to_millis(at)).unwrap_or(at)
+}
+
+/// `FOR UPDATE` on PostgreSQL, so a row read in a write transaction stays
+/// as read until it commits and concurrent writers queue instead of failing
+/// their version check; nothing on SQLite, where `BEGIN IMMEDIATE` already
+/// serialises writers.
+pub(crate) fn for_update(conn: &Conn) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" {
+        "FOR UPDATE"
+    } else {
+        ""
+    }
 }
 
 /// Times are stored as unix milliseconds: both backends compare and index

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::sql::Conditions;
 use super::users::name_key;
-use super::{Conn, StoreError, from_millis, to_millis};
+use super::{Conn, StoreError, for_update, from_millis, to_millis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRow {
@@ -194,9 +194,12 @@ pub async fn touch(
     Ok(())
 }
 
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<TeamRow>, StoreError> {
+/// A team by id, locked until the write transaction commits (see
+/// `store::for_update`).
+pub async fn get_for_update(conn: &mut Conn, id: &str) -> Result<Option<TeamRow>, StoreError> {
+    let lock = for_update(conn);
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM teams WHERE id = $1"
+        "SELECT {COLUMNS} FROM teams WHERE id = $1 {lock}"
     )))
     .bind(id)
     .fetch_optional(conn)

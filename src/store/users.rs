@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use super::sql::{Conditions, contains_pattern};
-use super::{Conn, StoreError, from_millis, get_bool, to_millis};
+use super::{Conn, StoreError, for_update, from_millis, get_bool, to_millis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -149,6 +149,18 @@ pub async fn find_by_user_name(
         "SELECT {COLUMNS} FROM users WHERE user_name_key = $1"
     )))
     .bind(name_key(user_name))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// [`get`] in a write transaction: the row stays locked until it commits.
+pub async fn get_for_update(conn: &mut Conn, id: &str) -> Result<Option<UserRow>, StoreError> {
+    let lock = for_update(conn);
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1 {lock}"
+    )))
+    .bind(id)
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()

@@ -19,7 +19,7 @@ mod users;
 
 use axum::extract::OriginalUri;
 use axum::http::Method;
-use axum::routing::any;
+use axum::routing::{any, post};
 use axum::{Extension, Router, middleware};
 
 use super::{AppState, ServerConfig};
@@ -39,6 +39,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .merge(discovery::routes())
         .merge(users::routes())
         .merge(groups::routes())
+        .route("/.search", post(search_everything))
         // `/scim/v2` itself; nothing is there, but it is SCIM's to say so.
         .route("/", any(no_route))
         .fallback(no_route)
@@ -53,6 +54,19 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, gate::gate))
         .layer(middleware::from_fn(http::scim_errors))
         .layer(Extension(settings))
+}
+
+/// `POST /.search` across resource types (RFC 7644 §3.4.3) is optional;
+/// 501 is how a service provider says it does not do it.
+async fn search_everything() -> ScimError {
+    ScimError::new(
+        501,
+        None,
+        format!(
+            "searching across resource types is not supported: use {PREFIX}/Users/.search or \
+             {PREFIX}/Groups/.search"
+        ),
+    )
 }
 
 async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimError {
