@@ -229,6 +229,32 @@ both_backends! {
         assert_eq!(code, 0, "{live}");
         assert_eq!(live["roles"], json!(["member"]));
         assert_eq!(introspect(server, &session_token).0, 5, "the old session stays dead");
+
+        // The audit log tells the whole story, each step with its actor and
+        // the address it came from.
+        let entries = stdout_json(&root(server, &["audit", "list", "--target", "alice", "-o", "json"], 0));
+        let mut actions: Vec<&str> = entries
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|entry| entry["action"].as_str().expect("action"))
+            .collect();
+        actions.reverse(); // newest first on the wire
+        for step in ["user.create", "session.issue", "user.deprovision", "user.reactivate"] {
+            assert!(actions.contains(&step), "{step} missing from {actions:?}");
+        }
+        let position = |step: &str| actions.iter().position(|a| *a == step).expect("present");
+        assert!(position("user.create") < position("user.deprovision"));
+        assert!(position("user.deprovision") < position("user.reactivate"));
+        for entry in entries.as_array().expect("array") {
+            assert_eq!(entry["source_ip"], "127.0.0.1", "{entry}");
+            assert_eq!(entry["actor"]["name"], "initial admin", "{entry}");
+        }
+        let key_created = stdout_json(&root(server, &["audit", "list", "--action", "key.create", "-o", "json"], 0));
+        assert!(
+            key_created.as_array().expect("array").iter().any(|entry| entry["details"]["owner"] == "alice"),
+            "the personal key's creation names its owner: {key_created}"
+        );
     }
 
     fn listings_page_through_everything(server: &TestServer) {
