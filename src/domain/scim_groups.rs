@@ -16,7 +16,7 @@ use crate::scim::patch::{self, MemberChange, PatchRequest};
 use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::teams::{self as team_rows, TeamRow};
-use crate::store::{self, Conn, Store, StoreError, locks, scim_query, users};
+use crate::store::{self, Conn, Store, StoreError, scim_query, users};
 
 /// A page of groups as SCIM JSON, and how many match in all. Members are
 /// read only when `with_members`.
@@ -258,9 +258,10 @@ async fn apply_member_changes(
     Ok(!added.is_empty() || !removed.is_empty())
 }
 
-/// Adds members by user id; returns those added. Unknown ids are refused;
-/// locked (deprovisioned) users are skipped: a lock blocks team access too,
-/// until the IdP reactivates the user.
+/// Adds members by user id; returns those added. Unknown ids are refused.
+/// A locked (deprovisioned) user is added like any other, so the directory
+/// stays what the IdP pushed: the lock still blocks every credential, and
+/// `users verify` reports the membership for an operator to see.
 async fn add_members(
     conn: &mut Conn,
     team_id: &str,
@@ -273,10 +274,8 @@ async fn add_members(
             format!("member {unknown:?} is not a user of this service; provision the user first"),
         ));
     }
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let locked = locks::locked_among(conn, &refs).await?;
     let mut added = Vec::new();
-    for id in ids.iter().filter(|id| !locked.contains(id)) {
+    for id in ids {
         team_rows::add_member(conn, team_id, id).await?;
         added.push(id.clone());
     }

@@ -11,9 +11,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::scim_support::{
-    ENTERPRISE, ERROR, Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_teams, admin_user,
-    audit_rows, cli_introspect, cli_pending, cli_verify, created, everything_stored, filter, id_of,
-    issue_session, list, member_ids, scim_error, scim_error_kind, session_refused, set_settings,
+    ENTERPRISE, ERROR, GROUP_SCHEMA, Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_teams,
+    admin_user, audit_rows, cli_introspect, cli_pending, cli_verify, created, everything_stored,
+    filter, id_of, issue_session, list, member_ids, scim_error, scim_error_kind, session_refused,
+    set_settings,
 };
 use crate::support::{TestServer, both_backends};
 
@@ -558,5 +559,29 @@ both_backends! {
         // The current ETag in If-Match goes through.
         let fresh = idp.send(Method::PATCH, &path, Some(json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "add", "path": "displayName", "value": "Vic" }] })), &[("if-match", version.as_str())]);
         assert_eq!(idp.patched(&fresh, &path)["displayName"], "Vic");
+    }
+
+    fn a_group_push_keeps_a_deactivated_member_and_verify_reports_it(server: &TestServer) {
+        // What the IdP pushes is what the directory holds: a deactivated
+        // (locked) user added to a group becomes a member; the lock still
+        // blocks every credential, and verification shows the membership.
+        let idp = Idp::generic(server);
+        let user = created(
+            &idp.post("/Users", json!({ "schemas": [USER_SCHEMA], "userName": "ida", "active": false })),
+            "User",
+        );
+        let group = created(
+            &idp.post("/Groups", json!({ "schemas": [GROUP_SCHEMA], "displayName": "ops" })),
+            "Group",
+        );
+        let path = format!("/Groups/{}", id_of(&group));
+        let reply = idp.patch(
+            &path,
+            json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": id_of(&user) }] }] }),
+        );
+        assert_eq!(member_ids(&idp.patched(&reply, &path)), [id_of(&user)]);
+        let (code, report) = cli_verify(server, "ida");
+        assert_eq!(code, 5, "{report}");
+        assert!(report.contains("ops"), "{report}");
     }
 }
