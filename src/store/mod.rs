@@ -272,6 +272,38 @@ pub(crate) fn for_update(conn: &Conn) -> &'static str {
     }
 }
 
+/// What hangs off each of `ids`, in one query: `select` gets the
+/// placeholder list for `IN (…)` and returns SQL built from constants whose
+/// first column, named `owner`, is the id a row belongs to; `item` reads the
+/// rest of the row. Rows keep the query's order within each id.
+pub(crate) async fn grouped<T>(
+    conn: &mut Conn,
+    ids: &[&str],
+    select: impl FnOnce(&str) -> String,
+    item: impl Fn(&sqlx::any::AnyRow) -> Result<T, StoreError>,
+) -> Result<std::collections::HashMap<String, Vec<T>>, StoreError> {
+    use sqlx::Row as _;
+    let mut by_owner: std::collections::HashMap<String, Vec<T>> = Default::default();
+    if ids.is_empty() {
+        return Ok(by_owner);
+    }
+    let mut conditions = sql::Conditions::default();
+    let placeholders = conditions.bind_all(ids.iter().map(|id| id.to_string()));
+    let rows = sqlx::query_with(
+        sqlx::AssertSqlSafe(select(&placeholders)),
+        conditions.into_args(),
+    )
+    .fetch_all(conn)
+    .await?;
+    for row in &rows {
+        by_owner
+            .entry(row.try_get("owner")?)
+            .or_default()
+            .push(item(row)?);
+    }
+    Ok(by_owner)
+}
+
 /// Times are stored as unix milliseconds: both backends compare and index
 /// them the same way.
 pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {

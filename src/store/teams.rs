@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::sql::Conditions;
 use super::users::name_key;
-use super::{Conn, StoreError, for_update, from_millis, to_millis};
+use super::{Conn, StoreError, for_update, from_millis, grouped, to_millis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRow {
@@ -151,27 +151,17 @@ pub async fn teams_of(
     conn: &mut Conn,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<Named>>, StoreError> {
-    let mut by_user: HashMap<String, Vec<Named>> = HashMap::new();
-    if user_ids.is_empty() {
-        return Ok(by_user);
-    }
-    let mut conditions = Conditions::default();
-    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
-    let sql = format!(
-        "SELECT m.user_id, t.id, t.display_name FROM team_members m \
-         JOIN teams t ON t.id = m.team_id WHERE m.user_id IN ({ids}) \
-         ORDER BY m.user_id, t.display_name_key"
-    );
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    for row in rows {
-        by_user
-            .entry(row.try_get("user_id")?)
-            .or_default()
-            .push((row.try_get("id")?, row.try_get("display_name")?));
-    }
-    Ok(by_user)
+    let select = |ids: &str| {
+        format!(
+            "SELECT m.user_id AS owner, t.id, t.display_name FROM team_members m \
+             JOIN teams t ON t.id = m.team_id WHERE m.user_id IN ({ids}) \
+             ORDER BY m.user_id, t.display_name_key"
+        )
+    };
+    grouped(conn, user_ids, select, |row| {
+        Ok((row.try_get("id")?, row.try_get("display_name")?))
+    })
+    .await
 }
 
 /// Bumps the version of teams whose membership changed, so their ETags do.
@@ -308,24 +298,15 @@ pub async fn members_of(
     conn: &mut Conn,
     team_ids: &[&str],
 ) -> Result<HashMap<String, Vec<Named>>, StoreError> {
-    let mut by_team: HashMap<String, Vec<Named>> = HashMap::new();
-    if team_ids.is_empty() {
-        return Ok(by_team);
-    }
-    let mut conditions = Conditions::default();
-    let ids = conditions.bind_all(team_ids.iter().map(|id| id.to_string()));
-    let sql = format!(
-        "SELECT m.team_id, u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id IN ({ids}) ORDER BY m.team_id, u.user_name_key"
-    );
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    for row in rows {
-        by_team
-            .entry(row.try_get("team_id")?)
-            .or_default()
-            .push((row.try_get("id")?, row.try_get("user_name")?));
-    }
-    Ok(by_team)
+    let select = |ids: &str| {
+        format!(
+            "SELECT m.team_id AS owner, u.id, u.user_name FROM team_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.team_id IN ({ids}) \
+             ORDER BY m.team_id, u.user_name_key"
+        )
+    };
+    grouped(conn, team_ids, select, |row| {
+        Ok((row.try_get("id")?, row.try_get("user_name")?))
+    })
+    .await
 }

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use super::sql::{Conditions, contains_pattern};
-use super::{Conn, StoreError, for_update, from_millis, get_bool, to_millis};
+use super::{Conn, StoreError, for_update, from_millis, get_bool, grouped, to_millis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -271,30 +271,20 @@ pub async fn emails_of(
     conn: &mut Conn,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<EmailRow>>, StoreError> {
-    let mut by_user: HashMap<String, Vec<EmailRow>> = HashMap::new();
-    if user_ids.is_empty() {
-        return Ok(by_user);
-    }
-    let mut conditions = Conditions::default();
-    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
-    let sql = format!(
-        "SELECT user_id, value, type, is_primary FROM user_emails \
-         WHERE user_id IN ({ids}) ORDER BY user_id, position"
-    );
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    for row in rows {
-        by_user
-            .entry(row.try_get("user_id")?)
-            .or_default()
-            .push(EmailRow {
-                value: row.try_get("value")?,
-                kind: row.try_get("type")?,
-                primary: get_bool(&row, "is_primary")?,
-            });
-    }
-    Ok(by_user)
+    let select = |ids: &str| {
+        format!(
+            "SELECT user_id AS owner, value, type, is_primary FROM user_emails \
+             WHERE user_id IN ({ids}) ORDER BY user_id, position"
+        )
+    };
+    grouped(conn, user_ids, select, |row| {
+        Ok(EmailRow {
+            value: row.try_get("value")?,
+            kind: row.try_get("type")?,
+            primary: get_bool(row, "is_primary")?,
+        })
+    })
+    .await
 }
 
 /// Role names of each of `user_ids`, sorted.
@@ -302,26 +292,13 @@ pub async fn roles_of(
     conn: &mut Conn,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
-    if user_ids.is_empty() {
-        return Ok(by_user);
-    }
-    let mut conditions = Conditions::default();
-    let ids = conditions.bind_all(user_ids.iter().map(|id| id.to_string()));
-    let sql = format!(
-        "SELECT user_id, role_name FROM user_roles WHERE user_id IN ({ids}) \
-         ORDER BY user_id, role_name"
-    );
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    for row in rows {
-        by_user
-            .entry(row.try_get("user_id")?)
-            .or_default()
-            .push(row.try_get("role_name")?);
-    }
-    Ok(by_user)
+    let select = |ids: &str| {
+        format!(
+            "SELECT user_id AS owner, role_name FROM user_roles WHERE user_id IN ({ids}) \
+             ORDER BY user_id, role_name"
+        )
+    };
+    grouped(conn, user_ids, select, |row| Ok(row.try_get("role_name")?)).await
 }
 
 pub async fn add_role(conn: &mut Conn, user_id: &str, role: &str) -> Result<(), StoreError> {
