@@ -16,7 +16,7 @@ use crate::api::allowlist::{
     NewEntry, RemoveEntriesRequest, ReplaceAllowlistRequest,
 };
 use crate::store::allowlist::{self as rows, EntryRow};
-use crate::store::{self, Conn, Store, StoreError};
+use crate::store::{self, Conn, Store, StoreError, Tx};
 
 /// Most entries the list may hold: every request reads the whole list, so it
 /// must stay small. Wider CIDRs cover more addresses with fewer entries.
@@ -467,32 +467,16 @@ pub async fn add(
         )
         .await?;
     }
-    let details = json!({
-        "added": added.iter().map(entry_json).collect::<Vec<_>>(),
-        "removed": [],
-        "force": request.force,
-        "caller_allowed": caller_allowed,
-    });
-    audit::record(
-        &mut tx,
-        actor,
-        ACTION,
-        Some(TARGET),
-        Outcome::Success,
-        details,
-    )
-    .await?;
-    let entries = load(&mut tx).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(AllowlistChange {
-        added: added_nets,
+    let change = Applied {
+        added: added.iter().collect(),
         removed: Vec::new(),
         updated: Vec::new(),
+        force: request.force,
         notes,
-        entries,
         caller_ip,
         caller_allowed,
-    })
+    };
+    commit(tx, actor, change).await
 }
 
 /// Removes entries. Every one must be in the list, or nothing is removed.
@@ -540,32 +524,16 @@ pub async fn remove(
     for net in &removed {
         rows::delete(&mut tx, &net.to_string()).await?;
     }
-    let details = json!({
-        "added": [],
-        "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "force": request.force,
-        "caller_allowed": caller_allowed,
-    });
-    audit::record(
-        &mut tx,
-        actor,
-        ACTION,
-        Some(TARGET),
-        Outcome::Success,
-        details,
-    )
-    .await?;
-    let entries = load(&mut tx).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(AllowlistChange {
+    let change = Applied {
         added: Vec::new(),
         removed,
         updated: Vec::new(),
+        force: request.force,
         notes,
-        entries,
         caller_ip,
         caller_allowed,
-    })
+    };
+    commit(tx, actor, change).await
 }
 
 /// Replaces the whole list. Entries that stay keep when and by whom they
@@ -630,33 +598,16 @@ pub async fn replace(
     for entry in &updated {
         rows::set_note(&mut tx, &entry.net.to_string(), entry.note.as_deref()).await?;
     }
-    let details = json!({
-        "added": added.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
-        "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "updated": updated.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
-        "force": request.force,
-        "caller_allowed": caller_allowed,
-    });
-    audit::record(
-        &mut tx,
-        actor,
-        ACTION,
-        Some(TARGET),
-        Outcome::Success,
-        details,
-    )
-    .await?;
-    let entries = load(&mut tx).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(AllowlistChange {
-        added: added.iter().map(|entry| entry.net).collect(),
+    let change = Applied {
+        added,
         removed,
-        updated: updated.iter().map(|entry| entry.net).collect(),
+        updated,
+        force: request.force,
         notes,
-        entries,
         caller_ip,
         caller_allowed,
-    })
+    };
+    commit(tx, actor, change).await
 }
 
 /// Whether `ip_text` is allowed, and by which entry (the most specific).
@@ -685,6 +636,50 @@ pub async fn admits_client(store: &Store, ip: IpAddr) -> Result<bool> {
         list.push(stored_net(cidr)?);
     }
     Ok(admits(&list, ip))
+}
+
+/// A change written in a transaction, before its audit entry.
+struct Applied<'a> {
+    added: Vec<&'a Requested>,
+    removed: Vec<IpNet>,
+    updated: Vec<&'a Requested>,
+    force: bool,
+    notes: Vec<EntryNote>,
+    caller_ip: Option<IpAddr>,
+    caller_allowed: bool,
+}
+
+/// The end of every change: its `allowlist.update` entry in the same
+/// transaction, the commit, and the answer with the list as it now is.
+async fn commit(mut tx: Tx, actor: &Actor, change: Applied<'_>) -> Result<AllowlistChange> {
+    let details = json!({
+        "added": change.added.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
+        "removed": change.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "updated": change.updated.iter().map(|entry| entry_json(entry)).collect::<Vec<_>>(),
+        "force": change.force,
+        "caller_allowed": change.caller_allowed,
+    });
+    audit::record(
+        &mut tx,
+        actor,
+        ACTION,
+        Some(TARGET),
+        Outcome::Success,
+        details,
+    )
+    .await?;
+    let entries = load(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let nets = |entries: &[&Requested]| entries.iter().map(|entry| entry.net).collect();
+    Ok(AllowlistChange {
+        added: nets(&change.added),
+        removed: change.removed,
+        updated: nets(&change.updated),
+        notes: change.notes,
+        entries,
+        caller_ip: change.caller_ip,
+        caller_allowed: change.caller_allowed,
+    })
 }
 
 fn check_size(len: usize) -> Result<()> {
