@@ -11,6 +11,7 @@ mod keys;
 mod openapi;
 mod server_cli;
 mod settings;
+mod wrong_secret;
 
 mod directory;
 mod docs;

@@ -8,8 +8,9 @@
 //!
 //! PostgreSQL tests need `SCIMCTL_TEST_POSTGRES_URL` (a role with CREATEDB;
 //! `.ci/run` sets it up). Each test gets a fresh database created from it and
-//! dropped afterwards. Without the variable they are skipped with a loud note,
-//! except under `CI`, where they fail: CI never skips PostgreSQL silently.
+//! dropped afterwards. Without the variable they fail, unless
+//! `SCIMCTL_TEST_SKIP_POSTGRES=1` says to skip them: then each one prints
+//! `SKIPPED` with its name. Under `CI` they never skip.
 
 // Not every test module uses every helper.
 #![allow(dead_code)]
@@ -33,6 +34,10 @@ use tokio::sync::oneshot;
 /// Where the PostgreSQL tests find their server: a URL whose role may create
 /// databases.
 pub const POSTGRES_URL_VAR: &str = "SCIMCTL_TEST_POSTGRES_URL";
+
+/// Set to `1` to skip the PostgreSQL tests on a machine without PostgreSQL;
+/// each skipped test then says so. Ignored under `CI`.
+pub const SKIP_POSTGRES_VAR: &str = "SCIMCTL_TEST_SKIP_POSTGRES";
 
 /// How long a CLI run, an HTTP request or a database connection may take
 /// before the test fails instead of hanging.
@@ -82,8 +87,9 @@ impl TestServer {
     /// Starts a server on a fresh database of `backend`.
     ///
     /// Returns `None` only for [`Backend::Postgres`] when
-    /// `SCIMCTL_TEST_POSTGRES_URL` is unset outside CI; panics under `CI`
-    /// then, and whenever the server cannot be started.
+    /// `SCIMCTL_TEST_POSTGRES_URL` is unset and `SCIMCTL_TEST_SKIP_POSTGRES=1`
+    /// asks to skip (outside CI); panics when it is unset otherwise, and
+    /// whenever the server cannot be started.
     pub fn start(backend: Backend) -> Option<TestServer> {
         init_tracing();
         let dir = tempfile::Builder::new()
@@ -293,6 +299,88 @@ impl TestServer {
         })
     }
 
+    /// Changes this server's database directly, bypassing the server: `sql`
+    /// is one or more statements (no parameters), run as one script. For
+    /// what a test must arrange that no API offers: a failure-injecting
+    /// trigger, a time moved into the past.
+    pub fn execute(&self, sql: &str) {
+        self.block_on(async {
+            match self.backend {
+                Backend::Sqlite => {
+                    let mut conn = sqlite_connect(&self.database_url).await;
+                    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap_or_else(|err| panic!("execute({sql:?}) failed on SQLite: {err}"));
+                    let _ = conn.close().await;
+                }
+                Backend::Postgres => {
+                    let mut conn = postgres_connect(&self.database_url).await;
+                    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap_or_else(|err| {
+                            panic!("execute({sql:?}) failed on PostgreSQL: {err}")
+                        });
+                    let _ = conn.close().await;
+                }
+            }
+        });
+    }
+
+    /// Every row of every table of the application (not the migrations'
+    /// bookkeeping), in a stable order, each as text: two equal snapshots
+    /// mean the database holds the same thing. Leaves out what reading
+    /// changes by design: a key's `last_used_*`, and `auth.denied` entries.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
+        self.tables()
+            .into_iter()
+            .map(|table| {
+                let condition = if table == "audit_log" {
+                    " WHERE action <> 'auth.denied'"
+                } else {
+                    ""
+                };
+                let mut rows: Vec<String> = self
+                    .query_rows_nullable(&format!("SELECT * FROM {table}{condition}"))
+                    .into_iter()
+                    .map(|mut row| {
+                        if table == "api_keys" {
+                            row.remove("last_used_at");
+                            row.remove("last_used_ip");
+                        }
+                        format!("{row:?}")
+                    })
+                    .collect();
+                rows.sort();
+                (table, rows)
+            })
+            .collect()
+    }
+
+    /// The application's tables, sorted: everything but the migrations'
+    /// bookkeeping and SQLite's internal tables.
+    pub fn tables(&self) -> Vec<String> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name AS name FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
+                 AND table_name <> '_sqlx_migrations'"
+            }
+        };
+        let mut tables: Vec<String> = self
+            .query_rows(sql)
+            .into_iter()
+            .map(|row| row["name"].clone())
+            .collect();
+        tables.sort();
+        tables
+    }
+
     /// Runs `future` on this server's runtime, from a synchronous test.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime
@@ -341,9 +429,10 @@ impl Drop for TestServer {
 ///
 /// becomes `mod revoked_key_gets_401 { #[test] fn sqlite() {…} #[test] fn
 /// postgres() {…} }`, both calling the body with a fresh [`TestServer`]. The
-/// PostgreSQL one returns early when [`TestServer::start`] skips it (outside
-/// CI without `SCIMCTL_TEST_POSTGRES_URL`). Several functions may be given in
-/// one invocation; the generated module sees the caller's imports.
+/// PostgreSQL one prints `SKIPPED` and returns when [`TestServer::start`]
+/// skips it (`SCIMCTL_TEST_SKIP_POSTGRES=1`, outside CI). Several functions
+/// may be given in one invocation; the generated module sees the caller's
+/// imports.
 macro_rules! both_backends {
     ($(
         $(#[$meta:meta])*
@@ -365,10 +454,9 @@ macro_rules! both_backends {
 
             #[test]
             fn postgres() {
-                if let Some(server) =
-                    $crate::support::TestServer::start($crate::support::Backend::Postgres)
-                {
-                    body(&server);
+                match $crate::support::TestServer::start($crate::support::Backend::Postgres) {
+                    Some(server) => body(&server),
+                    None => $crate::support::skipped(module_path!()),
                 }
             }
         }
@@ -452,8 +540,9 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| !matches!(value.trim(), "" | "0" | "false"))
 }
 
-/// `SCIMCTL_TEST_POSTGRES_URL`; `None` (after a loud note) when it is unset
-/// outside CI.
+/// `SCIMCTL_TEST_POSTGRES_URL`; `None` when it is unset and the caller
+/// asked to skip PostgreSQL (never under CI); panics when it is unset
+/// otherwise, so a local run cannot pass by testing only SQLite unawares.
 fn postgres_admin_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => {
@@ -469,18 +558,26 @@ fn postgres_admin_url() -> Option<String> {
             "{POSTGRES_URL_VAR} is not set, but CI is: CI must run the PostgreSQL tests, \
              never skip them. Run the tests through .ci/run, which starts PostgreSQL and sets it."
         ),
-        _ => {
-            static NOTE: Once = Once::new();
-            NOTE.call_once(|| {
-                loud(&format!(
-                    "\n*** SKIPPED: PostgreSQL tests: set {POSTGRES_URL_VAR} to a \
-                     postgres://user:password@host:port/db URL whose role may CREATE DATABASE \
-                     to run them (see README; .ci/run sets it up). Only SQLite was tested. ***\n"
-                ));
-            });
-            None
-        }
+        _ if skip_postgres_requested() => None,
+        _ => panic!(
+            "{POSTGRES_URL_VAR} is not set: set it to a postgres://user:password@host:port/db \
+             URL whose role may CREATE DATABASE (see README; .ci/run sets one up), or set \
+             {SKIP_POSTGRES_VAR}=1 to skip the PostgreSQL tests and test SQLite only"
+        ),
     }
+}
+
+/// Whether `SCIMCTL_TEST_SKIP_POSTGRES` asks to skip the PostgreSQL tests.
+fn skip_postgres_requested() -> bool {
+    std::env::var(SKIP_POSTGRES_VAR).is_ok_and(|value| value.trim() == "1")
+}
+
+/// Says, past libtest's capture, that the PostgreSQL run of `test` (its
+/// module path) was skipped: a skipped test must not pass for a tested one.
+pub fn skipped(test: &str) {
+    loud(&format!(
+        "SKIPPED: {test}::postgres ({SKIP_POSTGRES_VAR}=1, {POSTGRES_URL_VAR} unset)"
+    ));
 }
 
 /// `url` with its password replaced by `***`, for messages.
@@ -613,16 +710,22 @@ async fn postgres_rows(url: &str, sql: &str) -> Vec<NullableDbRow> {
         .collect()
 }
 
-async fn sqlite_rows(url: &str, sql: &str) -> Vec<NullableDbRow> {
+async fn sqlite_connect(url: &str) -> sqlx::SqliteConnection {
     let path = url
         .strip_prefix("sqlite://")
         .expect("the harness builds sqlite:// URLs");
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(false);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .create_if_missing(false)
+        // The server may be writing: wait for its lock rather than fail.
+        .busy_timeout(TIMEOUT);
+    sqlx::SqliteConnection::connect_with(&options)
         .await
-        .unwrap_or_else(|err| panic!("cannot open the test server's SQLite file {path}: {err}"));
+        .unwrap_or_else(|err| panic!("cannot open the test server's SQLite file {path}: {err}"))
+}
+
+async fn sqlite_rows(url: &str, sql: &str) -> Vec<NullableDbRow> {
+    let mut conn = sqlite_connect(url).await;
     let rows = sqlx::query(AssertSqlSafe(sql.to_owned()))
         .fetch_all(&mut conn)
         .await
