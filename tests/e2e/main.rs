@@ -4,6 +4,7 @@
 mod support;
 
 mod allowlist;
+mod atomicity;
 mod audit;
 mod directory_cli;
 mod harness;

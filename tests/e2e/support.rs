@@ -419,6 +419,39 @@ impl Drop for TestServer {
     }
 }
 
+/// Asserts two [`TestServer::snapshot`]s are equal, showing only the tables
+/// that differ, row by row.
+#[track_caller]
+pub fn assert_same_rows(
+    before: &BTreeMap<String, Vec<String>>,
+    after: &BTreeMap<String, Vec<String>>,
+    context: &str,
+) {
+    let mut differences = String::new();
+    let tables: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for table in tables {
+        let (was, is) = (before.get(table), after.get(table));
+        if was == is {
+            continue;
+        }
+        let (was, is) = (
+            was.cloned().unwrap_or_default(),
+            is.cloned().unwrap_or_default(),
+        );
+        differences.push_str(&format!("table {table}:\n"));
+        for row in was.iter().filter(|row| !is.contains(row)) {
+            differences.push_str(&format!("  - {row}\n"));
+        }
+        for row in is.iter().filter(|row| !was.contains(row)) {
+            differences.push_str(&format!("  + {row}\n"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{context}: the database changed (- before, + after):\n{differences}"
+    );
+}
+
 /// Writes one test body that runs on both backends:
 ///
 /// ```ignore
