@@ -21,6 +21,8 @@ mod permissions;
 mod scim_entra;
 mod scim_http;
 mod scim_lifecycle;
+mod scim_lost_update;
 mod scim_okta;
+mod scim_paging;
 mod scim_patch;
 mod scim_support;
