@@ -18,6 +18,7 @@ mod directory;
 mod docs;
 mod permissions;
 
+mod schema_upgrade;
 mod scim_entra;
 mod scim_http;
 mod scim_lifecycle;

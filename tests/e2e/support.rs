@@ -71,16 +71,14 @@ pub struct TestServer {
     /// database.
     pub root_token: String,
     pub backend: Backend,
-    database_url: String,
     home: PathBuf,
     client: Option<reqwest::Client>,
     shutdown: Option<oneshot::Sender<()>>,
     server_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    // Field order is drop order: the runtime stops before the database is
-    // dropped, and the temporary directory (SQLite file, HOME) goes last.
+    // Field order is drop order: the runtime stops before the database (and
+    // its temporary directory: SQLite file, HOME) is dropped.
     runtime: Option<tokio::runtime::Runtime>,
-    _postgres: Option<PostgresDatabase>,
-    _dir: TempDir,
+    database: TestDatabase,
 }
 
 impl TestServer {
@@ -91,12 +89,16 @@ impl TestServer {
     /// asks to skip (outside CI); panics when it is unset otherwise, and
     /// whenever the server cannot be started.
     pub fn start(backend: Backend) -> Option<TestServer> {
+        Some(TestServer::start_on(TestDatabase::create(backend)?, None))
+    }
+
+    /// Starts a server on `database`, as it is (the server migrates it).
+    /// `root_token` is the key the tests use as root; `None` takes the
+    /// initial admin key the server creates on a brand-new database.
+    pub fn start_on(database: TestDatabase, root_token: Option<String>) -> TestServer {
         init_tracing();
-        let dir = tempfile::Builder::new()
-            .prefix("scimctl-e2e-")
-            .tempdir()
-            .expect("create a temporary directory for the test server");
-        let home = dir.path().join("home");
+        let backend = database.backend;
+        let home = database.dir.path().join("home");
         std::fs::create_dir_all(home.join(".config")).expect("create the CLI's HOME");
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,23 +108,14 @@ impl TestServer {
             .build()
             .expect("build the harness's tokio runtime");
 
-        let (database_url, postgres) = match backend {
-            Backend::Sqlite => (sqlite_url(dir.path()), None),
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url()?;
-                let database = runtime.block_on(PostgresDatabase::create(&admin_url));
-                (database.url.clone(), Some(database))
-            }
-        };
-        let database = DatabaseUrl::from_str(&database_url)
+        let url = DatabaseUrl::from_str(&database.url)
             .expect("the harness builds database URLs the server accepts");
-
         let (listener, server) = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind a free loopback port for the test server");
             let listen = listener.local_addr().expect("read the bound address");
-            let server = Server::prepare(ServerConfig::new(listen, database))
+            let server = Server::prepare(ServerConfig::new(listen, url))
                 .await
                 .unwrap_or_else(|err| panic!("Server::prepare failed on {backend:?}: {err:#}"));
             (listener, server)
@@ -131,10 +124,12 @@ impl TestServer {
             .local_addr()
             .expect("read the bound address")
             .port();
-        let root_token = server
-            .initial_token()
-            .expect("a brand-new database yields an initial admin key")
-            .to_owned();
+        let root_token = root_token.unwrap_or_else(|| {
+            server
+                .initial_token()
+                .expect("a brand-new database yields an initial admin key")
+                .to_owned()
+        });
 
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let server_task = runtime.spawn(server.run(listener, async move {
@@ -147,25 +142,28 @@ impl TestServer {
             .build()
             .expect("build the harness's HTTP client");
 
-        Some(TestServer {
+        TestServer {
             addr: format!("http://127.0.0.1:{port}"),
             root_token,
             backend,
-            database_url,
             home,
             client: Some(client),
             shutdown: Some(shutdown),
             server_task: Some(server_task),
             runtime: Some(runtime),
-            _postgres: postgres,
-            _dir: dir,
-        })
+            database,
+        }
     }
 
     /// The raw URL of this server's database (with the password, for
     /// PostgreSQL): to start a second server on it or read it directly.
     pub fn database_url(&self) -> &str {
-        &self.database_url
+        &self.database.url
+    }
+
+    /// This server's database, to read or change directly.
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
     }
 
     /// The `HOME` every [`cli`](Self::cli) run of this server shares
@@ -265,7 +263,116 @@ impl TestServer {
         })
     }
 
-    /// Reads this server's database directly, bypassing the server: every row
+    /// [`TestDatabase::query_rows`] on this server's database.
+    pub fn query_rows(&self, sql: &str) -> Vec<DbRow> {
+        self.database.query_rows(sql)
+    }
+
+    /// [`TestDatabase::query_rows_nullable`] on this server's database.
+    pub fn query_rows_nullable(&self, sql: &str) -> Vec<NullableDbRow> {
+        self.database.query_rows_nullable(sql)
+    }
+
+    /// [`TestDatabase::execute`] on this server's database.
+    pub fn execute(&self, sql: &str) {
+        self.database.execute(sql);
+    }
+
+    /// [`TestDatabase::snapshot`] of this server's database.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
+        self.database.snapshot()
+    }
+
+    /// Runs `future` on this server's runtime, from a synchronous test.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the server")
+            .block_on(future)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Idle keep-alive connections would only slow the drain down.
+        self.client = None;
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let (Some(runtime), Some(task)) = (self.runtime.take(), self.server_task.take()) else {
+            return;
+        };
+        // The timer must be created inside the runtime, hence the async block.
+        let outcome = runtime.block_on(async { tokio::time::timeout(SHUTDOWN_GRACE, task).await });
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        let problem = match outcome {
+            Ok(Ok(Ok(()))) => return,
+            Ok(Ok(Err(err))) => format!("the test server's run() failed: {err:#}"),
+            Ok(Err(join_err)) => format!("the test server's task panicked: {join_err}"),
+            Err(_) => {
+                format!("the test server did not shut down within {SHUTDOWN_GRACE:?} of the signal")
+            }
+        };
+        if std::thread::panicking() {
+            loud(&problem);
+        } else {
+            panic!("{problem}");
+        }
+    }
+}
+
+/// A brand-new database for one test: an SQLite file in a temporary
+/// directory, or a PostgreSQL database created for it and dropped with it.
+/// The directory also holds the CLI's `HOME` of a server started on it. Read
+/// and changed directly (bypassing any server) by the methods below.
+pub struct TestDatabase {
+    pub backend: Backend,
+    /// The raw URL (with the password, for PostgreSQL).
+    pub url: String,
+    /// Runs the direct queries.
+    runtime: tokio::runtime::Runtime,
+    // Field order is drop order: the PostgreSQL database before the
+    // directory.
+    _postgres: Option<PostgresDatabase>,
+    dir: TempDir,
+}
+
+impl TestDatabase {
+    /// An empty database of `backend`: no schema until a server (or a test)
+    /// migrates it. `None` when the PostgreSQL tests are skipped (see
+    /// [`TestServer::start`]).
+    pub fn create(backend: Backend) -> Option<TestDatabase> {
+        let dir = tempfile::Builder::new()
+            .prefix("scimctl-e2e-")
+            .tempdir()
+            .expect("create a temporary directory for the test database");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build the test database's tokio runtime");
+        let (url, postgres) = match backend {
+            Backend::Sqlite => (sqlite_url(dir.path()), None),
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url()?;
+                let database = runtime.block_on(PostgresDatabase::create(&admin_url));
+                (database.url.clone(), Some(database))
+            }
+        };
+        Some(TestDatabase {
+            backend,
+            url,
+            runtime,
+            _postgres: postgres,
+            dir,
+        })
+    }
+
+    /// Runs `future` on this database's runtime, from a synchronous test.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Reads the database directly, bypassing the server: every row
     /// of `sql` (one `SELECT`, no parameters), each column rendered as text,
     /// SQL NULL as `""` (use [`query_rows_nullable`](Self::query_rows_nullable)
     /// to tell them apart).
@@ -291,23 +398,23 @@ impl TestServer {
 
     /// [`query_rows`](Self::query_rows) with SQL NULL as `None`.
     pub fn query_rows_nullable(&self, sql: &str) -> Vec<NullableDbRow> {
-        self.block_on(async {
+        self.runtime.block_on(async {
             match self.backend {
-                Backend::Sqlite => sqlite_rows(&self.database_url, sql).await,
-                Backend::Postgres => postgres_rows(&self.database_url, sql).await,
+                Backend::Sqlite => sqlite_rows(&self.url, sql).await,
+                Backend::Postgres => postgres_rows(&self.url, sql).await,
             }
         })
     }
 
-    /// Changes this server's database directly, bypassing the server: `sql`
+    /// Changes the database directly, bypassing the server: `sql`
     /// is one or more statements (no parameters), run as one script. For
     /// what a test must arrange that no API offers: a failure-injecting
     /// trigger, a time moved into the past.
     pub fn execute(&self, sql: &str) {
-        self.block_on(async {
+        self.runtime.block_on(async {
             match self.backend {
                 Backend::Sqlite => {
-                    let mut conn = sqlite_connect(&self.database_url).await;
+                    let mut conn = sqlite_connect(&self.url).await;
                     sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                         .execute(&mut conn)
                         .await
@@ -315,7 +422,7 @@ impl TestServer {
                     let _ = conn.close().await;
                 }
                 Backend::Postgres => {
-                    let mut conn = postgres_connect(&self.database_url).await;
+                    let mut conn = postgres_connect(&self.url).await;
                     sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                         .execute(&mut conn)
                         .await
@@ -379,43 +486,6 @@ impl TestServer {
             .collect();
         tables.sort();
         tables
-    }
-
-    /// Runs `future` on this server's runtime, from a synchronous test.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime
-            .as_ref()
-            .expect("the runtime lives as long as the server")
-            .block_on(future)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        // Idle keep-alive connections would only slow the drain down.
-        self.client = None;
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let (Some(runtime), Some(task)) = (self.runtime.take(), self.server_task.take()) else {
-            return;
-        };
-        // The timer must be created inside the runtime, hence the async block.
-        let outcome = runtime.block_on(async { tokio::time::timeout(SHUTDOWN_GRACE, task).await });
-        runtime.shutdown_timeout(Duration::from_secs(2));
-        let problem = match outcome {
-            Ok(Ok(Ok(()))) => return,
-            Ok(Ok(Err(err))) => format!("the test server's run() failed: {err:#}"),
-            Ok(Err(join_err)) => format!("the test server's task panicked: {join_err}"),
-            Err(_) => {
-                format!("the test server did not shut down within {SHUTDOWN_GRACE:?} of the signal")
-            }
-        };
-        if std::thread::panicking() {
-            loud(&problem);
-        } else {
-            panic!("{problem}");
-        }
     }
 }
 

@@ -1,0 +1,462 @@
+//! Upgrading keeps everything: a database made by each migration level the
+//! project has shipped, seeded with what that level could hold (keys, audit
+//! entries, users, teams, sessions, locks, the allowlist), is opened by the
+//! current server, which migrates it. Every row must come through intact,
+//! and the data must still work: the old admin key authenticates, a session
+//! introspects live, a lock still blocks, SCIM shows the users as they were.
+//!
+//! This is the template every new migration extends: add its level's seed
+//! to [`SEEDS`] (rows for each table it adds, values for each column it
+//! adds) and, where the migration changes behaviour, a check to
+//! [`check_behaviour`]. The test fails until a new migration has its seed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use sqlx::migrate::Migrator;
+
+use crate::support::{Backend, NullableDbRow, TestDatabase, TestServer, skipped};
+
+const ADMIN_KEY_ID: &str = "seedadmin0000001";
+const ADMIN_SECRET: &str = "AdminSecret0000000000000000000000000000A";
+const REVOKED_KEY_ID: &str = "seedrevoked00002";
+const PERSONAL_KEY_ID: &str = "seedpersonal0003";
+const PERSONAL_SECRET: &str = "PersonalSecret000000000000000000000000P3";
+const SESSION_ID: &str = "seedsession00001";
+const SESSION_SECRET: &str = "SessionSecret0000000000000000000000000S1";
+const OTHER_SECRET: &str = "OtherSecret00000000000000000000000000000";
+
+const ALICE: &str = "11111111-1111-4111-8111-111111111111";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// What each migration level adds to the seed, in order: `SEEDS[0]` is
+/// written on a database at level 1, `SEEDS[0]` and `SEEDS[1]` on one at
+/// level 2, and so on. Written once for both backends (`TRUE`/`FALSE` are
+/// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
+/// placeholders are the SHA-256 of the secrets above. Times are unix
+/// milliseconds in 2026.
+const SEEDS: [&str; 3] = [
+    // 0001_keys_and_audit: keys and the audit log.
+    "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
+     INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
+        ('seedadmin0000001', 'initial admin', 'scim:provision users:read users:write users:deprovision groups:read keys:manage settings:manage allowlist:manage roles:manage audit:read sessions:issue sessions:introspect', '{ADMIN_HASH}', 1767323045000, NULL, NULL, NULL, 1767323100000, '127.0.0.1'),
+        ('seedrevoked00002', 'old ci key', 'users:read audit:read', '{OTHER_HASH}', 1767323200000, 'seedadmin0000001', 4102444800000, 1767400000000, NULL, NULL);
+     INSERT INTO audit_log (at, actor_key_id, actor_name, source_ip, request_id, action, target, outcome, details) VALUES
+        (1767323045000, NULL, 'system', NULL, NULL, 'key.create', 'seedadmin0000001', 'success', '{\"name\":\"initial admin\",\"initial\":true}'),
+        (1767323200000, 'seedadmin0000001', 'initial admin', '127.0.0.1', 'seed-request-1', 'key.create', 'seedrevoked00002', 'success', '{\"name\":\"old ci key\"}'),
+        (1767400000000, 'seedadmin0000001', 'initial admin', '127.0.0.1', 'seed-request-2', 'key.revoke', 'seedrevoked00002', 'success', '{\"name\":\"old ci key\"}'),
+        (1767400001000, NULL, 'anonymous', '192.0.2.7', 'seed-request-3', 'auth.denied', '/admin/v1/keys', 'denied', '{\"reason\":\"invalid API key\",\"method\":\"GET\"}');",
+    // 0002_directory: roles, settings, users, teams, sessions, locks,
+    // personal keys.
+    "INSERT INTO roles (name, permissions, builtin, created_at) VALUES ('support', 'users:read groups:read', FALSE, 1767410000000);
+     UPDATE settings SET auto_deprovisioning = FALSE, default_role = 'support' WHERE id = 1;
+     INSERT INTO users (id, user_name, user_name_key, external_id, given_name, family_name, formatted_name, display_name, active, origin, attributes, version, deprovision_state, deprovisioned_at, deleted_at, created_at, updated_at) VALUES
+        ('11111111-1111-4111-8111-111111111111', 'Alice', 'alice', 'ext-alice', 'Alice', 'Liddell', 'Alice Liddell', 'Alice L', TRUE, 'scim', '{\"emails\":[{\"value\":\"Alice@Example.com\",\"type\":\"work\",\"primary\":true}],\"title\":\"Engineer\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"department\":\"R&D\"}}', 3, 'none', NULL, NULL, 1767410000000, 1767420000000),
+        ('22222222-2222-4222-8222-222222222222', 'bob', 'bob', NULL, NULL, NULL, NULL, NULL, TRUE, 'manual', '{}', 1, 'none', NULL, NULL, 1767410001000, 1767410001000),
+        ('33333333-3333-4333-8333-333333333333', 'carol', 'carol', 'ext-carol', 'Carol', 'Danvers', NULL, NULL, FALSE, 'scim', '{}', 5, 'done', 1767430000000, 1767430000000, 1767410002000, 1767430000000),
+        ('44444444-4444-4444-8444-444444444444', 'dave', 'dave', 'ext-dave', NULL, NULL, NULL, NULL, FALSE, 'scim', '{}', 2, 'pending', NULL, NULL, 1767410003000, 1767440000000);
+     INSERT INTO user_emails (user_id, position, value, value_key, type, is_primary) VALUES
+        ('11111111-1111-4111-8111-111111111111', 0, 'Alice@Example.com', 'alice@example.com', 'work', TRUE),
+        ('22222222-2222-4222-8222-222222222222', 0, 'bob@example.com', 'bob@example.com', NULL, FALSE);
+     INSERT INTO user_roles (user_id, role_name) VALUES
+        ('11111111-1111-4111-8111-111111111111', 'support'),
+        ('11111111-1111-4111-8111-111111111111', 'auditor'),
+        ('22222222-2222-4222-8222-222222222222', 'admin'),
+        ('44444444-4444-4444-8444-444444444444', 'member');
+     INSERT INTO teams (id, display_name, display_name_key, external_id, attributes, version, created_at, updated_at) VALUES
+        ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'Engineering', 'engineering', 'ext-eng', '{}', 2, 1767410004000, 1767410005000);
+     INSERT INTO team_members (team_id, user_id) VALUES
+        ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', '11111111-1111-4111-8111-111111111111'),
+        ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', '44444444-4444-4444-8444-444444444444');
+     INSERT INTO sessions (id, user_id, secret_hash, created_at, created_by, expires_at, revoked_at) VALUES
+        ('seedsession00001', '11111111-1111-4111-8111-111111111111', '{SESSION_HASH}', 1767420000000, 'seedadmin0000001', 4102444800000, NULL),
+        ('seedsession00002', '33333333-3333-4333-8333-333333333333', '{OTHER_HASH}', 1767420000000, 'seedadmin0000001', 4102444800000, 1767430000000);
+     INSERT INTO locks (id, user_id, reason, created_at, created_by) VALUES
+        ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', '33333333-3333-4333-8333-333333333333', 'deactivated by scim', 1767430000000, 'okta');
+     INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip, owner_user_id) VALUES
+        ('seedpersonal0003', 'alice laptop', 'users:read', '{PERSONAL_HASH}', 1767420000000, 'seedadmin0000001', NULL, NULL, NULL, NULL, '11111111-1111-4111-8111-111111111111');
+     INSERT INTO audit_log (at, actor_key_id, actor_name, source_ip, request_id, action, target, outcome, details) VALUES
+        (1767430000000, 'seedadmin0000001', 'okta', '127.0.0.1', 'seed-request-4', 'user.deprovision', 'carol', 'success', '{\"id\":\"33333333-3333-4333-8333-333333333333\"}');",
+    // 0003_allowlist: the IP allowlist (loopback in it, or the test itself
+    // would be shut out).
+    "INSERT INTO allowlist (cidr, note, created_at, created_by) VALUES
+        ('127.0.0.0/8', 'loopback', 1767450000000, 'initial admin'),
+        ('10.0.0.0/8', 'office VPN', 1767450000000, 'initial admin'),
+        ('2001:db8::/32', NULL, 1767450001000, 'system');
+     UPDATE allowlist_version SET version = 2 WHERE id = 1;",
+];
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn seed_sql(level_index: usize) -> String {
+    SEEDS[level_index]
+        .replace("{ADMIN_HASH}", &hash(ADMIN_SECRET))
+        .replace("{PERSONAL_HASH}", &hash(PERSONAL_SECRET))
+        .replace("{SESSION_HASH}", &hash(SESSION_SECRET))
+        .replace("{OTHER_HASH}", &hash(OTHER_SECRET))
+}
+
+fn migrations_dir(backend: Backend) -> PathBuf {
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/store/migrations")
+        .join(name)
+}
+
+/// The shipped migrations of `backend`, read from the same files the server
+/// embeds (so their checksums agree).
+fn migrator(database: &TestDatabase) -> Migrator {
+    database
+        .block_on(Migrator::new(migrations_dir(database.backend)))
+        .expect("read the migrations directory")
+}
+
+/// Brings the empty `database` to migration `level`, as the release that
+/// shipped it would have.
+fn migrate_to(database: &TestDatabase, level: i64) {
+    let migrator = migrator(database);
+    database.block_on(async {
+        match database.backend {
+            Backend::Sqlite => {
+                let path = database
+                    .url
+                    .strip_prefix("sqlite://")
+                    .expect("an sqlite:// URL");
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true);
+                let pool = sqlx::SqlitePool::connect_with(options)
+                    .await
+                    .expect("open the SQLite file");
+                migrator.run_to(level, &pool).await.expect("migrate SQLite");
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&database.url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                migrator
+                    .run_to(level, &pool)
+                    .await
+                    .expect("migrate PostgreSQL");
+                pool.close().await;
+            }
+        }
+    });
+}
+
+/// Every row of every table, by table.
+fn rows_by_table(database: &TestDatabase) -> BTreeMap<String, Vec<NullableDbRow>> {
+    database
+        .tables()
+        .into_iter()
+        .map(|table| {
+            let rows = database.query_rows_nullable(&format!("SELECT * FROM {table}"));
+            (table, rows)
+        })
+        .collect()
+}
+
+/// Asserts every row `before` holds is in `after` with the same values in
+/// the columns it had (a migration may add columns and rows, never lose or
+/// change one).
+#[track_caller]
+fn assert_intact(
+    before: &BTreeMap<String, Vec<NullableDbRow>>,
+    after: &BTreeMap<String, Vec<NullableDbRow>>,
+    context: &str,
+) {
+    for (table, rows) in before {
+        let now = after
+            .get(table)
+            .unwrap_or_else(|| panic!("{context}: table {table} is gone"));
+        let mut remaining: Vec<NullableDbRow> = now
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .filter(|(column, _)| {
+                        rows.first()
+                            .is_some_and(|first| first.contains_key(*column))
+                    })
+                    .map(|(column, value)| (column.clone(), value.clone()))
+                    .collect()
+            })
+            .collect();
+        for row in rows {
+            let found = remaining.iter().position(|candidate| candidate == row);
+            match found {
+                Some(at) => {
+                    remaining.swap_remove(at);
+                }
+                None => panic!(
+                    "{context}: a row of {table} was lost or changed by the upgrade: {row:?}\nnow: {now:#?}"
+                ),
+            }
+        }
+    }
+}
+
+/// The seeded data still works through the current server, as far as the
+/// database's `level` (1-based count of migrations it was made with) seeded
+/// it.
+fn check_behaviour(server: &TestServer, level: usize, context: &str) {
+    // Level 1: keys and audit entries.
+    let (status, _, me) = server.http(
+        Method::GET,
+        "/admin/v1/whoami",
+        Some(&server.root_token),
+        None,
+    );
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{context}: the old admin key authenticates: {me}"
+    );
+    assert_eq!(me["key"]["id"], ADMIN_KEY_ID, "{context}");
+    assert_eq!(
+        me["key"]["scopes"].as_array().map(Vec::len),
+        Some(12),
+        "{context}: {me}"
+    );
+    let revoked = format!("scimctl_{REVOKED_KEY_ID}_{OTHER_SECRET}");
+    let (status, _, body) = server.http(Method::GET, "/admin/v1/whoami", Some(&revoked), None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{context}: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("revoked")),
+        "{context}: {body}"
+    );
+    let entries = cli_json(
+        server,
+        &[
+            "audit",
+            "list",
+            "--action",
+            "key.*",
+            "--target",
+            REVOKED_KEY_ID,
+        ],
+    );
+    let actions: Vec<&str> = entries
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|entry| entry["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["key.revoke", "key.create"],
+        "{context}: old audit entries are listed, newest first"
+    );
+    assert_eq!(
+        entries[0]["request_id"], "seed-request-2",
+        "{context}: {entries}"
+    );
+    if level < 2 {
+        return;
+    }
+
+    // Level 2: the directory.
+    let alice = server
+        .http(
+            Method::GET,
+            &format!("/scim/v2/Users/{ALICE}"),
+            Some(&server.root_token),
+            None,
+        )
+        .2;
+    assert_eq!(alice["userName"], "Alice", "{context}: {alice}");
+    assert_eq!(alice["title"], "Engineer", "{context}: {alice}");
+    assert_eq!(alice[ENTERPRISE]["department"], "R&D", "{context}: {alice}");
+    assert_eq!(
+        alice["emails"],
+        json!([{ "value": "Alice@Example.com", "type": "work", "primary": true }]),
+        "{context}"
+    );
+    assert_eq!(alice["meta"]["version"], "W/\"3\"", "{context}: {alice}");
+    assert_eq!(
+        alice["groups"][0]["display"], "Engineering",
+        "{context}: {alice}"
+    );
+    let deleted = server
+        .http(
+            Method::GET,
+            "/scim/v2/Users/33333333-3333-4333-8333-333333333333",
+            Some(&server.root_token),
+            None,
+        )
+        .0;
+    assert_eq!(
+        deleted,
+        StatusCode::NOT_FOUND,
+        "{context}: a tombstone stays out of SCIM"
+    );
+
+    let session = format!("scimsess_{SESSION_ID}_{SESSION_SECRET}");
+    let (status, _, live) = server.http(
+        Method::POST,
+        "/auth/v1/introspect",
+        Some(&server.root_token),
+        Some(json!({ "token": session })),
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(live["active"], true, "{context}: {live}");
+    assert_eq!(
+        live["roles"],
+        json!(["auditor", "support"]),
+        "{context}: {live}"
+    );
+    assert_eq!(live["teams"], json!(["Engineering"]), "{context}: {live}");
+    let personal = format!("scimctl_{PERSONAL_KEY_ID}_{PERSONAL_SECRET}");
+    let (status, _, body) = server.http(Method::GET, "/admin/v1/users/bob", Some(&personal), None);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{context}: the personal key works: {body}"
+    );
+
+    let verify = server
+        .cli_as_root()
+        .args(["users", "verify", "carol"])
+        .output()
+        .expect("run users verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{context}: carol stays deprovisioned: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let pending = cli_json(server, &["users", "list", "--pending"]);
+    assert_eq!(
+        pending.as_array().map(Vec::len),
+        Some(1),
+        "{context}: {pending}"
+    );
+    assert_eq!(pending[0]["user_name"], "dave", "{context}");
+    let settings = cli_json(server, &["provisioning", "status"]);
+    assert_eq!(
+        settings["auto_deprovisioning"], false,
+        "{context}: {settings}"
+    );
+    assert_eq!(settings["default_role"], "support", "{context}: {settings}");
+
+    // And it takes changes: the version moves on from where it was.
+    let (status, _, patched) = server.http(
+        Method::PATCH,
+        &format!("/scim/v2/Users/{ALICE}"),
+        Some(&server.root_token),
+        Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "title", "value": "Lead" }] })),
+    );
+    assert_eq!(status, StatusCode::OK, "{context}: {patched}");
+    assert_eq!(
+        patched["meta"]["version"], "W/\"4\"",
+        "{context}: {patched}"
+    );
+    if level < 3 {
+        return;
+    }
+
+    // Level 3: the allowlist.
+    let entries = cli_json(server, &["allowlist", "list"]);
+    let cidrs: Vec<&str> = entries
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|entry| entry["cidr"].as_str().expect("cidr"))
+        .collect();
+    assert_eq!(cidrs.len(), 3, "{context}: {entries}");
+    for cidr in ["127.0.0.0/8", "10.0.0.0/8", "2001:db8::/32"] {
+        assert!(cidrs.contains(&cidr), "{context}: {cidr} in {entries}");
+    }
+    let outside = server
+        .cli_as_root()
+        .args(["allowlist", "check", "192.0.2.1"])
+        .output()
+        .expect("run allowlist check");
+    assert_eq!(
+        outside.status.code(),
+        Some(5),
+        "{context}: the old list still decides"
+    );
+}
+
+#[track_caller]
+fn cli_json(server: &TestServer, args: &[&str]) -> Value {
+    let output = server
+        .cli_as_root()
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("run scimctl");
+    assert!(
+        output.status.success(),
+        "scimctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("scimctl {args:?} -o json ({err})"))
+}
+
+/// For each shipped level: a database made and seeded at that level, opened
+/// by the current server.
+fn every_level_upgrades_intact(backend: Backend, test: &str) {
+    for level_index in 0..SEEDS.len() {
+        let Some(database) = TestDatabase::create(backend) else {
+            skipped(test);
+            return;
+        };
+        let levels: Vec<i64> = migrator(&database)
+            .iter()
+            .map(|migration| migration.version)
+            .collect();
+        assert_eq!(
+            levels.len(),
+            SEEDS.len(),
+            "{} migrations but {} seeds: a new migration needs its seed in SEEDS (and its checks in check_behaviour)",
+            levels.len(),
+            SEEDS.len()
+        );
+        let level = levels[level_index];
+        let context = format!("{backend:?} database from migration level {level}");
+        migrate_to(&database, level);
+        for seed in 0..=level_index {
+            database.execute(&seed_sql(seed));
+        }
+        let before = rows_by_table(&database);
+        if level_index + 1 == SEEDS.len() {
+            let empty: Vec<&String> = before
+                .iter()
+                .filter(|(_, rows)| rows.is_empty())
+                .map(|(table, _)| table)
+                .collect();
+            assert!(
+                empty.is_empty(),
+                "the seeds leave tables {empty:?} empty: seed them, so their rows are checked too"
+            );
+        }
+
+        let token = format!("scimctl_{ADMIN_KEY_ID}_{ADMIN_SECRET}");
+        let server = TestServer::start_on(database, Some(token));
+        assert_intact(&before, &rows_by_table(server.database()), &context);
+        check_behaviour(&server, level_index + 1, &context);
+    }
+}
+
+#[test]
+fn sqlite() {
+    every_level_upgrades_intact(Backend::Sqlite, module_path!());
+}
+
+#[test]
+fn postgres() {
+    every_level_upgrades_intact(Backend::Postgres, module_path!());
+}
