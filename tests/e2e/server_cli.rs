@@ -1,16 +1,37 @@
 //! `scimctl server` as an operator runs it: the real binary, started and
 //! stopped with a signal.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::support::bare_cli;
 
-/// A `scimctl server` child process, killed if a test fails half-way.
+/// How long the server may take to print what a test waits for.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A `scimctl server` child process, killed if a test fails half-way. Its
+/// output is read by a thread per stream, so waiting for a line can time
+/// out instead of blocking on a read.
 struct ServerProcess {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+/// The lines of `stream`, as they come, until it closes.
+fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 impl ServerProcess {
@@ -18,31 +39,54 @@ impl ServerProcess {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
             .arg("server")
             .args(args)
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start scimctl server");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        ServerProcess { child, stdout }
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        ServerProcess {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
-    /// Reads stdout lines until one contains `needle` (or the banner ends).
-    fn read_until(&mut self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// The stdout lines up to the first one containing `needle`.
+    fn stdout_until(&mut self, needle: &str) -> Vec<String> {
+        Self::until(&self.stdout, needle, "stdout")
+    }
+
+    /// The stderr lines up to the first one containing `needle`.
+    fn stderr_until(&mut self, needle: &str) -> Vec<String> {
+        Self::until(&self.stderr, needle, "stderr")
+    }
+
+    /// Lines of `stream` up to (and with) the first containing `needle`;
+    /// panics with what it read when the stream ends first or `WAIT` passes.
+    fn until(stream: &Receiver<String>, needle: &str, name: &str) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
         let mut lines = Vec::new();
-        while Instant::now() < deadline {
-            let mut line = String::new();
-            if self.stdout.read_line(&mut line).expect("read stdout") == 0 {
-                break;
-            }
-            let found = line.contains(needle);
-            lines.push(line.trim_end().to_owned());
-            if found {
-                break;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match stream.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {needle:?} on the server's {name} within {WAIT:?}: {lines:#?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the server's {name} ended before {needle:?}: {lines:#?}")
+                }
             }
         }
-        lines
     }
 
     /// SIGTERM, as systemd or a container runtime would send; waits for exit.
@@ -60,6 +104,12 @@ impl ServerProcess {
             assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Everything the server printed on stdout that was not read yet; call
+    /// after it exited (the reader thread ends with the stream).
+    fn rest_of_stdout(&mut self) -> Vec<String> {
+        self.stdout.iter().collect()
     }
 }
 
@@ -91,7 +141,7 @@ fn export_line(lines: &[String]) -> (String, String) {
 #[test]
 fn dev_server_prints_a_working_root_key_and_stops_on_sigterm() {
     let mut server = ServerProcess::start(&["--dev", "--listen", "127.0.0.1:0"]);
-    let lines = server.read_until("SCIMCTL_TOKEN=");
+    let lines = server.stdout_until("SCIMCTL_TOKEN=");
     let (addr, token) = export_line(&lines);
     let database_line = lines
         .iter()
@@ -133,24 +183,16 @@ fn the_initial_admin_key_is_printed_on_the_first_start_only() {
     let url = format!("sqlite://{}", dir.path().join("scimctl.db").display());
 
     let mut first = ServerProcess::start(&["--database", &url, "--listen", "127.0.0.1:0"]);
-    let lines = first.read_until("SCIMCTL_TOKEN=");
+    let lines = first.stdout_until("SCIMCTL_TOKEN=");
     let (_, token) = export_line(&lines);
     assert!(token.starts_with("scimctl_"));
     assert!(first.terminate().success());
 
     let mut second = ServerProcess::start(&["--database", &url, "--listen", "127.0.0.1:0"]);
-    // Give it time to start and print whatever it prints, then stop it.
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        second.child.try_wait().expect("poll").is_none(),
-        "the second start is serving"
-    );
+    second.stderr_until("scimctl server listening on");
     let status = second.terminate();
     assert!(status.success());
-    let rest: Vec<String> = (&mut second.stdout)
-        .lines()
-        .map(|line| line.expect("read"))
-        .collect();
+    let rest = second.rest_of_stdout();
     assert!(
         rest.iter().all(|line| !line.contains("SCIMCTL_TOKEN")),
         "a second start must not print a key: {rest:#?}"
