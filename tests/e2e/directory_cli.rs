@@ -320,9 +320,9 @@ both_backends! {
         let bad_email = root(server, &["users", "create", "carol", "--email", "carol"], 2);
         assert!(stderr(&bad_email).contains("alice@example.com"), "{}", stderr(&bad_email));
         let duplicate = root_any(server, &["users", "create", "BOB"]);
-        assert!(!duplicate.status.success(), "userName is unique ignoring case");
+        assert_eq!(duplicate.status.code(), Some(1), "userName is unique ignoring case: {}", stderr(&duplicate));
         let unknown_role = root_any(server, &["users", "create", "dave", "--role", "no-such-role"]);
-        assert!(!unknown_role.status.success());
+        assert_eq!(unknown_role.status.code(), Some(2), "{}", stderr(&unknown_role));
         assert!(stderr(&unknown_role).contains("no-such-role"), "{}", stderr(&unknown_role));
         assert_eq!(count_rows(server, "users"), users, "nothing was created");
 
