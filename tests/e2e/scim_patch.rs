@@ -240,4 +240,78 @@ both_backends! {
         scim_error(&reply, StatusCode::BAD_REQUEST, Some("mutability"));
         assert_eq!(member_ids(okta.get(&path).expect(StatusCode::OK)), sorted(&expected));
     }
+
+    fn replacing_and_removing_all_members_reach_the_directory(server: &TestServer) {
+        let okta = Idp::okta(server);
+        let ids: Vec<String> = (0..5)
+            .map(|n| id_of(&create_user(&okta, &format!("crew{n}@example.com"))))
+            .collect();
+        let group = created(
+            &okta.post("/Groups", json!({ "schemas": [GROUP_SCHEMA], "displayName": "Crew", "members": [{ "value": ids[0] }, { "value": ids[1] }, { "value": ids[2] }] })),
+            "Group",
+        );
+        let path = format!("/Groups/{}", id_of(&group));
+        let teams_of = |user: &str| -> Vec<String> {
+            cli_json(server, &["users", "show", user])["teams"]
+                .as_array()
+                .expect("teams")
+                .iter()
+                .map(|team| team["display_name"].as_str().expect("display_name").to_owned())
+                .collect()
+        };
+
+        // `replace` on `members` with a value: exactly that list, whatever
+        // was there (RFC 7644 §3.5.2.3).
+        let reply = okta.patch(&path, patch_op(json!([
+            { "op": "replace", "path": "members", "value": [{ "value": ids[2] }, { "value": ids[3] }] },
+        ])));
+        assert_eq!(member_ids(&okta.patched(&reply, &path)), sorted(&[&ids[2], &ids[3]]));
+        assert_eq!(cli_json(server, &["groups", "show", "Crew"])["member_count"], 2);
+        assert!(teams_of("crew0@example.com").is_empty(), "a replaced-away member left the team");
+        assert_eq!(teams_of("crew3@example.com"), ["Crew"]);
+
+        // The same without a path (Entra's form): the attribute in the value.
+        let entra = Idp::entra(server);
+        let reply = entra.patch(&path, patch_op(json!([
+            { "op": "Replace", "value": { "members": [{ "value": ids[4] }] } },
+        ])));
+        assert_eq!(member_ids(&entra.patched(&reply, &path)), [ids[4].clone()]);
+
+        // `remove` on `members` with no value: every member goes, the group
+        // stays (RFC 7644 §3.5.2.2: "If the target location is a multi-valued
+        // attribute and no filter is specified, the attribute and all values
+        // are removed").
+        let reply = okta.patch(&path, patch_op(json!([{ "op": "remove", "path": "members" }])));
+        let emptied = okta.patched(&reply, &path);
+        assert!(member_ids(&emptied).is_empty(), "{emptied}");
+        assert_eq!(emptied["displayName"], "Crew");
+        assert_eq!(cli_json(server, &["groups", "show", "Crew"])["member_count"], 0);
+        for n in 0..5 {
+            assert!(teams_of(&format!("crew{n}@example.com")).is_empty(), "crew{n} is in no team");
+        }
+        let rows = server.query_rows("SELECT team_id FROM team_members");
+        assert!(rows.is_empty(), "no membership row is left: {rows:?}");
+
+        // Each change is audited with exactly the members it touched (in
+        // any order).
+        let mut changes: Vec<(String, Vec<String>)> = crate::scim_support::audit_rows(server, "action LIKE 'group.member.%'")
+            .into_iter()
+            .map(|row| {
+                let details: Value = serde_json::from_str(&row["details"]).expect("details");
+                let mut members: Vec<String> = serde_json::from_value(details["members"].clone()).expect("member ids");
+                members.sort();
+                (row["action"].clone(), members)
+            })
+            .collect();
+        changes.sort();
+        let mut expected = vec![
+            ("group.member.remove".to_owned(), sorted(&[&ids[0], &ids[1]])),
+            ("group.member.add".to_owned(), vec![ids[3].clone()]),
+            ("group.member.remove".to_owned(), sorted(&[&ids[2], &ids[3]])),
+            ("group.member.add".to_owned(), vec![ids[4].clone()]),
+            ("group.member.remove".to_owned(), vec![ids[4].clone()]),
+        ];
+        expected.sort();
+        assert_eq!(changes, expected);
+    }
 }
