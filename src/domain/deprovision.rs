@@ -211,6 +211,16 @@ pub async fn reactivate_in(
     reason: Option<&str>,
     trigger: Trigger,
 ) -> Result<()> {
+    if user.deleted_at.is_some()
+        && let Some(holder) = user_rows::find_by_user_name(conn, &user.user_name).await?
+        && holder.id != user.id
+    {
+        return Err(super::Error::Conflict(format!(
+            "user {} was deleted and its userName {:?} now belongs to another user ({}); \
+             a deleted record whose name was reused cannot come back",
+            user.id, user.user_name, holder.id
+        )));
+    }
     let now = store::now();
     let lock_lifted = locks::remove_for_user(conn, &user.id).await?;
     let default_role = settings::get(conn).await?.default_role;

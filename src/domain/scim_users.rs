@@ -63,8 +63,9 @@ pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimE
     Ok(to_scim(&mut conn, &[row], base).await?.remove(0))
 }
 
-/// `POST /Users`: creates the user, or adopts a manual user of that name,
-/// or re-provisions one deleted before.
+/// `POST /Users`: creates the user, or adopts a manual user of that name.
+/// The userName of a user deleted before goes to a new person: see
+/// [`retire_deleted`].
 pub async fn create(
     store: &Store,
     actor: &Actor,
@@ -75,19 +76,14 @@ pub async fn create(
     let mut tx = store.begin().await?;
     let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
     let (id, deprovisioned) = match existing {
-        Some(row) if row.deleted_at.is_some() || row.origin == "manual" => {
-            let action = if row.deleted_at.is_some() {
-                "user.reprovision"
-            } else {
-                "user.adopt"
-            };
+        Some(row) if row.origin == "manual" && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
             let row = write(&mut tx, row, &fields).await?;
             audit::record(
                 &mut tx,
                 actor,
-                action,
+                "user.adopt",
                 Some(&row.user_name),
                 Outcome::Success,
                 json!({ "id": row.id }),
@@ -98,7 +94,7 @@ pub async fn create(
                 follow_active(&mut tx, actor, row, was_active, fields.active).await?,
             )
         }
-        Some(row) => {
+        Some(row) if row.deleted_at.is_none() => {
             return Err(ScimError::new(
                 409,
                 Some(ScimType::Uniqueness),
@@ -108,12 +104,16 @@ pub async fn create(
                 ),
             ));
         }
-        None => {
+        deleted => {
             let settings = settings::get(&mut tx).await?;
             if !settings.auto_provisioning {
                 drop(tx);
                 return Err(reject_provisioning(store, actor, &fields.user_name).await?);
             }
+            let replaces = match deleted {
+                Some(row) => Some(retire_deleted(&mut tx, actor, row).await?),
+                None => None,
+            };
             let row = insert(&mut tx, &fields, &settings.default_role).await?;
             audit::record(
                 &mut tx,
@@ -121,7 +121,12 @@ pub async fn create(
                 "user.create",
                 Some(&row.user_name),
                 Outcome::Success,
-                json!({ "id": row.id, "origin": "scim", "roles": [settings.default_role] }),
+                json!({
+                    "id": row.id,
+                    "origin": "scim",
+                    "roles": [settings.default_role],
+                    "replaces": replaces,
+                }),
             )
             .await?;
             let id = row.id.clone();
@@ -137,6 +142,19 @@ pub async fn create(
         resource,
         deprovisioned,
     })
+}
+
+/// A deleted user whose userName is provisioned again: the newcomer is a
+/// new person (a reused e-mail address is common), so the old record must
+/// stay dead and give up the name. A deprovisioning still pending on it is
+/// completed now, whatever the toggles say, so none of its credentials can
+/// pass to the newcomer or come back. Returns the old record's id.
+async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<String, ScimError> {
+    let id = row.id.clone();
+    let reason = "its userName was provisioned again, as a new user";
+    deprovision::deprovision_in(conn, actor, row, Some(reason), Trigger::Scim).await?;
+    user_rows::release_user_name(conn, &id).await?;
+    Ok(id)
 }
 
 /// Audits a refused creation on its own (the request's transaction is

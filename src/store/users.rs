@@ -104,7 +104,10 @@ pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
 /// the row's version is no longer `user.version` (a concurrent change won).
 pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, given_name = $4, \
+        // The key follows the name only when the name changes: a deleted
+        // user's released key (see `release_user_name`) stays released.
+        "UPDATE users SET user_name_key = CASE WHEN user_name = $1 THEN user_name_key ELSE $2 END, \
+         user_name = $1, external_id = $3, given_name = $4, \
          family_name = $5, formatted_name = $6, display_name = $7, active = $8, origin = $9, \
          attributes = $10, version = version + 1, deprovision_state = $11, deprovisioned_at = $12, \
          deleted_at = $13, updated_at = $14 \
@@ -129,6 +132,18 @@ pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError>
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Frees a deleted user's userName for a new person: the record keeps its
+/// `user_name` for audit and verification by id, but no longer holds the
+/// unique key (it gets one made of its id, which no userName lookup finds).
+pub async fn release_user_name(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET user_name_key = $1, version = version + 1 WHERE id = $2")
+        .bind(format!("released:{id}"))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<UserRow>, StoreError> {

@@ -289,16 +289,12 @@ both_backends! {
     fn reactivation_lifts_the_lock_and_new_sessions_are_live(server: &TestServer) {
         let idp = Idp::generic(server);
         set_settings(server, json!({ "default_role": "auditor" }));
-        for (user, how) in [("mia", "patch"), ("ned", "put"), ("oli", "re-post")] {
+        for (user, how) in [("mia", "patch"), ("ned", "put")] {
             let id = provision(&idp, user);
             let path = format!("/Users/{id}");
             let (old_session, _) = give_access(server, &idp, user, &id);
-            if how == "re-post" {
-                idp.delete(&path).expect(StatusCode::NO_CONTENT);
-            } else {
-                let reply = idp.patch(&path, set_active(false));
-                idp.patched(&reply, &path);
-            }
+            let reply = idp.patch(&path, set_active(false));
+            idp.patched(&reply, &path);
             assert_eq!(cli_verify(server, user).0, 0, "{how}: deprovisioned first");
 
             let user_now = match how {
@@ -306,15 +302,9 @@ both_backends! {
                     let reply = idp.patch(&path, set_active(true));
                     idp.patched(&reply, &path)
                 }
-                "put" => idp.put(&path, user_body(user)).expect(StatusCode::OK).clone(),
-                _ => {
-                    // DESIGN, Reactivate: "a new POST of the same userName
-                    // after DELETE".
-                    let user_now = created(&idp.post("/Users", user_body(user)), "User");
-                    assert_eq!(idp.get(&format!("/Users/{}", id_of(&user_now))).expect(StatusCode::OK)["userName"], user);
-                    user_now
-                }
+                _ => idp.put(&path, user_body(user)).expect(StatusCode::OK).clone(),
             };
+            assert_eq!(user_now["id"], id.as_str(), "{how}: the same user, reactivated");
             assert_eq!(user_now["active"], true, "{how}: {user_now}");
             assert!(user_now.get("groups").is_none() || user_now["groups"] == json!([]), "{how}: memberships come back only as pushed: {user_now}");
 
@@ -335,6 +325,63 @@ both_backends! {
             assert_eq!(reactivated[0]["actor_key_id"], idp.key_id);
         }
         assert_eq!(server.query_rows("SELECT id FROM locks").len(), 0, "no lock left");
+    }
+
+    fn a_re_post_after_delete_is_a_new_person_and_the_old_access_stays_dead(server: &TestServer) {
+        // DESIGN, Re-create after DELETE: "a new person ... new id, default
+        // role only, no teams, and every credential of the deleted record
+        // stays dead — a pending deprovisioning of that record is completed
+        // in the same transaction, whatever the toggles say".
+        let idp = Idp::generic(server);
+        for (user, auto_deprovisioning) in [("oli", true), ("pip", false)] {
+            set_settings(server, json!({ "default_role": "auditor", "auto_deprovisioning": auto_deprovisioning }));
+            let old_id = provision(&idp, user);
+            let (old_session, old_key) = give_access(server, &idp, user, &old_id);
+            idp.delete(&format!("/Users/{old_id}")).expect(StatusCode::NO_CONTENT);
+            let context = format!("{user} (auto-deprovisioning {auto_deprovisioning})");
+            if !auto_deprovisioning {
+                // Pending: nothing torn down yet (the inactive user's
+                // credentials are refused, but they still exist).
+                assert_eq!(cli_pending(server), [user]);
+                assert_eq!(cli_verify(server, user).0, 5, "{context}: not deprovisioned yet");
+            }
+
+            let newcomer = created(&idp.post("/Users", user_body(user)), "User");
+            let new_id = id_of(&newcomer);
+            assert_ne!(new_id, old_id, "{context}: a new person gets a new id");
+            assert!(newcomer.get("groups").is_none() || newcomer["groups"] == json!([]), "{context}: no teams: {newcomer}");
+            let directory = admin_user(server, user);
+            assert_eq!(directory["id"], new_id.as_str(), "{context}: the name is the newcomer's");
+            assert_eq!(directory["roles"], json!(["auditor"]), "{context}: the default role only");
+            assert_eq!(directory["teams"], json!([]), "{context}");
+            assert_eq!(directory["active"], true, "{context}");
+            assert_eq!(directory["locked"], false, "{context}");
+            assert_eq!(directory["deprovisioning"], "none", "{context}");
+
+            // Every credential of the old record is dead, and stays so.
+            assert_eq!(cli_introspect(server, &old_session).0, 5, "{context}: the old session is dead");
+            assert_eq!(cli_introspect(server, &old_key).0, 5, "{context}: the old personal key is dead");
+            let (status, _, _) = server.http(Method::GET, "/admin/v1/whoami", Some(&old_key), None);
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{context}: the old key opens nothing");
+            let (code, out) = cli_verify(server, &old_id);
+            assert_eq!(code, 0, "{context}: the old record is fully deprovisioned: {out}");
+            assert!(cli_pending(server).is_empty(), "{context}: nothing left pending");
+            scim_error(&idp.get(&format!("/Users/{old_id}")), StatusCode::NOT_FOUND, None);
+            let (status, _, body) = server.http(Method::POST, &format!("/admin/v1/users/{old_id}/reactivate"), Some(&server.root_token), Some(json!({})));
+            assert_eq!(status, StatusCode::CONFLICT, "{context}: the old record cannot come back over the newcomer: {body}");
+            assert_eq!(cli_introspect(server, &old_session).0, 5, "{context}: still dead");
+
+            // The newcomer's own access works.
+            let session = issue_session(server, user);
+            assert_eq!(cli_introspect(server, &session).0, 0, "{context}");
+            let created_rows = audit_rows(server, &format!("action = 'user.create' AND target = '{user}'"));
+            assert_eq!(created_rows.len(), 2, "{context}: {created_rows:?}");
+            let details: Value = serde_json::from_str(&created_rows[1]["details"]).expect("details");
+            assert_eq!(details["replaces"], old_id.as_str(), "{context}: {details}");
+            let deprovisioned = audit_rows(server, &format!("action = 'user.deprovision' AND target = '{user}'"));
+            assert_eq!(deprovisioned.len(), 1, "{context}: {deprovisioned:?}");
+            assert!(deprovisioned[0]["details"].contains(&old_id), "{context}: {deprovisioned:?}");
+        }
     }
 
     fn group_pushes_manage_team_memberships(server: &TestServer) {
