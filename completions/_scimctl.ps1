@@ -70,6 +70,37 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Break-glass repair on the server''s host, bypassing the API')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;server;recover' {
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'The server''s database: sqlite:///path/to/scimctl.db or postgres://…')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The server''s settings file, to take `database` from')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--new-admin-key', '--new-admin-key', [CompletionResultType]::ParameterName, 'Mint a new API key with every scope; its token is printed once')
+            [CompletionResult]::new('--clear-allowlist', '--clear-allowlist', [CompletionResultType]::ParameterName, 'Empty the IP allowlist, so every address may connect again')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;server;help' {
+            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Break-glass repair on the server''s host, bypassing the API')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;server;help;recover' {
+            break
+        }
+        'scimctl;server;help;help' {
             break
         }
         'scimctl;login' {
@@ -186,6 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Revoke even the key you are using, or the last live key that can manage keys (recovery then needs `scimctl server recover` on the host)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
@@ -1051,6 +1083,10 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;server' {
+            [CompletionResult]::new('recover', 'recover', [CompletionResultType]::ParameterValue, 'Break-glass repair on the server''s host, bypassing the API')
+            break
+        }
+        'scimctl;help;server;recover' {
             break
         }
         'scimctl;help;login' {

@@ -307,6 +307,9 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__roles,list)
                 cmd="scimctl__subcmd__help__subcmd__roles__subcmd__list"
                 ;;
+            scimctl__subcmd__help__subcmd__server,recover)
+                cmd="scimctl__subcmd__help__subcmd__server__subcmd__recover"
+                ;;
             scimctl__subcmd__help__subcmd__sessions,issue)
                 cmd="scimctl__subcmd__help__subcmd__sessions__subcmd__issue"
                 ;;
@@ -423,6 +426,18 @@ _scimctl() {
                 ;;
             scimctl__subcmd__roles__subcmd__help,list)
                 cmd="scimctl__subcmd__roles__subcmd__help__subcmd__list"
+                ;;
+            scimctl__subcmd__server,help)
+                cmd="scimctl__subcmd__server__subcmd__help"
+                ;;
+            scimctl__subcmd__server,recover)
+                cmd="scimctl__subcmd__server__subcmd__recover"
+                ;;
+            scimctl__subcmd__server__subcmd__help,help)
+                cmd="scimctl__subcmd__server__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__server__subcmd__help,recover)
+                cmd="scimctl__subcmd__server__subcmd__help__subcmd__recover"
                 ;;
             scimctl__subcmd__sessions,help)
                 cmd="scimctl__subcmd__sessions__subcmd__help"
@@ -2007,8 +2022,22 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__server)
-            opts=""
+            opts="recover"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__server__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2381,7 +2410,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__keys__subcmd__revoke)
-            opts="-o -q -v -h --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --force --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3031,7 +3060,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__server)
-            opts="-o -q -v -h --dev --config --listen --database --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --dev --config --listen --database --addr --profile --output --yes --quiet --verbose --help recover help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3046,6 +3075,86 @@ _scimctl() {
                     return 0
                     ;;
                 --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__server__subcmd__help)
+            opts="recover help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__server__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__server__subcmd__help__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__server__subcmd__recover)
+            opts="-o -q -v -h --database --config --new-admin-key --clear-allowlist --addr --profile --output --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -66,6 +66,33 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --verbose 'Print the settings in use and each request on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+            cand recover 'Break-glass repair on the server''s host, bypassing the API'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;server;recover'= {
+            cand --database 'The server''s database: sqlite:///path/to/scimctl.db or postgres://…'
+            cand --config 'The server''s settings file, to take `database` from'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --new-admin-key 'Mint a new API key with every scope; its token is printed once'
+            cand --clear-allowlist 'Empty the IP allowlist, so every address may connect again'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;server;help'= {
+            cand recover 'Break-glass repair on the server''s host, bypassing the API'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;server;help;recover'= {
+        }
+        &'scimctl;server;help;help'= {
         }
         &'scimctl;login'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
@@ -174,6 +201,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
             cand --output 'Output format'
+            cand --force 'Revoke even the key you are using, or the last live key that can manage keys (recovery then needs `scimctl server recover` on the host)'
             cand --yes 'Confirm destructive commands without asking'
             cand -q 'Print no diagnostics on stderr: only data, and errors'
             cand --quiet 'Print no diagnostics on stderr: only data, and errors'
@@ -943,6 +971,9 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;help;server'= {
+            cand recover 'Break-glass repair on the server''s host, bypassing the API'
+        }
+        &'scimctl;help;server;recover'= {
         }
         &'scimctl;help;login'= {
         }

@@ -51,18 +51,34 @@ complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "introspect" -d 'Che
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "audit" -d 'Read the audit log: who changed what, when, from where'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l config -d 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it' -r -F
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l listen -d 'Address to listen on [default: 127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l database -d 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l config -d 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it' -r -F
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l listen -d 'Address to listen on [default: 127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l database -d 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l dev -d 'Throwaway server: SQLite in a fresh temporary directory, deleted on exit'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -l yes -d 'Confirm destructive commands without asking'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -s v -l verbose -d 'Print the settings in use and each request on stderr'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l dev -d 'Throwaway server: SQLite in a fresh temporary directory, deleted on exit'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -f -a "recover" -d 'Break-glass repair on the server\'s host, bypassing the API'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l database -d 'The server\'s database: sqlite:///path/to/scimctl.db or postgres://…' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l config -d 'The server\'s settings file, to take `database` from' -r -F
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l new-admin-key -d 'Mint a new API key with every scope; its token is printed once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l clear-allowlist -d 'Empty the IP allowlist, so every address may connect again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "recover" -d 'Break-glass repair on the server\'s host, bypassing the API'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -145,6 +161,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l force -d 'Revoke even the key you are using, or the last live key that can manage keys (recovery then needs `scimctl server recover` on the host)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -610,6 +627,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "audit" -d 'Read the audit log: who changed what, when, from where'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "recover" -d 'Break-glass repair on the server\'s host, bypassing the API'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key and print its token, this once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List API keys'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "show" -d 'Show one API key'

@@ -155,9 +155,15 @@ impl Client {
             .await
     }
 
-    /// `DELETE /admin/v1/keys/{id}`: answers the key, now revoked.
-    pub async fn revoke_key(&self, id: &str) -> Result<ApiKey, ClientError> {
-        self.call(Method::DELETE, self.url(&["keys", id]), &[], None::<&()>)
+    /// `DELETE /admin/v1/keys/{id}`: answers the key, now revoked. `force`
+    /// revokes even the key in use or the last one that can manage keys.
+    pub async fn revoke_key(&self, id: &str, force: bool) -> Result<ApiKey, ClientError> {
+        let query: Vec<(&str, String)> = if force {
+            vec![("force", "true".to_owned())]
+        } else {
+            Vec::new()
+        };
+        self.call(Method::DELETE, self.url(&["keys", id]), &query, None::<&()>)
             .await
     }
 

@@ -30,8 +30,10 @@ pub enum KeysCommand {
 
     /// Revoke an API key: every request with it fails from now on
     ///
-    /// Asks for confirmation on a terminal; without one, pass --yes.
-    Revoke(KeyArg),
+    /// Asks for confirmation on a terminal, naming the key and what it can
+    /// do; without one, pass --yes. The key in use, or the last live key
+    /// that can manage keys, is only revoked with --force.
+    Revoke(RevokeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +76,17 @@ pub struct ListArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub key: KeyArg,
+
+    /// Revoke even the key you are using, or the last live key that can
+    /// manage keys (recovery then needs `scimctl server recover` on the host)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct KeyArg {
     /// The key's id, as `scimctl keys list` shows it
     #[arg(value_name = "KEY")]
@@ -105,7 +118,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
             let (client, _) = ctx.client().await?;
             Ok(Output::data(Data::Key(client.get_key(&key.id).await?)))
         }
-        KeysCommand::Revoke(key) => revoke(ctx, key).await,
+        KeysCommand::Revoke(args) => revoke(ctx, args).await,
     }
 }
 
@@ -131,7 +144,8 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
     ))
 }
 
-async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
+async fn revoke(ctx: &Context, args: RevokeArgs) -> anyhow::Result<Output> {
+    let key = args.key;
     // Decide before any request: without a terminal and --yes nothing is sent.
     let ask = ctx.must_confirm(&format!("revoke API key {}", key.id))?;
     let (client, _) = ctx.client().await?;
@@ -139,14 +153,20 @@ async fn revoke(ctx: &Context, key: KeyArg) -> anyhow::Result<Output> {
         // Fetching first names the key in the question, and an unknown id
         // fails (exit 3) before anyone is asked anything.
         let found = client.get_key(&key.id).await?;
+        let scopes: Vec<&str> = found.scopes.iter().map(|scope| scope.as_str()).collect();
+        let owner = found.owner.as_ref().map_or(String::new(), |owner| {
+            format!(", personal key of {}", owner.user_name)
+        });
         let question = format!(
-            "Revoke API key {} ({})? Requests with it will be refused from now on",
-            found.id, found.name
+            "Revoke API key {} ({}{owner}, scopes {})? Requests with it will be refused from now on",
+            found.id,
+            found.name,
+            scopes.join(", ")
         );
         ctx.confirm(question, format!("API key {} was not revoked", key.id))
             .await?;
     }
-    let revoked = client.revoke_key(&key.id).await?;
+    let revoked = client.revoke_key(&key.id, args.force).await?;
     Ok(Output::data(Data::Key(revoked)).note(format!("Revoked API key {}.", key.id)))
 }
 

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod listing;
 pub mod locks;
 pub mod login;
+pub mod recover;
 pub mod roles;
 pub mod server;
 pub mod sessions;
@@ -364,10 +365,13 @@ pub(crate) fn env_token_note() -> Option<String> {
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = Context::new(cli.global);
     let output = match cli.command {
-        Command::Server(args) => {
-            server::run(args).await?;
-            Output::default()
-        }
+        Command::Server(mut args) => match args.action.take() {
+            Some(server::ServerAction::Recover(recover)) => recover::run(&ctx, recover).await?,
+            None => {
+                server::run(args).await?;
+                Output::default()
+            }
+        },
         Command::Login(args) => login::login(&ctx, args).await?,
         Command::Logout => login::logout(&ctx).await?,
         Command::Whoami => whoami::run(&ctx).await?,

@@ -13,7 +13,11 @@ use crate::server::config::{ConfigFile, DEFAULT_LISTEN, ServerConfig};
 use crate::store::DatabaseUrl;
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
+    #[command(subcommand)]
+    pub action: Option<ServerAction>,
+
     /// Throwaway server: SQLite in a fresh temporary directory, deleted on exit
     ///
     /// Prints the address, the `export` line to paste for the CLI, and a
@@ -32,6 +36,19 @@ pub struct ServerArgs {
     /// sqlite:///path/to/scimctl.db or postgres://user:password@host/database
     #[arg(long, value_name = "URL")]
     pub database: Option<DatabaseUrl>,
+}
+
+/// What `scimctl server` does instead of serving.
+#[derive(clap::Subcommand, Debug)]
+pub enum ServerAction {
+    /// Break-glass repair on the server's host, bypassing the API
+    ///
+    /// For an operator locked out: mints a new API key with every scope
+    /// and/or empties the IP allowlist, working on the database directly
+    /// (run it where the server runs, with its --database or --config).
+    /// Audited as `system.recover`. Asks first on a terminal; without one,
+    /// pass --yes.
+    Recover(super::recover::RecoverArgs),
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {

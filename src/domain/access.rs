@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::scope::Scope;
+use super::scope::{self, Scope};
 use crate::store::users::{self, UserRow};
 use crate::store::{Conn, StoreError, locks};
 
@@ -29,11 +29,7 @@ impl Access {
 
 pub async fn of_user(conn: &mut Conn, user: &UserRow) -> Result<Access, StoreError> {
     let locked = locks::for_user(conn, &user.id).await?.is_some();
-    let permissions = users::permissions(conn, &user.id)
-        .await?
-        .iter()
-        .filter_map(|name| name.parse().ok())
-        .collect();
+    let permissions = scope::from_stored(&users::permissions(conn, &user.id).await?).collect();
     Ok(Access {
         active: user.active && user.deleted_at.is_none(),
         locked,

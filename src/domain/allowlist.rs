@@ -536,6 +536,17 @@ pub async fn remove(
     commit(tx, actor, change).await
 }
 
+/// Empties the list on `conn` (every address allowed again), for recovery
+/// on the host; the caller audits it. Returns the entries removed.
+pub async fn clear_in(conn: &mut Conn) -> Result<Vec<String>> {
+    rows::lock(conn).await?;
+    let removed = rows::cidrs(conn).await?;
+    for cidr in &removed {
+        rows::delete(conn, cidr).await?;
+    }
+    Ok(removed)
+}
+
 /// Replaces the whole list. Entries that stay keep when and by whom they
 /// were added; their note becomes the one given.
 pub async fn replace(

@@ -6,12 +6,12 @@ use std::net::IpAddr;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::access;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::scope::Scope;
+use super::scope::{self, Scope};
 use super::token::{NewToken, PresentedToken, TokenKind};
 use super::{Error, Result};
+use super::{access, ceiling};
 use crate::api::directory::UserRef;
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey};
 use crate::store::keys::{self as key_rows, KeyRow};
@@ -37,19 +37,7 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateKeyRequest) -> 
                 + &Scope::ALL.map(Scope::as_str).join(", "),
         ));
     }
-    // A key may only hand out what it holds, or `keys:manage` alone would be
-    // a path to every other permission.
-    let beyond_own: Vec<&str> = scopes
-        .iter()
-        .filter(|scope| !actor.has(**scope))
-        .map(|scope| scope.as_str())
-        .collect();
-    if !beyond_own.is_empty() {
-        return Err(Error::Forbidden(format!(
-            "cannot grant {} that your own key lacks",
-            beyond_own.join(", ")
-        )));
-    }
+    ceiling::check(actor, &scopes, "create a key with these scopes")?;
     let now = store::now();
     let expires_at = request.expires_at.map(store::truncate);
     if let Some(expires_at) = expires_at
@@ -171,26 +159,37 @@ pub async fn create_initial(store: &Store) -> Result<Option<String>> {
     if !state::claim(&mut tx, INITIAL_KEY_CLAIM, &now).await? {
         return Ok(None);
     }
+    let created = mint_admin_in(&mut tx, "initial admin").await?;
+    audit::record(
+        &mut tx,
+        &Actor::system(),
+        "key.create",
+        Some(&created.key.id),
+        Outcome::Success,
+        json!({ "name": created.key.name, "scopes": created.key.scopes, "initial": true }),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Some(created.token))
+}
+
+/// A key with every scope, made by the server itself (no creator, no
+/// expiry) on `conn`: the initial key, and `scimctl server recover`'s. The
+/// caller audits it.
+pub async fn mint_admin_in(conn: &mut Conn, name: &str) -> Result<CreatedKey, StoreError> {
     let all: BTreeSet<Scope> = Scope::ALL.into_iter().collect();
     let new = NewKey {
-        name: "initial admin",
+        name,
         scopes: &all,
         created_by: None,
         expires_at: None,
         owner: None,
     };
-    let (row, token) = insert_new(&mut tx, new).await?;
-    audit::record(
-        &mut tx,
-        &Actor::system(),
-        "key.create",
-        Some(&row.id),
-        Outcome::Success,
-        json!({ "name": row.name, "scopes": row.scopes, "initial": true }),
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(Some(token))
+    let (row, token) = insert_new(conn, new).await?;
+    Ok(CreatedKey {
+        key: to_api(row),
+        token,
+    })
 }
 
 pub async fn list(store: &Store, include_revoked: bool) -> Result<Vec<ApiKey>> {
@@ -203,8 +202,11 @@ pub async fn show(store: &Store, id: &str) -> Result<ApiKey> {
     row.map(to_api).ok_or_else(|| not_found(id))
 }
 
-/// Revokes a key at once. Revoking a revoked key changes nothing.
-pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<ApiKey> {
+/// Revokes a key at once. Revoking a revoked key changes nothing. The
+/// caller must hold every scope of the key (the privilege ceiling), and
+/// revoking the key in use or the last live key that can manage keys needs
+/// `force`: either would leave the caller, or everyone, unable to act.
+pub async fn revoke(store: &Store, actor: &Actor, id: &str, force: bool) -> Result<ApiKey> {
     let mut tx = store.begin().await?;
     let Some(row) = key_rows::get(&mut tx, id).await? else {
         return Err(not_found(id));
@@ -212,7 +214,14 @@ pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<ApiKey> {
     if row.revoked_at.is_some() {
         return Ok(to_api(row));
     }
+    let scopes = scope::from_stored(&row.scopes).collect();
+    ceiling::check(actor, &scopes, &format!("revoke key {id}"))?;
     let now = store::now();
+    if !force && let Some(danger) = self_destruction(&mut tx, actor, &row, now).await? {
+        return Err(Error::Conflict(format!(
+            "{danger}; pass --force (force=true) to revoke it anyway"
+        )));
+    }
     key_rows::revoke(&mut tx, id, now).await?;
     audit::record(
         &mut tx,
@@ -227,6 +236,43 @@ pub async fn revoke(store: &Store, actor: &Actor, id: &str) -> Result<ApiKey> {
     Ok(to_api(KeyRow {
         revoked_at: Some(now),
         ..row
+    }))
+}
+
+/// Why revoking `row` would lock the caller or everyone out, if it would:
+/// it is the key making the request, or no other live key could manage
+/// keys afterwards (then only `scimctl server recover` on the host helps).
+async fn self_destruction(
+    conn: &mut Conn,
+    actor: &Actor,
+    row: &KeyRow,
+    now: OffsetDateTime,
+) -> Result<Option<String>> {
+    if actor.key_id.as_deref() == Some(row.id.as_str()) {
+        return Ok(Some(format!(
+            "API key {} ({}) is the key this request uses: revoking it ends your own access",
+            row.id, row.name
+        )));
+    }
+    let manages_keys = |key: &KeyRow| {
+        key.owner_user_id.is_none()
+            && key.expires_at.is_none_or(|at| at > now)
+            && scope::from_stored(&key.scopes).any(|scope| scope == Scope::KeysManage)
+    };
+    if !manages_keys(row) {
+        return Ok(None);
+    }
+    let others = key_rows::list(conn, false)
+        .await?
+        .into_iter()
+        .filter(|key| key.id != row.id && manages_keys(key))
+        .count();
+    Ok((others == 0).then(|| {
+        format!(
+            "API key {} ({}) is the last live key that can manage keys: without it no new key \
+             can be made, short of `scimctl server recover` on the server's host",
+            row.id, row.name
+        )
     }))
 }
 
@@ -313,7 +359,7 @@ pub async fn check(
         );
         return refused(reason);
     }
-    let mut scopes: BTreeSet<Scope> = parse_scopes(&row.scopes).collect();
+    let mut scopes: BTreeSet<Scope> = scope::from_stored(&row.scopes).collect();
     if let Some(owner_id) = &row.owner_user_id {
         let Some(owner) = users::get(conn, owner_id).await? else {
             let reason = format!("API key {} belongs to a user who no longer exists", row.id);
@@ -363,19 +409,13 @@ fn not_found(id: &str) -> Error {
     ))
 }
 
-/// Scopes from their stored names. A name this version does not know (a
-/// scope a later version removed) grants nothing.
-fn parse_scopes(names: &[String]) -> impl Iterator<Item = Scope> + '_ {
-    names.iter().filter_map(|name| name.parse().ok())
-}
-
 pub(crate) fn to_api(row: KeyRow) -> ApiKey {
     let owner = row
         .owner_user_id
         .zip(row.owner_user_name)
         .map(|(id, user_name)| UserRef { id, user_name });
     ApiKey {
-        scopes: parse_scopes(&row.scopes).collect(),
+        scopes: scope::from_stored(&row.scopes).collect(),
         id: row.id,
         name: row.name,
         created_at: row.created_at,

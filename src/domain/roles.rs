@@ -9,7 +9,8 @@ use sqlx::error::ErrorKind;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::scope::Scope;
+use super::ceiling;
+use super::scope::{self, Scope};
 use super::{Error, Result};
 use crate::api::settings::{CreateRoleRequest, Role};
 use crate::store::roles::{self as role_rows, RoleRow};
@@ -47,17 +48,7 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateRoleRequest) ->
             Scope::ALL.map(Scope::as_str).join(", ")
         )));
     }
-    let beyond_own: Vec<&str> = permissions
-        .iter()
-        .filter(|scope| !actor.has(**scope))
-        .map(|scope| scope.as_str())
-        .collect();
-    if !beyond_own.is_empty() {
-        return Err(Error::Forbidden(format!(
-            "cannot put {} into a role: your own key lacks it",
-            beyond_own.join(", ")
-        )));
-    }
+    ceiling::check(actor, &permissions, "put these permissions into a role")?;
     let row = RoleRow {
         name: request.name,
         permissions: permissions.iter().map(|s| s.as_str().to_owned()).collect(),
@@ -108,6 +99,8 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
             "{name} is a built-in role and cannot be deleted"
         )));
     }
+    let permissions = scope::from_stored(&row.permissions).collect();
+    ceiling::check(actor, &permissions, &format!("delete role {name}"))?;
     if settings_rows::get(&mut tx).await?.default_role == name {
         return Err(Error::Conflict(format!(
             "{name} is the default role, given to every new user, so it cannot be deleted; \
@@ -202,11 +195,7 @@ fn violation(err: &StoreError) -> Option<ErrorKind> {
 
 fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
     Role {
-        permissions: row
-            .permissions
-            .iter()
-            .filter_map(|name| name.parse().ok())
-            .collect(),
+        permissions: scope::from_stored(&row.permissions).collect(),
         name: row.name,
         builtin: row.builtin,
         default,

@@ -95,6 +95,12 @@ impl Scope {
     }
 }
 
+/// Scopes from their stored names. A name this version does not know (a
+/// scope a later version removed) grants nothing.
+pub fn from_stored(names: &[String]) -> impl Iterator<Item = Scope> + '_ {
+    names.iter().filter_map(|name| name.parse().ok())
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::{Result, roles};
+use super::scope;
+use super::{Result, ceiling, roles};
 use crate::api::settings::{Settings, UpdateSettingsRequest};
 use crate::store::settings::{self as settings_rows, SettingsRow};
 use crate::store::{Store, StoreError};
@@ -40,7 +41,14 @@ pub async fn update(
         new.auto_deprovisioning = on;
     }
     if let Some(role) = request.default_role {
-        new.default_role = roles::require_exists(&mut tx, &role).await?.name;
+        let role = roles::require_exists(&mut tx, &role).await?;
+        if role.name != old.default_role {
+            // Every user provisioned from now on gets it.
+            let permissions = scope::from_stored(&role.permissions).collect();
+            let what = format!("make {} the default role", role.name);
+            ceiling::check(actor, &permissions, &what)?;
+        }
+        new.default_role = role.name;
     }
     if new == old {
         return Ok(to_api(old));

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::{Error, Result, teams};
+use super::{Error, Result, ceiling, teams};
 use crate::api::Page;
 use crate::api::directory::{
     CreateUserRequest, DeprovisionState, Email, Origin, TeamRef, User, UserListQuery, UserStatus,
@@ -117,6 +117,8 @@ pub async fn create_manual(
         request.roles.clone()
     };
     check_roles_exist(&mut tx, &role_names).await?;
+    let what = format!("give {user_name} the role(s) {}", role_names.join(", "));
+    ceiling::check_roles(&mut tx, actor, &role_names, &what).await?;
 
     let now = store::now();
     let row = UserRow {

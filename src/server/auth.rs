@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::error::ApiError;
+use super::error::{ApiError, Denial};
 use crate::api::ApiKey;
 use crate::domain::actor::Actor;
 use crate::domain::scope::Scope;
@@ -143,8 +143,15 @@ pub async fn authenticate(
         headers: request.headers(),
     };
     let caller = identify(&state, &facts).await?;
-    request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
+    let (method, path) = (facts.method.to_owned(), facts.path.to_owned());
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    // A permission the domain refused (the privilege ceiling) is audited
+    // like a missing scope; the refused change itself rolled back.
+    if let Some(Denial(reason)) = response.extensions().get::<Denial>() {
+        keys::record_denial(&state.store, &caller.actor, reason, &method, &path).await?;
+    }
+    Ok(response)
 }
 
 /// Middleware for one route: the caller's key must carry `scope`. Runs

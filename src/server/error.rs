@@ -12,13 +12,23 @@ use crate::domain;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Set when the domain refused a permission (the privilege ceiling):
+    /// answered as 403 and audited as `auth.denied` by the authentication
+    /// layer, which knows the caller.
+    denial: bool,
 }
+
+/// A response extension marking a permission refusal, with its reason, for
+/// the authentication layer to audit.
+#[derive(Debug, Clone)]
+pub struct Denial(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
+            denial: false,
         }
     }
 
@@ -54,12 +64,16 @@ impl From<domain::Error> for ApiError {
                 );
             }
         };
-        ApiError::new(status, err.to_string())
+        ApiError {
+            denial: matches!(err, domain::Error::Forbidden(_)),
+            ..ApiError::new(status, err.to_string())
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let denial = self.denial.then(|| Denial(self.message.clone()));
         let mut response = (
             self.status,
             Json(ErrorBody {
@@ -70,6 +84,9 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(denial) = denial {
+            response.extensions_mut().insert(denial);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -18,6 +18,8 @@ mod wrong_secret;
 mod directory;
 mod docs;
 mod permissions;
+mod privilege_ceiling;
+mod recover;
 
 mod schema_upgrade;
 mod scim_entra;

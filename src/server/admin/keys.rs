@@ -94,16 +94,30 @@ pub async fn show(
     path = "/keys/{id}",
     operation_id = "keys_revoke",
     tag = "keys",
-    params(("id", description = "The key's id.")),
+    params(("id", description = "The key's id."), RevokeQuery),
     responses(
         (status = OK, body = ApiKey, description = "The key, revoked."),
+        (status = FORBIDDEN, body = ErrorBody, description = "The caller's key lacks `keys:manage` or a scope of the key to revoke."),
         (status = NOT_FOUND, body = ErrorBody, description = "No key with this id."),
+        (status = CONFLICT, body = ErrorBody, description = "It is the key in use or the last live key that can manage keys, and `force` is not set."),
     )
 )]
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<RevokeQuery>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    Ok(Json(keys::revoke(&state.store, &caller.actor, &id).await?))
+    let revoked = keys::revoke(&state.store, &caller.actor, &id, query.force).await?;
+    Ok(Json(revoked))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RevokeQuery {
+    /// Revoke even the key this request uses, or the last live key that
+    /// can manage keys.
+    #[serde(default)]
+    force: bool,
 }
