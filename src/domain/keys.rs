@@ -90,9 +90,14 @@ async fn personal_key_owner(
     owner: &str,
     scopes: &BTreeSet<Scope>,
 ) -> Result<UserRef> {
-    let user = users::resolve(conn, owner)
+    let found = users::resolve(conn, owner)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {owner:?} to own the key")))?;
+    // Locked until commit: a deprovisioning of the owner either finished
+    // before (then the lock refuses) or waits and deletes this key.
+    let user = users::get_for_update(conn, &found.id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user {owner:?} was deleted while this ran")))?;
     let access = access::of_user(conn, &user).await?;
     if let Some(reason) = access.blocked_because() {
         return Err(Error::Conflict(format!(

@@ -8,7 +8,7 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::keys::{self, KeyCheck};
 use super::token::{NewToken, PresentedToken, TokenKind};
-use super::users::find;
+use super::users::find_for_update;
 use super::{Error, Result, access};
 use crate::api::directory::{CredentialKind, Introspection, IssuedSession, UserRef};
 use crate::store::sessions::{self as session_rows, SessionRow};
@@ -33,7 +33,9 @@ pub async fn issue(
         )));
     }
     let mut tx = store.begin().await?;
-    let user = find(&mut tx, id_or_name).await?;
+    // Locked until commit: a deprovisioning of this user either finished
+    // before (then the lock refuses) or waits and revokes this session.
+    let user = find_for_update(&mut tx, id_or_name).await?;
     if let Some(reason) = access::of_user(&mut tx, &user).await?.blocked_because() {
         return Err(Error::Conflict(format!(
             "cannot issue a session to {}: {reason}; `scimctl users reactivate` restores access",

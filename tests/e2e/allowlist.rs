@@ -3,16 +3,11 @@
 //! enforcement before authentication, and X-Forwarded-For only from trusted
 //! proxies (a second replica on the same database).
 
-use std::str::FromStr as _;
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use scimctl::domain::allowlist::parse_cidr;
-use scimctl::server::{Server, ServerConfig};
-use scimctl::store::DatabaseUrl;
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, both_backends};
+use crate::support::{Replica, TestServer, both_backends};
 
 fn stdout_json(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
@@ -463,7 +458,8 @@ both_backends! {
     fn a_trusted_proxy_names_the_client_on_every_replica(server: &TestServer) {
         // A second replica on the same database, behind a "proxy" at
         // 127.0.0.1: it believes X-Forwarded-For; the first one does not.
-        let replica = Replica::start(server, &["127.0.0.1"]);
+        let loopback = parse_cidr("127.0.0.1").expect("a CIDR").net;
+        let replica = Replica::start(server, move |config| config.trusted_proxies = vec![loopback]);
         let (status, who) = replica.call(Method::GET, "/admin/v1/whoami", Some("203.0.113.7"), None);
         assert_eq!(status, StatusCode::OK, "{who}");
         assert_eq!(who["source_ip"], "203.0.113.7");
@@ -496,100 +492,5 @@ both_backends! {
         assert!(body["error"]["message"].as_str().expect("message").contains("198.51.100.20"), "{body}");
 
         replica.stop(server);
-    }
-}
-
-/// A second `scimctl` server on a [`TestServer`]'s database and runtime,
-/// with its own config.
-struct Replica {
-    addr: String,
-    token: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    http: reqwest::Client,
-    /// The client's own runtime: its pooled connections live on it.
-    client_runtime: tokio::runtime::Runtime,
-}
-
-impl Replica {
-    fn start(server: &TestServer, trusted_proxies: &[&str]) -> Replica {
-        let database =
-            DatabaseUrl::from_str(server.database_url()).expect("the harness's database URL");
-        let trusted = trusted_proxies
-            .iter()
-            .map(|cidr| parse_cidr(cidr).expect("test CIDR").net)
-            .collect();
-        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr, task) = server.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind a free loopback port for the replica");
-            let listen = listener.local_addr().expect("read the bound address");
-            let mut config = ServerConfig::new(listen, database);
-            config.trusted_proxies = trusted;
-            let replica = Server::prepare(config).await.expect("start the replica");
-            assert!(replica.initial_token().is_none(), "the database is not new");
-            let task = tokio::spawn(replica.run(listener, async move {
-                let _ = shutdown_rx.await;
-            }));
-            (format!("http://{listen}"), task)
-        });
-        Replica {
-            addr,
-            token: server.root_token.clone(),
-            shutdown: Some(shutdown),
-            task: Some(task),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("build an HTTP client"),
-            client_runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the replica's client"),
-        }
-    }
-
-    /// One request as root, through the "proxy": `forwarded_for` becomes
-    /// the `X-Forwarded-For` header.
-    fn call(
-        &self,
-        method: Method,
-        path: &str,
-        forwarded_for: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.addr))
-            .bearer_auth(&self.token);
-        if let Some(forwarded_for) = forwarded_for {
-            request = request.header("x-forwarded-for", forwarded_for);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        self.client_runtime.block_on(async {
-            let response = request.send().await.expect("request to the replica");
-            let status = response.status();
-            let bytes = response.bytes().await.expect("read the replica's answer");
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
-        })
-    }
-
-    fn stop(mut self, server: &TestServer) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.task.take() {
-            server
-                .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await })
-                .expect("the replica stops within 10 s")
-                .expect("the replica's task did not panic")
-                .expect("the replica ran without error");
-        }
     }
 }

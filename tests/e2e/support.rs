@@ -489,6 +489,102 @@ impl TestDatabase {
     }
 }
 
+/// A second `scimctl` server on a [`TestServer`]'s database and runtime,
+/// with its own config.
+pub struct Replica {
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub addr: String,
+    token: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    http: reqwest::Client,
+    /// The client's own runtime: its pooled connections live on it.
+    client_runtime: tokio::runtime::Runtime,
+}
+
+impl Replica {
+    /// Starts it; `configure` adjusts its config (e.g. trusted proxies).
+    pub fn start(
+        server: &TestServer,
+        configure: impl FnOnce(&mut ServerConfig) + Send + 'static,
+    ) -> Replica {
+        let database =
+            DatabaseUrl::from_str(server.database_url()).expect("the harness's database URL");
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr, task) = server.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind a free loopback port for the replica");
+            let listen = listener.local_addr().expect("read the bound address");
+            let mut config = ServerConfig::new(listen, database);
+            configure(&mut config);
+            let replica = Server::prepare(config).await.expect("start the replica");
+            assert!(replica.initial_token().is_none(), "the database is not new");
+            let task = tokio::spawn(replica.run(listener, async move {
+                let _ = shutdown_rx.await;
+            }));
+            (format!("http://{listen}"), task)
+        });
+        Replica {
+            addr,
+            token: server.root_token.clone(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("build an HTTP client"),
+            client_runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the replica's client"),
+        }
+    }
+
+    /// One request as root, through the "proxy": `forwarded_for` becomes
+    /// the `X-Forwarded-For` header.
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        forwarded_for: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.addr))
+            .bearer_auth(&self.token);
+        if let Some(forwarded_for) = forwarded_for {
+            request = request.header("x-forwarded-for", forwarded_for);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.client_runtime.block_on(async {
+            let response = request.send().await.expect("request to the replica");
+            let status = response.status();
+            let bytes = response.bytes().await.expect("read the replica's answer");
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
+        })
+    }
+
+    pub fn stop(mut self, server: &TestServer) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            server
+                .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await })
+                .expect("the replica stops within 10 s")
+                .expect("the replica's task did not panic")
+                .expect("the replica ran without error");
+        }
+    }
+}
+
 /// Asserts two [`TestServer::snapshot`]s are equal, showing only the tables
 /// that differ, row by row.
 #[track_caller]
