@@ -2,7 +2,6 @@
 //! paging, `--follow`) and the admin API behind it, on SQLite and
 //! PostgreSQL.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{TestServer, both_backends};
+use crate::support::{TestServer, both_backends, lines_of};
 
 fn stdout_json(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
@@ -428,16 +427,7 @@ impl Follower {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn scimctl audit list --follow");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().expect("piped stdout"));
         Follower { child, lines }
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::{TestServer, assert_same_rows, both_backends};
 
-const ALL_SCOPES: [&str; 12] = [
+pub(crate) const ALL_SCOPES: [&str; 12] = [
     "scim:provision",
     "users:read",
     "users:write",

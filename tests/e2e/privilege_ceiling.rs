@@ -8,22 +8,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::permissions::ALL_SCOPES;
 use crate::support::{TestServer, assert_same_rows, both_backends};
-
-const ALL_SCOPES: [&str; 12] = [
-    "scim:provision",
-    "users:read",
-    "users:write",
-    "users:deprovision",
-    "groups:read",
-    "keys:manage",
-    "settings:manage",
-    "allowlist:manage",
-    "roles:manage",
-    "audit:read",
-    "sessions:issue",
-    "sessions:introspect",
-];
 
 /// One path that grants, assigns, revokes or deletes something.
 struct GrantPath {

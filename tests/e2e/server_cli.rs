@@ -1,12 +1,11 @@
 //! `scimctl server` as an operator runs it: the real binary, started and
 //! stopped with a signal.
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::support::bare_cli;
+use crate::support::{bare_cli, lines_of};
 
 /// How long the server may take to print what a test waits for.
 const WAIT: Duration = Duration::from_secs(60);
@@ -18,20 +17,6 @@ struct ServerProcess {
     child: Child,
     stdout: Receiver<String>,
     stderr: Receiver<String>,
-}
-
-/// The lines of `stream`, as they come, until it closes.
-fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 impl ServerProcess {

@@ -698,6 +698,22 @@ fn clean_cli(home: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// The lines of `stream` (a child's stdout or stderr), as they come, until
+/// it closes: read by a thread, so a test can wait with a timeout.
+pub fn lines_of(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
 /// `http://127.0.0.1:PORT` where nothing listens (bound, then released), for
 /// "no server" tests.
 pub fn free_port_addr() -> String {
