@@ -5,6 +5,7 @@ pub mod access;
 pub mod actor;
 pub mod allowlist;
 pub mod audit;
+pub mod denials;
 pub mod deprovision;
 pub mod keys;
 pub mod locks;

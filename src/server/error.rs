@@ -12,6 +12,8 @@ use crate::domain;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// `Retry-After`, in seconds, for a 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,6 +21,17 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn throttled(throttled: super::limits::Throttled) -> Self {
+        let seconds = throttled.retry_after_seconds();
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: throttled.message(),
+            retry_after: Some(seconds),
         }
     }
 
@@ -30,6 +43,8 @@ impl ApiError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
             status if status.is_client_error() => "bad_request",
             _ => "internal",
         }
@@ -70,6 +85,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

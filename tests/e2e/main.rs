@@ -9,6 +9,7 @@ mod audit;
 mod directory_cli;
 mod harness;
 mod keys;
+mod limits;
 mod open_routes;
 mod openapi;
 mod server_cli;
