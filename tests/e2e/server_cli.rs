@@ -212,11 +212,31 @@ fn server_without_a_database_says_what_to_pass() {
 
 #[test]
 fn server_logs_to_a_pipe_carry_no_colour_codes() {
-    // stderr is a pipe here, as it is for a file or journald.
+    // stderr is a pipe here, as it is for a file or journald; debug logging
+    // makes the server write tracing lines (levels, targets, fields).
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("scimctl.db").display());
-    let mut server = ServerProcess::start(&["--database", &url, "--listen", "127.0.0.1:0"]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
+        .args(["server", "--database", &url, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start scimctl server");
+    let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+    let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+    let mut server = ServerProcess {
+        child,
+        stdout,
+        stderr,
+    };
     let lines = server.stderr_until("scimctl server listening on");
+    assert!(
+        lines.iter().any(|line| line.contains("DEBUG")),
+        "debug logging wrote tracing lines: {lines:#?}"
+    );
     assert!(
         lines.iter().all(|line| !line.contains('\u{1b}')),
         "ANSI escape codes in a log that is not a terminal: {lines:#?}"
