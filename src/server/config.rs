@@ -93,8 +93,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            per_address: Rate::new(2000.0, 10_000),
-            per_key: Rate::new(2000.0, 10_000),
+            per_address: Rate::new(5000.0, 50_000),
+            per_key: Rate::new(5000.0, 50_000),
             failed_auth: Rate::new(1.0, 100),
             denials_logged_per_minute: 60,
             header_read_timeout: Duration::from_secs(10),
@@ -193,7 +193,7 @@ impl Limits {
 /// trusted_proxies = ["10.0.0.0/8", "192.0.2.10"]
 ///
 /// [limits]                      # see docs/security.md for every key
-/// per_address = { per_second = 2000, burst = 10000 }
+/// per_address = { per_second = 5000, burst = 50000 }
 /// failed_auth = { per_second = 1, burst = 100 }
 /// header_read_timeout = "10s"
 /// ```
