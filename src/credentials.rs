@@ -105,6 +105,15 @@ pub enum CredentialsError {
         #[source]
         source: toml::de::Error,
     },
+    /// Like ssh with a private key: a file others can read may have been
+    /// copied already, and using it silently would hide that.
+    #[error(
+        "{} is readable by other users (mode {mode:03o}); its tokens may have leaked. \
+         Run `chmod 600 {}` (and consider revoking the key), then try again",
+        path.display(),
+        path.display()
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,
@@ -188,6 +197,7 @@ impl Credentials {
                 return Ok(None);
             }
         }
+        refuse_if_readable_by_others(&self.file)?;
         let file = read_file(&self.file)?;
         Ok(file.profiles.get(&self.profile).map(|entry| {
             (
@@ -313,6 +323,36 @@ impl fmt::Debug for FileEntry {
 
 const FILE_HEADER: &str =
     "# Written by `scimctl login`. It holds API tokens: keep it readable only by you.\n\n";
+
+/// The credentials file must be private before a token is taken from it.
+/// (`login` and `logout` rewrite it 0600, so they may run on a loose file.)
+fn refuse_if_readable_by_others(path: &Path) -> Result<(), CredentialsError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        match fs::metadata(path) {
+            Ok(meta) => {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(CredentialsError::TooOpen {
+                        path: path.to_owned(),
+                        mode,
+                    });
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(CredentialsError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
 
 fn read_file(path: &Path) -> Result<CredentialsFile, CredentialsError> {
     let text = match fs::read_to_string(path) {
@@ -440,8 +480,22 @@ mod tests {
             fs::Permissions::from_mode(0o644),
         )
         .expect("chmod");
+        let err = store.stored().await.expect_err("a loose file is not used");
+        let message = err.to_string();
+        assert!(
+            message.contains("readable by other users (mode 644)"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "chmod 600 {}",
+                dir.join(CREDENTIALS_FILE).display()
+            )),
+            "{message}"
+        );
         store.save(&Secret::new("t2")).await.expect("save again");
         assert_eq!(mode(&dir.join(CREDENTIALS_FILE)), 0o600);
+        assert!(store.stored().await.expect("private again").is_some());
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(&dir)
             .expect("read_dir")

@@ -70,7 +70,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         }
         if let Some(err) = cause.downcast_ref::<CredentialsError>() {
             return match err {
-                CredentialsError::NotLoggedIn { .. } => Exit::Denied,
+                CredentialsError::NotLoggedIn { .. } | CredentialsError::TooOpen { .. } => {
+                    Exit::Denied
+                }
                 _ => Exit::Failure,
             };
         }

@@ -1,6 +1,7 @@
 //! `scimctl server`: resolves the server's settings from flags, the config
 //! file and `--dev`, starts it, and stops it on SIGINT/SIGTERM.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -88,6 +89,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(proxies) = file.trusted_proxies {
         config.trusted_proxies = proxies;
     }
+    config.limits = file.limits.resolve().map_err(|problem| {
+        let shown = args
+            .config
+            .as_ref()
+            .map_or_else(String::new, |path| format!("{}: ", path.display()));
+        CliError::Usage(format!("{shown}{problem}"))
+    })?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -141,10 +149,14 @@ fn print_initial_key(address: &str, token: &str) {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal: a file or journald would
+    // store the escape codes as text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     // A second init (tests running several servers) is harmless.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 

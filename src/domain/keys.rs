@@ -385,28 +385,6 @@ pub async fn check(
     })
 }
 
-/// Audits a refused request in a transaction of its own: nothing else
-/// happened that it could share one with.
-pub async fn record_denial(
-    store: &Store,
-    actor: &Actor,
-    reason: &str,
-    method: &str,
-    path: &str,
-) -> Result<()> {
-    let mut conn = store.conn().await?;
-    audit::record(
-        &mut conn,
-        actor,
-        "auth.denied",
-        Some(path),
-        Outcome::Denied,
-        json!({ "reason": reason, "method": method }),
-    )
-    .await?;
-    Ok(())
-}
-
 fn not_found(id: &str) -> Error {
     Error::NotFound(format!(
         "no API key with id {id}; `scimctl keys list` shows the keys"

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod allowlist;
 pub mod audit;
 pub mod ceiling;
+pub mod denials;
 pub mod deprovision;
 pub mod keys;
 pub mod locks;

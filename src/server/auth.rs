@@ -9,11 +9,12 @@ use axum::response::Response;
 use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{ApiError, Denial};
+use super::limits::Throttled;
 use crate::api::ApiKey;
 use crate::domain::actor::Actor;
 use crate::domain::scope::Scope;
 use crate::domain::token::PresentedToken;
-use crate::domain::{self, keys};
+use crate::domain::{self, denials, keys};
 
 /// The authenticated caller, put in the request's extensions by
 /// [`authenticate`] for handlers to take with `Extension<Caller>`.
@@ -33,6 +34,8 @@ pub enum Refusal {
     MissingScope(Scope),
     /// The check itself failed (the database); the cause is logged.
     Failed(domain::Error),
+    /// The key is good but has made too many requests (429); not audited.
+    Throttled(Throttled),
 }
 
 impl From<domain::Error> for Refusal {
@@ -62,6 +65,10 @@ pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Ca
     };
     match outcome {
         Ok(keys::Authenticated { key, scopes }) => {
+            state
+                .limiter
+                .request_with_key(&key.id)
+                .map_err(Refusal::Throttled)?;
             let actor = Actor {
                 key_id: Some(key.id.clone()),
                 name: key.name.clone(),
@@ -81,8 +88,18 @@ pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Ca
                 source_ip: Some(request.ip),
                 request_id: request_id(request.headers),
             };
-            keys::record_denial(&state.store, &actor, &reason, request.method, request.path)
-                .await?;
+            state
+                .limiter
+                .failed_authentication(request.ip, actor.key_id.as_deref());
+            denials::record(
+                &state.store,
+                &state.denials,
+                &actor,
+                &reason,
+                request.method,
+                request.path,
+            )
+            .await?;
             Err(Refusal::Unauthenticated(reason))
         }
         Err(other) => Err(other.into()),
@@ -100,8 +117,9 @@ pub async fn require(
         return Ok(());
     }
     let reason = format!("key lacks scope {scope}");
-    keys::record_denial(
+    denials::record(
         &state.store,
+        &state.denials,
         &caller.actor,
         &reason,
         request.method,
@@ -125,6 +143,7 @@ impl From<Refusal> for ApiError {
                 ),
             ),
             Refusal::Failed(err) => err.into(),
+            Refusal::Throttled(throttled) => ApiError::throttled(throttled),
         }
     }
 }
@@ -149,7 +168,15 @@ pub async fn authenticate(
     // A permission the domain refused (the privilege ceiling) is audited
     // like a missing scope; the refused change itself rolled back.
     if let Some(Denial(reason)) = response.extensions().get::<Denial>() {
-        keys::record_denial(&state.store, &caller.actor, reason, &method, &path).await?;
+        denials::record(
+            &state.store,
+            &state.denials,
+            &caller.actor,
+            reason,
+            &method,
+            &path,
+        )
+        .await?;
     }
     Ok(response)
 }

@@ -19,7 +19,7 @@ use super::auth::{bearer_token, request_id};
 use super::error::ApiError;
 use crate::domain::actor::Actor;
 use crate::domain::token::PresentedToken;
-use crate::domain::{allowlist, keys};
+use crate::domain::{allowlist, denials};
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
@@ -39,7 +39,7 @@ impl TrustedProxies {
         TrustedProxies(proxies.into())
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub(super) fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
 }
@@ -156,7 +156,8 @@ pub async fn denial(
         source_ip: Some(ip),
         request_id: request_id(headers),
     };
-    keys::record_denial(&state.store, &actor, &reason, method, path).await?;
+    state.limiter.failed_authentication(ip, None);
+    denials::record(&state.store, &state.denials, &actor, &reason, method, path).await?;
     Ok(Some(format!(
         "{reason}; ask an administrator to allow it (`scimctl allowlist add {ip}`) or connect \
          from an allowed network"

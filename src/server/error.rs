@@ -16,6 +16,8 @@ pub struct ApiError {
     /// answered as 403 and audited as `auth.denied` by the authentication
     /// layer, which knows the caller.
     denial: bool,
+    /// `Retry-After`, in seconds, for a 429.
+    retry_after: Option<u64>,
 }
 
 /// A response extension marking a permission refusal, with its reason, for
@@ -29,6 +31,18 @@ impl ApiError {
             status,
             message: message.into(),
             denial: false,
+            retry_after: None,
+        }
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn throttled(throttled: super::limits::Throttled) -> Self {
+        let seconds = throttled.retry_after_seconds();
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: throttled.message(),
+            denial: false,
+            retry_after: Some(seconds),
         }
     }
 
@@ -40,6 +54,8 @@ impl ApiError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
             status if status.is_client_error() => "bad_request",
             _ => "internal",
         }
@@ -86,6 +102,12 @@ impl IntoResponse for ApiError {
             .into_response();
         if let Some(denial) = denial {
             response.extensions_mut().insert(denial);
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

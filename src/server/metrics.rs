@@ -50,6 +50,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     deprovisionings: Family<DeprovisionLabels, Counter>,
+    throttled: Counter,
+    connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -79,11 +81,35 @@ impl Metrics {
         for trigger in [Trigger::Admin, Trigger::Scim] {
             let _ = deprovisionings.get_or_create(&DeprovisionLabels { trigger });
         }
+        let throttled = Counter::default();
+        registry.register(
+            "scimctl_throttled_requests",
+            "Requests answered 429 by a rate limit or a failed-authentication lockout",
+            throttled.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "scimctl_connections_refused",
+            "Connections closed at once: their address already held its share",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
             requests,
             deprovisionings,
+            throttled,
+            connections_refused,
         }
+    }
+
+    /// Counts one request refused with 429.
+    pub fn throttled(&self) {
+        self.throttled.inc();
+    }
+
+    /// Counts one connection closed for its address's connection cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// Counts one deprovisioning that was carried out (not a dry run, not a

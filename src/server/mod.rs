@@ -9,13 +9,14 @@ mod error;
 mod extract;
 mod health;
 mod introspect;
+mod limits;
 mod metrics;
 mod openapi;
 mod routes;
 mod scim;
+mod serve;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -25,12 +26,19 @@ use crate::store::Store;
 
 pub use config::{ConfigFile, ServerConfig};
 
+/// How often the rate limiter forgets idle clients.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub store: Store,
     /// This server's Prometheus counters (see `metrics.rs`).
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// Rate limits and lockout (see `limits.rs`).
+    pub limiter: std::sync::Arc<limits::Limiter>,
+    /// The window that keeps `auth.denied` entries bounded.
+    pub denials: std::sync::Arc<domain::denials::DenialLog>,
 }
 
 /// A server whose database is connected and migrated, ready to serve.
@@ -48,12 +56,17 @@ impl Server {
         let initial_token = domain::keys::create_initial(&store)
             .await
             .context("cannot create the initial admin key")?;
+        let state = AppState {
+            store,
+            metrics: Default::default(),
+            limiter: std::sync::Arc::new(limits::Limiter::new(&config.limits)),
+            denials: std::sync::Arc::new(domain::denials::DenialLog::new(
+                config.limits.denials_logged_per_minute,
+            )),
+        };
         Ok(Server {
             config,
-            state: AppState {
-                store,
-                metrics: Default::default(),
-            },
+            state,
             initial_token,
         })
     }
@@ -71,13 +84,23 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone(), &self.config);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server stopped with an error")?;
+        // Buckets that are full again are forgotten now and then, so the
+        // limiter's memory follows recent clients only.
+        let limiter = std::sync::Arc::clone(&self.state.limiter);
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                limiter.sweep();
+            }
+        });
+        let options = serve::ServeOptions {
+            limits: self.config.limits.clone(),
+            trusted_proxies: client_ip::TrustedProxies::new(&self.config.trusted_proxies),
+            metrics: std::sync::Arc::clone(&self.state.metrics),
+        };
+        serve::serve(listener, app, options, shutdown).await;
+        sweeper.abort();
         self.state.store.close().await;
         Ok(())
     }

@@ -10,6 +10,7 @@ use axum::middleware;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -105,6 +106,12 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             state.clone(),
             metrics::count_requests,
         ))
+        // The per-address limit and the lockout, before anything touches
+        // the database; inside `resolve`, which names the client.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::limits::throttle,
+        ))
         .with_state(state)
         // Works out the client's address (peer or trusted X-Forwarded-For)
         // once, for the allowlist, authentication and the audit log.
@@ -113,6 +120,12 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             client_ip::resolve,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit))
+        // The handler's deadline (408), body reading included; the body has
+        // its own deadline too, set where the connection is served.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.limits.handler_timeout,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -23,23 +23,51 @@ pub struct NewEntry<'a> {
 }
 
 pub async fn append(conn: &mut Conn, entry: &NewEntry<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    insert(entry, "").execute(conn).await?;
+    Ok(())
+}
+
+/// [`append`], returning the new entry's id.
+pub async fn append_returning_id(conn: &mut Conn, entry: &NewEntry<'_>) -> Result<i64, StoreError> {
+    let row = insert(entry, " RETURNING id").fetch_one(conn).await?;
+    Ok(row.try_get("id")?)
+}
+
+/// The one exception to append-only: an aggregate `auth.denied` entry's
+/// details (its count) grow while its minute lasts. Nothing else is ever
+/// updated.
+pub async fn update_aggregate_details(
+    conn: &mut Conn,
+    id: i64,
+    details: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_log SET details = $1 WHERE id = $2 AND action = 'auth.denied'")
+        .bind(details.to_string())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn insert<'q>(
+    entry: &'q NewEntry<'q>,
+    returning: &'static str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = format!(
         "INSERT INTO audit_log \
          (at, actor_key_id, actor_name, source_ip, request_id, action, target, outcome, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(to_millis(entry.at))
-    .bind(entry.actor_key_id)
-    .bind(entry.actor_name)
-    .bind(entry.source_ip.as_deref())
-    .bind(entry.request_id)
-    .bind(entry.action)
-    .bind(entry.target)
-    .bind(entry.outcome)
-    .bind(entry.details.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){returning}"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(to_millis(entry.at))
+        .bind(entry.actor_key_id)
+        .bind(entry.actor_name)
+        .bind(entry.source_ip.as_deref())
+        .bind(entry.request_id)
+        .bind(entry.action)
+        .bind(entry.target)
+        .bind(entry.outcome)
+        .bind(entry.details.to_string())
 }
 
 /// An entry as stored.

@@ -158,6 +158,51 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// The file an SQLite URL names (`sqlite:///abs`, `sqlite://rel`,
+/// `sqlite:rel`), or `None` for an in-memory database.
+fn sqlite_path(raw: &str) -> Option<std::path::PathBuf> {
+    let rest = raw.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+    (!in_memory).then(|| std::path::PathBuf::from(path))
+}
+
+/// The database file and its WAL and shared-memory files readable by this
+/// user only. SQLite gives the WAL and SHM files the main file's mode, so
+/// creating the main file 0600 before SQLite does is what makes all three
+/// private; files an older version left readable are tightened.
+fn make_private(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = std::path::PathBuf::from(file);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(file = %file.display(), "the database file was readable by others; made it 0600");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// The database, ready for queries: connected and migrated.
 #[derive(Clone)]
 pub struct Store {
@@ -178,6 +223,12 @@ impl Store {
         let pool = match url.backend() {
             Backend::Sqlite => {
                 let raw = url.as_str();
+                if let Some(path) = sqlite_path(raw) {
+                    make_private(&path).map_err(|source| StoreError::Connect {
+                        url: url.clone(),
+                        source: sqlx::Error::Io(source),
+                    })?;
+                }
                 let with_create = if raw.contains('?') {
                     raw.to_owned()
                 } else {
@@ -328,6 +379,19 @@ pub(crate) fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        let path = |raw: &str| sqlite_path(raw).map(|path| path.display().to_string());
+        assert_eq!(
+            path("sqlite:///var/lib/s.db").as_deref(),
+            Some("/var/lib/s.db")
+        );
+        assert_eq!(path("sqlite://s.db?mode=rwc").as_deref(), Some("s.db"));
+        assert_eq!(path("sqlite:s.db").as_deref(), Some("s.db"));
+        assert_eq!(path("sqlite::memory:"), None);
+        assert_eq!(path("sqlite://x?mode=memory"), None);
+    }
 
     #[test]
     fn urls_pick_their_backend_and_hide_the_password() {

@@ -10,6 +10,7 @@ mod deprovision_race;
 mod directory_cli;
 mod harness;
 mod keys;
+mod limits;
 mod open_routes;
 mod openapi;
 mod server_cli;

@@ -1,6 +1,7 @@
 //! `scimctl server` as an operator runs it: the real binary, started and
 //! stopped with a signal.
 
+use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -193,4 +194,163 @@ fn server_without_a_database_says_what_to_pass() {
         message.contains("--database") && message.contains("--dev"),
         "{message}"
     );
+}
+
+#[test]
+fn server_logs_to_a_pipe_carry_no_colour_codes() {
+    // stderr is a pipe here, as it is for a file or journald; debug logging
+    // makes the server write tracing lines (levels, targets, fields).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("scimctl.db").display());
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
+        .args(["server", "--database", &url, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start scimctl server");
+    let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+    let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+    let mut server = ServerProcess {
+        child,
+        stdout,
+        stderr,
+    };
+    let lines = server.stderr_until("scimctl server listening on");
+    assert!(
+        lines.iter().any(|line| line.contains("DEBUG")),
+        "debug logging wrote tracing lines: {lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|line| !line.contains('\u{1b}')),
+        "ANSI escape codes in a log that is not a terminal: {lines:#?}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_sqlite_database_and_its_wal_and_shm_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("scimctl.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut server = ServerProcess::start(&["--database", &url, "--listen", "127.0.0.1:0"]);
+    let lines = server.stdout_until("SCIMCTL_TOKEN=");
+    let (addr, token) = export_line(&lines);
+    // A write, so the WAL holds something while the server runs.
+    let created = bare_cli()
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "users:read",
+            "-o",
+            "json",
+        ])
+        .env("SCIMCTL_ADDR", &addr)
+        .env("SCIMCTL_TOKEN", &token)
+        .output()
+        .expect("run keys create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|err| panic!("{}: {err}", file.display()))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+    assert!(server.terminate().success());
+}
+
+/// 1,100 idle connections from one address, under a limit of 1,024 open
+/// files: the server keeps answering `/healthz` from another address.
+#[cfg(target_os = "linux")]
+#[test]
+fn health_checks_are_answered_while_idle_sockets_exceed_the_descriptor_limit() {
+    let Ok(prlimit) = which_prlimit() else {
+        eprintln!("SKIPPED: no prlimit(1) on this machine");
+        return;
+    };
+    let mut child = Command::new(prlimit)
+        .args(["--nofile=1024:1024", "--"])
+        .arg(assert_cmd::cargo::cargo_bin!("scimctl"))
+        .args(["server", "--dev", "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start scimctl server under prlimit");
+    let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+    let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+    let mut server = ServerProcess {
+        child,
+        stdout,
+        stderr,
+    };
+    let lines = server.stdout_until("SCIMCTL_TOKEN=");
+    let (addr, _) = export_line(&lines);
+    let target: std::net::SocketAddr = addr
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a socket address");
+
+    // The idle sockets come from 127.0.0.2; the health check from 127.0.0.1.
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(
+                &"127.0.0.2:0"
+                    .parse::<std::net::SocketAddr>()
+                    .expect("addr")
+                    .into(),
+            )
+            .expect("bind 127.0.0.2");
+        socket
+            .connect_timeout(&target.into(), Duration::from_secs(10))
+            .expect("connect");
+        idle.push(socket);
+    }
+    let started = Instant::now();
+    let mut health = std::net::TcpStream::connect(target).expect("connect for /healthz");
+    health
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    use std::io::Write as _;
+    health
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = String::new();
+    health
+        .read_to_string(&mut answer)
+        .expect("/healthz answers while 1,100 idle sockets are open");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    eprintln!(
+        "/healthz answered in {:?} with 1,100 idle sockets open under a 1,024-descriptor limit",
+        started.elapsed()
+    );
+    drop(idle);
+    assert!(server.terminate().success());
+}
+
+#[cfg(target_os = "linux")]
+fn which_prlimit() -> Result<std::path::PathBuf, ()> {
+    ["/usr/bin/prlimit", "/bin/prlimit"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists())
+        .ok_or(())
 }

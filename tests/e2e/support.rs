@@ -92,10 +92,31 @@ impl TestServer {
         Some(TestServer::start_on(TestDatabase::create(backend)?, None))
     }
 
+    /// [`start`](Self::start) with settings changed by `configure` (short
+    /// timeouts, low limits).
+    pub fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Option<TestServer> {
+        Some(TestServer::start_configured(
+            TestDatabase::create(backend)?,
+            None,
+            configure,
+        ))
+    }
+
     /// Starts a server on `database`, as it is (the server migrates it).
     /// `root_token` is the key the tests use as root; `None` takes the
     /// initial admin key the server creates on a brand-new database.
     pub fn start_on(database: TestDatabase, root_token: Option<String>) -> TestServer {
+        TestServer::start_configured(database, root_token, |_| {})
+    }
+
+    fn start_configured(
+        database: TestDatabase,
+        root_token: Option<String>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         init_tracing();
         let backend = database.backend;
         let home = database.dir.path().join("home");
@@ -115,7 +136,9 @@ impl TestServer {
                 .await
                 .expect("bind a free loopback port for the test server");
             let listen = listener.local_addr().expect("read the bound address");
-            let server = Server::prepare(ServerConfig::new(listen, url))
+            let mut config = ServerConfig::new(listen, url);
+            configure(&mut config);
+            let server = Server::prepare(config)
                 .await
                 .unwrap_or_else(|err| panic!("Server::prepare failed on {backend:?}: {err:#}"));
             (listener, server)

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::super::AppState;
 use super::super::auth::{self, Caller, Refusal, RequestFacts};
 use super::super::client_ip::{self, ClientIp};
+use super::super::limits::Throttled;
 use crate::domain::allowlist;
 use crate::domain::scope::Scope;
 use crate::scim::error::ScimError;
@@ -32,14 +33,37 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
             parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, body)).await
         }
-        Err(refusal) => refusal.into_response(),
+        Err(Refused::Throttled(throttled)) => throttled.scim_response(),
+        Err(Refused::Error(refusal)) => refusal.into_response(),
     }
 }
 
-async fn admit(state: &AppState, request: &Parts) -> Result<Caller, ScimError> {
+/// Why the gate stayed shut.
+enum Refused {
+    Error(ScimError),
+    /// A key over its rate limit: `429` with `Retry-After`.
+    Throttled(Throttled),
+}
+
+impl From<ScimError> for Refused {
+    fn from(err: ScimError) -> Self {
+        Refused::Error(err)
+    }
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Throttled(throttled) => Refused::Throttled(throttled),
+            other => Refused::Error(other.into()),
+        }
+    }
+}
+
+async fn admit(state: &AppState, request: &Parts) -> Result<Caller, Refused> {
     let Some(ip) = client_ip(request) else {
         tracing::error!("request without a peer address: serve with connect info");
-        return Err(internal());
+        return Err(internal().into());
     };
     let facts = RequestFacts {
         ip,
@@ -57,7 +81,7 @@ async fn admit(state: &AppState, request: &Parts) -> Result<Caller, ScimError> {
         .await
         .map_err(|_| internal())?;
     if let Some(message) = denied {
-        return Err(ScimError::new(403, None, message));
+        return Err(ScimError::new(403, None, message).into());
     }
     let caller = auth::identify(state, &facts).await?;
     auth::require(state, &caller, SCOPE, &facts).await?;
@@ -84,6 +108,7 @@ impl From<Refusal> for ScimError {
                 ),
             ),
             Refusal::Failed(err) => err.into(),
+            Refusal::Throttled(throttled) => ScimError::new(429, None, throttled.message()),
         }
     }
 }
