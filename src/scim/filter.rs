@@ -605,7 +605,19 @@ impl Parser {
             };
             self.pos += 1;
             match c {
-                '"' => return Ok(text),
+                '"' => {
+                    // One rule for text from outside (no NUL, no control
+                    // characters, a length cap), so that no backend gets a
+                    // value it cannot bind or match.
+                    return crate::text::check(
+                        "the filter value",
+                        &text,
+                        crate::text::Kind::Name,
+                        crate::text::MAX_FILTER_VALUE,
+                    )
+                    .map(|()| text)
+                    .map_err(|err| self.error(open, err.to_string()));
+                }
                 '\\' => text.push(self.escape()?),
                 c => text.push(c),
             }
@@ -2026,7 +2038,8 @@ mod tests {
 
     fn value_strategy() -> impl Strategy<Value = Value> {
         prop_oneof![
-            any::<String>().prop_map(Value::String),
+            // Filter values hold no control characters (`crate::text`).
+            "\\PC{0,40}".prop_map(Value::String),
             any::<i64>().prop_map(Value::from),
             // Binary fractions: exact in decimal too, so the text round trip
             // cannot lose a last bit.

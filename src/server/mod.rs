@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod routes;
 mod scim;
+mod text_guard;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -112,6 +112,11 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             TrustedProxies::new(&config.trusted_proxies),
             client_ip::resolve,
         ))
+        // Before routing, so that a control character in a path or query
+        // never reaches a handler, on any route.
+        .layer(middleware::from_fn(
+            super::text_guard::refuse_control_characters,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()

@@ -28,3 +28,4 @@ mod scim_okta;
 mod scim_paging;
 mod scim_patch;
 mod scim_support;
+mod text_input;
