@@ -1567,9 +1567,18 @@ mod tests {
         );
         assert_eq!(parse("n lt 10"), cmp(path("n"), CompareOp::Lt, json!(10)));
         assert_eq!(
-            parse(r#"userName eq "a\"b\\c\/d\n\u00e9\ud83d\ude00""#),
-            cmp(path("userName"), CompareOp::Eq, json!("a\"b\\c/d\né😀"))
+            parse(r#"userName eq "a\"b\\c\/d\u00e9\ud83d\ude00""#),
+            cmp(path("userName"), CompareOp::Eq, json!("a\"b\\c/dé😀"))
         );
+        // Escapes that spell control characters are refused (`crate::text`).
+        for control in [
+            r#"title eq "a\nb""#,
+            r#"title eq "\u0000""#,
+            "title eq \"\u{202e}\"",
+        ] {
+            let err = parse_filter(control).expect_err(control);
+            assert!(err.message.contains("control character"), "{err}");
+        }
         assert_eq!(
             parse("displayName eq \"Zoë  (x)\""),
             cmp(path("displayName"), CompareOp::Eq, json!("Zoë  (x)"))
