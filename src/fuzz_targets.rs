@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn fuzz_corpora_and_regressions_replay() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-        let targets: [(&str, fn(&[u8])); 4] = [
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 4] = [
             ("filter", super::filter),
             ("patch", super::patch),
             ("resource", super::resource),
