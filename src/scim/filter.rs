@@ -724,10 +724,20 @@ impl Parser {
             }
         }
         let text = self.text(start, self.pos);
-        serde_json::from_str::<Value>(&text)
-            .ok()
-            .filter(Value::is_number)
-            .ok_or_else(|| self.error(start, format!("the number {text} is out of range")))
+        let integer = !text.contains(['.', 'e', 'E']);
+        // Integers exactly when they fit; otherwise the correctly rounded
+        // double (std's parser: serde_json's default one can be off by an
+        // ulp, and the printed filter would then parse to another number).
+        let number = match (text.parse::<i64>(), text.parse::<u64>()) {
+            (Ok(value), _) if integer => Some(Value::from(value)),
+            (_, Ok(value)) if integer => Some(Value::from(value)),
+            _ => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+        };
+        number.ok_or_else(|| self.error(start, format!("the number {text} is out of range")))
     }
 }
 
@@ -1570,6 +1580,10 @@ mod tests {
             parse(r#"userName eq "a\"b\\c\/d\u00e9\ud83d\ude00""#),
             cmp(path("userName"), CompareOp::Eq, json!("a\"b\\c/dé😀"))
         );
+        // Found by fuzzing: a big integer is the correctly rounded double,
+        // so the printed filter parses back to the same number.
+        let big = parse("n eq 2464888888888838886125987390004");
+        assert_eq!(parse_filter(&big.to_string()).ok(), Some(big));
         // Escapes that spell control characters are refused (`crate::text`).
         for control in [
             r#"title eq "a\nb""#,
