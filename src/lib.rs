@@ -8,7 +8,10 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod output;
 pub mod scim;
 pub mod server;
 pub mod store;
+pub mod text;

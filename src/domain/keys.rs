@@ -24,11 +24,7 @@ const INITIAL_KEY_CLAIM: &str = "initial_key_created";
 
 pub async fn create(store: &Store, actor: &Actor, request: CreateKeyRequest) -> Result<CreatedKey> {
     let name = request.name.trim();
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(Error::Invalid(format!(
-            "key name must be 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
+    crate::text::check_name("key name", name, MAX_NAME_LEN)?;
     let scopes: BTreeSet<Scope> = request.scopes.into_iter().collect();
     if scopes.is_empty() {
         return Err(Error::Invalid(
@@ -89,6 +85,7 @@ async fn personal_key_owner(
     owner: &str,
     scopes: &BTreeSet<Scope>,
 ) -> Result<UserRef> {
+    crate::text::check("owner", owner, crate::text::Kind::Name, usize::MAX)?;
     let found = users::resolve(conn, owner)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {owner:?} to own the key")))?;

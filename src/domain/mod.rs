@@ -45,4 +45,11 @@ pub enum Error {
     Store(#[from] StoreError),
 }
 
+/// Text refused by [`crate::text`] is a request to change.
+impl From<crate::text::TextError> for Error {
+    fn from(err: crate::text::TextError) -> Self {
+        Error::Invalid(err.to_string())
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -225,14 +225,17 @@ async fn apply_member_changes(
             }
             MemberChange::Replace(ids) => {
                 let wanted: BTreeSet<&String> = ids.iter().collect();
-                let current = team_rows::member_ids(conn, &team.id).await?;
+                let current: BTreeSet<String> = team_rows::member_ids(conn, &team.id)
+                    .await?
+                    .into_iter()
+                    .collect();
                 for id in current.iter().filter(|id| !wanted.contains(id)) {
                     team_rows::remove_member(conn, &team.id, id).await?;
                     removed.push(id.clone());
                 }
                 let missing: Vec<String> = ids
                     .iter()
-                    .filter(|id| !current.contains(id))
+                    .filter(|id| !current.contains(*id))
                     .cloned()
                     .collect();
                 added.extend(add_members(conn, &team.id, &missing).await?);
@@ -267,8 +270,8 @@ async fn add_members(
     team_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, ScimError> {
-    let live = users::live_ids(conn, ids).await?;
-    if let Some(unknown) = ids.iter().find(|id| !live.contains(id)) {
+    let live: BTreeSet<String> = users::live_ids(conn, ids).await?.into_iter().collect();
+    if let Some(unknown) = ids.iter().find(|id| !live.contains(*id)) {
         return Err(ScimError::bad_request(
             ScimType::InvalidValue,
             format!("member {unknown:?} is not a user of this service; provision the user first"),

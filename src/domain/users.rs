@@ -15,13 +15,14 @@ use crate::api::directory::{
 };
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
 use crate::store::{self, Conn, Store, StoreError, locks, roles, settings, teams as team_rows};
+use crate::text;
 
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
-const MAX_USER_NAME_LEN: usize = 256;
 
 /// A user by id or userName, or a 404 that says how to find one.
 pub async fn find(conn: &mut Conn, id_or_name: &str) -> Result<UserRow> {
+    text::check("user", id_or_name, text::Kind::Name, usize::MAX)?;
     user_rows::resolve(conn, id_or_name).await?.ok_or_else(|| {
         Error::NotFound(format!(
             "no user {id_or_name:?} (by id or userName); `scimctl users list --search …` finds users"
@@ -66,7 +67,7 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last()
-            .map(|row| encode_cursor(&user_rows::name_key(&row.user_name)))
+            .map(|row| encode_cursor(&user_rows::user_name_key(&row.user_name)))
     } else {
         None
     };
@@ -85,12 +86,24 @@ pub async fn create_manual(
 ) -> Result<User> {
     let user_name = request.user_name.trim().to_owned();
     validate_user_name(&user_name)?;
+    if let Some(display_name) = &request.display_name {
+        text::check(
+            "displayName",
+            display_name,
+            text::Kind::Name,
+            text::MAX_NAME,
+        )?;
+    }
+    for team in &request.teams {
+        text::check_name("team", team, text::MAX_NAME)?;
+    }
     let emails = request
         .emails
         .iter()
         .enumerate()
         .map(|(position, value)| {
             let value = value.trim();
+            text::check_name(&format!("email {}", position + 1), value, text::MAX_NAME)?;
             if !value.contains('@') {
                 return Err(Error::Invalid(format!("{value:?} is not an email address")));
             }
@@ -175,18 +188,9 @@ pub async fn create_manual(
     Ok(user)
 }
 
+/// The one rule for userNames, shared with SCIM ([`crate::text`]).
 fn validate_user_name(user_name: &str) -> Result<()> {
-    if user_name.is_empty() || user_name.len() > MAX_USER_NAME_LEN {
-        return Err(Error::Invalid(format!(
-            "userName must be 1 to {MAX_USER_NAME_LEN} characters"
-        )));
-    }
-    if user_name.chars().any(char::is_control) {
-        return Err(Error::Invalid(
-            "userName must not contain control characters".to_owned(),
-        ));
-    }
-    Ok(())
+    Ok(text::check_user_name("userName", user_name)?)
 }
 
 /// Refuses names that are not roles, listing the roles there are.
@@ -328,6 +332,6 @@ mod tests {
         assert!(validate_user_name("alice").is_ok());
         assert!(validate_user_name("").is_err());
         assert!(validate_user_name("a\nb").is_err());
-        assert!(validate_user_name(&"x".repeat(MAX_USER_NAME_LEN + 1)).is_err());
+        assert!(validate_user_name(&"x".repeat(text::MAX_USER_NAME + 1)).is_err());
     }
 }

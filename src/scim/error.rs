@@ -99,6 +99,13 @@ impl From<crate::domain::Error> for ScimError {
     }
 }
 
+/// Text refused by [`crate::text`]: `400 invalidValue` naming the field.
+impl From<crate::text::TextError> for ScimError {
+    fn from(err: crate::text::TextError) -> Self {
+        ScimError::bad_request(ScimType::InvalidValue, err.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ScimError {
     fn from(err: crate::store::StoreError) -> Self {
         if err.is_unique_violation() {

@@ -605,7 +605,19 @@ impl Parser {
             };
             self.pos += 1;
             match c {
-                '"' => return Ok(text),
+                '"' => {
+                    // One rule for text from outside (no NUL, no control
+                    // characters, a length cap), so that no backend gets a
+                    // value it cannot bind or match.
+                    return crate::text::check(
+                        "the filter value",
+                        &text,
+                        crate::text::Kind::Name,
+                        crate::text::MAX_FILTER_VALUE,
+                    )
+                    .map(|()| text)
+                    .map_err(|err| self.error(open, err.to_string()));
+                }
                 '\\' => text.push(self.escape()?),
                 c => text.push(c),
             }
@@ -712,10 +724,20 @@ impl Parser {
             }
         }
         let text = self.text(start, self.pos);
-        serde_json::from_str::<Value>(&text)
-            .ok()
-            .filter(Value::is_number)
-            .ok_or_else(|| self.error(start, format!("the number {text} is out of range")))
+        let integer = !text.contains(['.', 'e', 'E']);
+        // Integers exactly when they fit; otherwise the correctly rounded
+        // double (std's parser: serde_json's default one can be off by an
+        // ulp, and the printed filter would then parse to another number).
+        let number = match (text.parse::<i64>(), text.parse::<u64>()) {
+            (Ok(value), _) if integer => Some(Value::from(value)),
+            (_, Ok(value)) if integer => Some(Value::from(value)),
+            _ => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+        };
+        number.ok_or_else(|| self.error(start, format!("the number {text} is out of range")))
     }
 }
 
@@ -1555,9 +1577,22 @@ mod tests {
         );
         assert_eq!(parse("n lt 10"), cmp(path("n"), CompareOp::Lt, json!(10)));
         assert_eq!(
-            parse(r#"userName eq "a\"b\\c\/d\n\u00e9\ud83d\ude00""#),
-            cmp(path("userName"), CompareOp::Eq, json!("a\"b\\c/d\né😀"))
+            parse(r#"userName eq "a\"b\\c\/d\u00e9\ud83d\ude00""#),
+            cmp(path("userName"), CompareOp::Eq, json!("a\"b\\c/dé😀"))
         );
+        // Found by fuzzing: a big integer is the correctly rounded double,
+        // so the printed filter parses back to the same number.
+        let big = parse("n eq 2464888888888838886125987390004");
+        assert_eq!(parse_filter(&big.to_string()).ok(), Some(big));
+        // Escapes that spell control characters are refused (`crate::text`).
+        for control in [
+            r#"title eq "a\nb""#,
+            r#"title eq "\u0000""#,
+            "title eq \"\u{202e}\"",
+        ] {
+            let err = parse_filter(control).expect_err(control);
+            assert!(err.message.contains("control character"), "{err}");
+        }
         assert_eq!(
             parse("displayName eq \"Zoë  (x)\""),
             cmp(path("displayName"), CompareOp::Eq, json!("Zoë  (x)"))
@@ -2026,7 +2061,8 @@ mod tests {
 
     fn value_strategy() -> impl Strategy<Value = Value> {
         prop_oneof![
-            any::<String>().prop_map(Value::String),
+            // Filter values hold no control characters (`crate::text`).
+            "\\PC{0,40}".prop_map(Value::String),
             any::<i64>().prop_map(Value::from),
             // Binary fractions: exact in decimal too, so the text round trip
             // cannot lose a last bit.

@@ -1475,23 +1475,21 @@ fn member_ids(value: Option<&Value>) -> Result<Vec<String>, ScimError> {
         Some(Value::Array(items)) => items.iter().filter(|item| !item.is_null()).collect(),
         Some(single) => vec![single],
     };
-    let mut ids: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
-        let id = item
-            .as_object()
-            .and_then(|member| field(member, "value"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                invalid_value(format!(
-                    "a member must be an object whose \"value\" is a user id, not {}",
-                    shown(item)
-                ))
-            })?;
-        if !ids.iter().any(|known| known == id) {
-            ids.push(id.to_owned());
-        }
-    }
-    Ok(ids)
+    let ids = items
+        .iter()
+        .map(|item| {
+            item.as_object()
+                .and_then(|member| field(member, "value"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    invalid_value(format!(
+                        "a member must be an object whose \"value\" is a user id, not {}",
+                        shown(item)
+                    ))
+                })
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
+    Ok(crate::text::member_ids(ids.into_iter())?)
 }
 
 /// The ids a member filter names: `value eq "a"`, `value eq "a" or value eq "b"`.

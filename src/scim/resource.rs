@@ -10,6 +10,7 @@ use super::{GROUP_SCHEMA, USER_SCHEMA};
 use crate::api::rfc3339;
 use crate::store::teams::TeamRow;
 use crate::store::users::{EmailRow, UserRow};
+use crate::text;
 
 /// What a SCIM User body sets, split into the column-backed attributes and
 /// the rest (kept as sent, under canonical names).
@@ -108,8 +109,27 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
             ));
         }
     };
+    let user_name = user_name.trim().to_owned();
+    check_user_text(
+        &user_name,
+        &external_id,
+        &display_name,
+        [
+            ("name.givenName", &given_name),
+            ("name.familyName", &family_name),
+            ("name.formatted", &formatted_name),
+        ],
+    )?;
+    for (index, email) in emails.iter().enumerate() {
+        text::check_name(
+            &format!("emails[{index}].value"),
+            &email.value,
+            text::MAX_NAME,
+        )?;
+    }
+    text::check_attributes(&object)?;
     Ok(UserFields {
-        user_name: user_name.trim().to_owned(),
+        user_name,
         external_id,
         given_name,
         family_name,
@@ -119,6 +139,23 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
         emails,
         attributes: object,
     })
+}
+
+/// The one text rule ([`crate::text`]) on a user's column-backed fields.
+fn check_user_text(
+    user_name: &str,
+    external_id: &Option<String>,
+    display_name: &Option<String>,
+    names: [(&str, &Option<String>); 3],
+) -> Result<(), ScimError> {
+    text::check_user_name("userName", user_name)?;
+    let optional = [("externalId", external_id), ("displayName", display_name)];
+    for (field, value) in optional.into_iter().chain(names) {
+        if let Some(value) = value {
+            text::check(field, value, text::Kind::Name, text::MAX_NAME)?;
+        }
+    }
+    Ok(())
 }
 
 fn email(value: &Value) -> Result<EmailRow, ScimError> {
@@ -155,29 +192,31 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
             )
         })?;
     let external_id = take_string(&mut object, "externalId")?;
-    let mut members = Vec::new();
-    match object.remove("members") {
-        None | Some(Value::Null) => {}
+    let members = match object.remove("members") {
+        None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(values)) => {
-            for value in values {
-                let id = value
-                    .as_object()
-                    .and_then(|member| {
-                        member
-                            .iter()
-                            .find(|(key, _)| key.eq_ignore_ascii_case("value"))
-                    })
-                    .and_then(|(_, id)| id.as_str())
-                    .ok_or_else(|| {
-                        ScimError::bad_request(
-                            ScimType::InvalidValue,
-                            format!("a member must be an object with a string value, not {value}"),
-                        )
-                    })?;
-                if !members.iter().any(|known| known == id) {
-                    members.push(id.to_owned());
-                }
-            }
+            let ids = values
+                .iter()
+                .map(|value| {
+                    value
+                        .as_object()
+                        .and_then(|member| {
+                            member
+                                .iter()
+                                .find(|(key, _)| key.eq_ignore_ascii_case("value"))
+                        })
+                        .and_then(|(_, id)| id.as_str())
+                        .ok_or_else(|| {
+                            ScimError::bad_request(
+                                ScimType::InvalidValue,
+                                format!(
+                                    "a member must be an object with a string value, not {value}"
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<&str>, _>>()?;
+            text::member_ids(ids.into_iter())?
         }
         Some(other) => {
             return Err(ScimError::bad_request(
@@ -185,9 +224,15 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
                 format!("members must be an array, not {other}"),
             ));
         }
+    };
+    let display_name = display_name.trim().to_owned();
+    text::check_name("displayName", &display_name, text::MAX_NAME)?;
+    if let Some(external_id) = &external_id {
+        text::check("externalId", external_id, text::Kind::Name, text::MAX_NAME)?;
     }
+    text::check_attributes(&object)?;
     Ok(GroupFields {
-        display_name: display_name.trim().to_owned(),
+        display_name,
         external_id,
         members,
         attributes: object,

@@ -15,6 +15,7 @@ mod openapi;
 mod routes;
 mod scim;
 mod serve;
+mod text_guard;
 
 use std::future::Future;
 

@@ -119,6 +119,11 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             TrustedProxies::new(&config.trusted_proxies),
             client_ip::resolve,
         ))
+        // Before routing, so that a control character in a path or query
+        // never reaches a handler, on any route.
+        .layer(middleware::from_fn(
+            super::text_guard::refuse_control_characters,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         // The handler's deadline (408), body reading included; the body has
         // its own deadline too, set where the connection is served.

@@ -13,6 +13,7 @@ pub mod settings;
 pub mod sql;
 pub mod state;
 pub mod teams;
+pub mod upgrade;
 pub mod users;
 
 use std::fmt;
@@ -264,10 +265,12 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Store {
+        let store = Store {
             pool,
             backend: url.backend(),
-        })
+        };
+        upgrade::run(&store).await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

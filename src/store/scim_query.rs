@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::Backend;
 use super::sql::Conditions;
 use super::to_millis;
-use super::users::name_key;
+use super::users::{name_key, user_name_key};
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::{
     AttrPath, CompareOp, Filter, Resolved, bool_value, compare_strings, compared_attribute,
@@ -96,9 +96,9 @@ fn invalid_filter(detail: String) -> ScimError {
 /// How a column holds its text.
 #[derive(Debug, Clone, Copy)]
 enum Column {
-    /// Lowercased by the application (`*_key`, ids): compared with the
-    /// lowercased value, so indexes apply. NOT NULL.
-    Key,
+    /// Folded by the application (`*_key`, ids): compared with the value
+    /// folded the same way, so indexes apply. NOT NULL.
+    Key(Fold),
     Text {
         nullable: bool,
         case_exact: bool,
@@ -106,6 +106,35 @@ enum Column {
     Bool,
     /// Unix milliseconds.
     Millis,
+}
+
+/// A table's `attributes` as `jsonb` on PostgreSQL. `jsonb` refuses the
+/// escape `\u0000`, and one such row would make the cast, and so every
+/// query filtering or sorting on a JSON attribute, fail for everyone. New
+/// text never holds NUL (`crate::text`) and start-up scrubs old rows
+/// (`store::upgrade`); this keeps queries working regardless. Replacing the
+/// six characters always leaves valid JSON: after an escaping backslash
+/// they read as the literal text `\ufffd`.
+fn pg_attributes(table: &str) -> String {
+    format!("replace({table}.attributes, '\\u0000', '\\ufffd')::jsonb")
+}
+
+/// How the application folds a key column's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// `to_lowercase()`: emails, team names, ids.
+    Lower,
+    /// RFC 8265 UsernameCaseMapped: `user_name_key`.
+    UserName,
+}
+
+impl Fold {
+    fn apply(self, text: &str) -> String {
+        match self {
+            Fold::Lower => name_key(text),
+            Fold::UserName => user_name_key(text),
+        }
+    }
 }
 
 /// Where the JSON a path reads lives.
@@ -268,7 +297,9 @@ impl Compiler<'_> {
             ))),
             (_, "id", _) => column(self.column("id"), text(false, true)),
             (_, "externalId", _) => column(self.column("external_id"), text(true, true)),
-            (ResourceKind::User, "userName", _) => column("users.user_name_key", Column::Key),
+            (ResourceKind::User, "userName", _) => {
+                column("users.user_name_key", Column::Key(Fold::UserName))
+            }
             (ResourceKind::User, "displayName", _) => {
                 column("users.display_name", text(true, false))
             }
@@ -303,7 +334,7 @@ impl Compiler<'_> {
                 sub,
             )),
             (ResourceKind::Group, "displayName", _) => {
-                column("teams.display_name_key", Column::Key)
+                column("teams.display_name_key", Column::Key(Fold::Lower))
             }
             (ResourceKind::Group, "members", _) => Ok(Location::Multi(
                 Multi {
@@ -360,7 +391,7 @@ impl Compiler<'_> {
                     }
                     Backend::Postgres => {
                         let path = postgres_path(keys);
-                        let array = format!("({table}.attributes::jsonb #> {path})");
+                        let array = format!("({} #> {path})", pg_attributes(table));
                         format!(
                             "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN \
                              jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) \
@@ -374,7 +405,7 @@ impl Compiler<'_> {
 
     fn present(&self, location: &Location) -> Result<String, ScimError> {
         Ok(match location {
-            Location::Column(expr, Column::Key) => format!("{expr} <> ''"),
+            Location::Column(expr, Column::Key(_)) => format!("{expr} <> ''"),
             Location::Column(expr, Column::Text { nullable: true, .. }) => {
                 format!("({expr} IS NOT NULL AND {expr} <> '')")
             }
@@ -466,7 +497,7 @@ impl Compiler<'_> {
                     self.text_compare(
                         &text,
                         TextColumn {
-                            key: false,
+                            key: None,
                             nullable: true,
                             case_exact: json.attribute.case_exact,
                         },
@@ -540,12 +571,12 @@ impl Compiler<'_> {
         value: &Value,
     ) -> Result<String, ScimError> {
         Ok(match column {
-            Column::Key => {
+            Column::Key(fold) => {
                 let expected = string_value(path, value)?;
                 self.text_compare(
                     expr,
                     TextColumn {
-                        key: true,
+                        key: Some(fold),
                         nullable: false,
                         case_exact: false,
                     },
@@ -561,7 +592,7 @@ impl Compiler<'_> {
                 self.text_compare(
                     expr,
                     TextColumn {
-                        key: false,
+                        key: None,
                         nullable,
                         case_exact,
                     },
@@ -639,10 +670,10 @@ impl Compiler<'_> {
         } else {
             op
         };
-        let positive = if column.key {
-            // The column holds `to_lowercase()` of the value: so does the
-            // bound text, and the index on the column applies.
-            let expected = name_key(expected);
+        let positive = if let Some(fold) = column.key {
+            // The column holds the folded value: so does the bound text,
+            // and the index on the column applies.
+            let expected = fold.apply(expected);
             match positive_op {
                 CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
                     let pattern = self.conditions.bind(like_pattern(&expected, positive_op));
@@ -715,8 +746,8 @@ impl Compiler<'_> {
                 sqlite_path(&json.keys)
             ),
             (Backend::Postgres, JsonBase::Root) => format!(
-                "({}.attributes::jsonb #>> {})",
-                self.table(),
+                "({} #>> {})",
+                pg_attributes(self.table()),
                 postgres_path(&json.keys)
             ),
             (Backend::Postgres, JsonBase::Element) => {
@@ -783,7 +814,7 @@ impl Compiler<'_> {
 
 #[derive(Debug, Clone, Copy)]
 struct TextColumn {
-    key: bool,
+    key: Option<Fold>,
     nullable: bool,
     case_exact: bool,
 }
@@ -833,7 +864,7 @@ fn postgres_path(keys: &[&'static str]) -> String {
 
 fn postgres_base(table: &str, base: JsonBase) -> String {
     match base {
-        JsonBase::Root => format!("{table}.attributes::jsonb"),
+        JsonBase::Root => pg_attributes(table),
         JsonBase::Element => "j.v".to_owned(),
     }
 }
@@ -895,22 +926,32 @@ fn element_location(multi: &Multi, sub: &'static Attribute) -> Result<Location, 
         )))
     };
     match (&multi.kind, sub.name) {
-        (MultiKind::Emails, "value") => Ok(Location::Column("e.value_key", Column::Key)),
+        (MultiKind::Emails, "value") => {
+            Ok(Location::Column("e.value_key", Column::Key(Fold::Lower)))
+        }
         (MultiKind::Emails, "type") => Ok(Location::Column("e.type", text(true))),
         (MultiKind::Emails, "primary") => Ok(Location::Column("e.is_primary", Column::Bool)),
         // Not kept, and so never returned either.
         (MultiKind::Emails, _) => Ok(Location::Absent),
         // Ids are lowercase UUIDs: `Key` compares case-insensitively on
         // the primary-key index.
-        (MultiKind::UserGroups, "value") => Ok(Location::Column("m.team_id", Column::Key)),
-        (MultiKind::UserGroups, "display") => {
-            Ok(Location::Column("t.display_name_key", Column::Key))
+        (MultiKind::UserGroups, "value") => {
+            Ok(Location::Column("m.team_id", Column::Key(Fold::Lower)))
         }
+        (MultiKind::UserGroups, "display") => Ok(Location::Column(
+            "t.display_name_key",
+            Column::Key(Fold::Lower),
+        )),
         (MultiKind::UserGroups, "type") => Ok(Location::Constant("direct", sub.case_exact)),
         (MultiKind::UserGroups, _) => unfilterable(),
-        (MultiKind::Members, "value") => Ok(Location::Column("m.user_id", Column::Key)),
+        (MultiKind::Members, "value") => {
+            Ok(Location::Column("m.user_id", Column::Key(Fold::Lower)))
+        }
         // A member's display is its userName (`scim::resource`).
-        (MultiKind::Members, "display") => Ok(Location::Column("u.user_name_key", Column::Key)),
+        (MultiKind::Members, "display") => Ok(Location::Column(
+            "u.user_name_key",
+            Column::Key(Fold::UserName),
+        )),
         (MultiKind::Members, "type") => Ok(Location::Constant("User", sub.case_exact)),
         (MultiKind::Members, _) => unfilterable(),
         (MultiKind::JsonArray(_), _) => Ok(Location::Json(Json {
@@ -988,7 +1029,7 @@ fn sort_expression(
         }
     };
     let (expr, nullable) = match location {
-        Location::Column(expr, Column::Key | Column::Bool | Column::Millis) => {
+        Location::Column(expr, Column::Key(_) | Column::Bool | Column::Millis) => {
             (expr.to_owned(), false)
         }
         Location::Column(
@@ -1078,7 +1119,7 @@ impl Compiler<'_> {
                     }
                     Backend::Postgres => {
                         let path = postgres_path(keys);
-                        let array = format!("({table}.attributes::jsonb #> {path})");
+                        let array = format!("({} #> {path})", pg_attributes(table));
                         format!(
                             "(SELECT {value} FROM jsonb_array_elements(CASE WHEN \
                              jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) \
@@ -1146,14 +1187,14 @@ mod tests {
         );
         assert_eq!(
             sql("title gt \"x\"", Backend::Postgres),
-            "((users.attributes::jsonb #>> '{\"title\"}') IS NOT NULL AND \
-             LOWER((users.attributes::jsonb #>> '{\"title\"}')) COLLATE \"C\" > LOWER($1))"
+            "((replace(users.attributes, '\\u0000', '\\ufffd')::jsonb #>> '{\"title\"}') IS NOT NULL AND \
+             LOWER((replace(users.attributes, '\\u0000', '\\ufffd')::jsonb #>> '{\"title\"}')) COLLATE \"C\" > LOWER($1))"
         );
         assert_eq!(
             sql(&format!("{ENT}:manager.value eq \"m\""), Backend::Postgres),
             format!(
-                "((users.attributes::jsonb #>> '{{\"{ENT}\",\"manager\",\"value\"}}') IS NOT NULL AND \
-                 LOWER((users.attributes::jsonb #>> '{{\"{ENT}\",\"manager\",\"value\"}}')) = LOWER($1))"
+                "((replace(users.attributes, '\\u0000', '\\ufffd')::jsonb #>> '{{\"{ENT}\",\"manager\",\"value\"}}') IS NOT NULL AND \
+                 LOWER((replace(users.attributes, '\\u0000', '\\ufffd')::jsonb #>> '{{\"{ENT}\",\"manager\",\"value\"}}')) = LOWER($1))"
             )
         );
         assert_eq!(

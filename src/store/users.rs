@@ -39,10 +39,14 @@ pub struct EmailRow {
     pub primary: bool,
 }
 
-/// The key that makes userNames unique regardless of case.
+/// The key that makes emails and team names unique regardless of case.
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
+
+/// The key that makes userNames unique: RFC 8265 UsernameCaseMapped (see
+/// [`crate::text::user_name_key`]).
+pub use crate::text::user_name_key;
 
 const COLUMNS: &str = "id, user_name, external_id, given_name, family_name, formatted_name, \
      display_name, active, origin, attributes, version, deprovision_state, deprovisioned_at, \
@@ -80,7 +84,7 @@ pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
     )
     .bind(&user.id)
     .bind(&user.user_name)
-    .bind(name_key(&user.user_name))
+    .bind(user_name_key(&user.user_name))
     .bind(&user.external_id)
     .bind(&user.given_name)
     .bind(&user.family_name)
@@ -88,7 +92,7 @@ pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
     .bind(&user.display_name)
     .bind(user.active)
     .bind(&user.origin)
-    .bind(&user.attributes)
+    .bind(crate::text::storable_json(&user.attributes).as_ref())
     .bind(user.version)
     .bind(&user.deprovision_state)
     .bind(user.deprovisioned_at.map(to_millis))
@@ -114,7 +118,7 @@ pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError>
          WHERE id = $15 AND version = $16",
     )
     .bind(&user.user_name)
-    .bind(name_key(&user.user_name))
+    .bind(user_name_key(&user.user_name))
     .bind(&user.external_id)
     .bind(&user.given_name)
     .bind(&user.family_name)
@@ -122,7 +126,7 @@ pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError>
     .bind(&user.display_name)
     .bind(user.active)
     .bind(&user.origin)
-    .bind(&user.attributes)
+    .bind(crate::text::storable_json(&user.attributes).as_ref())
     .bind(&user.deprovision_state)
     .bind(user.deprovisioned_at.map(to_millis))
     .bind(user.deleted_at.map(to_millis))
@@ -163,7 +167,7 @@ pub async fn find_by_user_name(
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users WHERE user_name_key = $1"
     )))
-    .bind(name_key(user_name))
+    .bind(user_name_key(user_name))
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -399,14 +403,21 @@ pub async fn page_live(
 
 /// Which of `ids` are users that are not tombstones.
 pub async fn live_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    // In slices: SQLite binds at most 32,766 values in one statement.
+    let mut live = Vec::new();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let mut conditions = Conditions::default();
+        let list = conditions.bind_all(chunk.iter().cloned());
+        let sql = format!("SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL");
+        let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &rows {
+            live.push(row.try_get("id")?);
+        }
     }
-    let mut conditions = Conditions::default();
-    let list = conditions.bind_all(ids.iter().cloned());
-    let sql = format!("SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL");
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    Ok(live)
 }
+
+/// How many values one `IN (…)` binds, well below every backend's limit.
+const IN_LIST_CHUNK: usize = 1000;

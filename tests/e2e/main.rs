@@ -32,3 +32,4 @@ mod scim_okta;
 mod scim_paging;
 mod scim_patch;
 mod scim_support;
+mod text_input;

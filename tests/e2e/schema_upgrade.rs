@@ -119,6 +119,17 @@ fn migrator(database: &TestDatabase) -> Migrator {
         .expect("read the migrations directory")
 }
 
+/// Brings the empty `database` to the latest migration without starting a
+/// server: for tests that seed data as an earlier release left it.
+pub(crate) fn migrate_to_latest(database: &TestDatabase) {
+    let latest = migrator(database)
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .expect("at least one migration");
+    migrate_to(database, latest);
+}
+
 /// Brings the empty `database` to migration `level`, as the release that
 /// shipped it would have.
 fn migrate_to(database: &TestDatabase, level: i64) {
