@@ -111,12 +111,13 @@ pub async fn replace(
     base: &BaseUrl,
 ) -> Result<Value, ScimError> {
     let fields = group_from_scim(body)?;
+    let changes = [MemberChange::Replace(fields.members.clone())];
     let mut tx = store.begin().await?;
+    lock_joining_members(&mut tx, &changes).await?;
     let row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
     check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
     let row = write(&mut tx, row, &fields).await?;
-    let changes = [MemberChange::Replace(fields.members.clone())];
     apply_member_changes(&mut tx, actor, &row, &changes).await?;
     audit::record(
         &mut tx,
@@ -145,6 +146,7 @@ pub async fn patch(
     let mut request = PatchRequest::from_json(body)?;
     let member_changes = patch::take_member_changes(&mut request)?;
     let mut tx = store.begin().await?;
+    lock_joining_members(&mut tx, &member_changes).await?;
     let mut row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
     if !request.operations.is_empty() {
@@ -195,6 +197,22 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Locks the users `changes` may add, before the group's own row: joining a
+/// team serialises with the user's deprovisioning, which locks the user and
+/// then the teams it leaves — the same order, so the two cannot deadlock.
+async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Result<(), ScimError> {
+    let joining: Vec<String> = changes
+        .iter()
+        .flat_map(|change| match change {
+            MemberChange::Add(ids) | MemberChange::Replace(ids) => ids.as_slice(),
+            MemberChange::Remove(_) | MemberChange::RemoveAll => &[],
+        })
+        .cloned()
+        .collect();
+    users::lock_live_ids(conn, &joining).await?;
     Ok(())
 }
 
@@ -270,7 +288,7 @@ async fn add_members(
     team_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, ScimError> {
-    let live: BTreeSet<String> = users::live_ids(conn, ids).await?.into_iter().collect();
+    let live: BTreeSet<String> = users::lock_live_ids(conn, ids).await?.into_iter().collect();
     if let Some(unknown) = ids.iter().find(|id| !live.contains(*id)) {
         return Err(ScimError::bad_request(
             ScimType::InvalidValue,

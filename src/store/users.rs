@@ -401,14 +401,23 @@ pub async fn page_live(
     rows.iter().map(from_row).collect()
 }
 
-/// Which of `ids` are users that are not tombstones.
-pub async fn live_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>, StoreError> {
+/// Which of `ids` are users that are not tombstones, each locked until the
+/// transaction commits (as [`get_for_update`] locks one): taken in id
+/// order, so that two transactions locking overlapping sets never wait on
+/// each other in a cycle.
+pub async fn lock_live_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut sorted: Vec<&String> = ids.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let lock = for_update(conn);
     // In slices: SQLite binds at most 32,766 values in one statement.
     let mut live = Vec::new();
-    for chunk in ids.chunks(IN_LIST_CHUNK) {
+    for chunk in sorted.chunks(IN_LIST_CHUNK) {
         let mut conditions = Conditions::default();
-        let list = conditions.bind_all(chunk.iter().cloned());
-        let sql = format!("SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL");
+        let list = conditions.bind_all(chunk.iter().map(|id| (*id).clone()));
+        let sql = format!(
+            "SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL ORDER BY id {lock}"
+        );
         let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
             .fetch_all(&mut *conn)
             .await?;

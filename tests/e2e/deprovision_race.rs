@@ -1,9 +1,10 @@
 //! No credential outlives a deprovisioning it raced with. Two servers on
 //! one database (as replicas behind a load balancer) take, for each of many
-//! users at once, a deprovisioning on one and a personal key plus a session
-//! on the other. Whatever order they land in, afterwards every user is
-//! fully deprovisioned and no key or session minted in the race is live —
-//! nor comes back when the user is reactivated.
+//! users at once, a deprovisioning on one and a personal key, a session and
+//! a SCIM group join on the other. Whatever order they land in, afterwards
+//! every user is fully deprovisioned and no key or session minted in the
+//! race is live — nor comes back when the user is reactivated — and a team
+//! membership survives only when its join came after the deprovisioning.
 
 use std::time::Duration;
 
@@ -42,28 +43,40 @@ both_backends! {
         let replica = Replica::start(server, |_| {});
         let root = server.root_token.clone();
         let users: Vec<String> = (0..ROUNDS).map(|i| format!("racer{i:03}")).collect();
+        // Per user: its id and a team of its own (so rounds do not queue on
+        // one group).
+        let mut targets = Vec::new();
         for user in &users {
             // `auditor` grants users:read, so a personal key with it is allowed.
             let (status, _, body) = server.http(Method::POST, "/admin/v1/users", Some(&root), Some(json!({ "user_name": user, "roles": ["auditor"] })));
             assert_eq!(status, StatusCode::CREATED, "{body}");
+            let (status, _, group) = server.http(Method::POST, "/scim/v2/Groups", Some(&root), Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("team-{user}") })));
+            assert_eq!(status, StatusCode::CREATED, "{group}");
+            let (user_id, group_id) = (body["id"].as_str().expect("id"), group["id"].as_str().expect("id"));
+            targets.push((user.clone(), user_id.to_owned(), group_id.to_owned()));
         }
 
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         let (a, b) = (server.addr.clone(), replica.addr.clone());
         let minted: Vec<String> = server.block_on(async {
             let mut minted = Vec::new();
-            for batch in users.chunks(BATCH) {
+            for batch in targets.chunks(BATCH) {
                 let mut rounds = tokio::task::JoinSet::new();
-                for user in batch {
-                    let (client, a, b, root, user) = (client.clone(), a.clone(), b.clone(), root.clone(), user.clone());
+                for (user, user_id, group_id) in batch {
+                    let (client, a, b, root) = (client.clone(), a.clone(), b.clone(), root.clone());
+                    let (user, user_id, group_id) = (user.clone(), user_id.clone(), group_id.clone());
                     rounds.spawn(async move {
                         let deprovision_path = format!("/admin/v1/users/{user}/deprovision");
                         let session_path = format!("/admin/v1/users/{user}/sessions");
-                        let (deprovisioned, key, session) = tokio::join!(
+                        let group_path = format!("/scim/v2/Groups/{group_id}");
+                        let join = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": user_id }] }] });
+                        let (deprovisioned, key, session, joined) = tokio::join!(
                             send(&client, &a, &root, Method::POST, &deprovision_path, json!({})),
                             send(&client, &b, &root, Method::POST, "/admin/v1/keys", json!({ "name": format!("{user} laptop"), "scopes": ["users:read"], "owner": user })),
                             send(&client, &b, &root, Method::POST, &session_path, json!({})),
+                            send(&client, &b, &root, Method::PATCH, &group_path, join),
                         );
+                        assert!(joined.0.is_success(), "{user}: join answered {}: {}", joined.0, joined.1);
                         assert_eq!(deprovisioned.0, StatusCode::OK, "{user}: {}", deprovisioned.1);
                         let mut tokens = Vec::new();
                         for (what, (status, body)) in [("key", key), ("session", session)] {
@@ -103,8 +116,27 @@ both_backends! {
             "keys {surviving_keys:?}, sessions {surviving_sessions:?}, users {not_deprovisioned:?} ({} credentials were minted before their deprovisioning)",
             minted.len()
         );
-        let verify = server.cli_as_root().args(["users", "verify", &users[ROUNDS - 1]]).output().expect("run users verify");
-        assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+        // A membership that survived was added after the deprovisioning, as
+        // the audit log's order says; one added before it was removed.
+        let members = server.query_rows(&format!(
+            "SELECT u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id WHERE u.user_name IN ({names})"
+        ));
+        let joins = server.query_rows("SELECT CAST(id AS TEXT) AS id, details FROM audit_log WHERE action = 'group.member.add'");
+        let deprovisions = server.query_rows("SELECT CAST(id AS TEXT) AS id, target FROM audit_log WHERE action = 'user.deprovision'");
+        for member in &members {
+            let entry_id = |rows: &[crate::support::DbRow], matches: &dyn Fn(&crate::support::DbRow) -> bool| -> i64 {
+                rows.iter().find(|row| matches(row)).map(|row| row["id"].parse().expect("id")).expect("an audit entry")
+            };
+            let joined = entry_id(&joins, &|row| row["details"].contains(&member["id"]));
+            let deprovisioned = entry_id(&deprovisions, &|row| row["target"] == member["user_name"]);
+            assert!(joined > deprovisioned, "{}: a membership from before the deprovisioning survived it", member["user_name"]);
+        }
+
+        // `users verify` agrees for one whose join (if any) came first.
+        if let Some(user) = users.iter().find(|user| !members.iter().any(|member| &member["user_name"] == *user)) {
+            let verify = server.cli_as_root().args(["users", "verify", user]).output().expect("run users verify");
+            assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+        }
 
         // Reactivated, the users get their default role back, never a
         // credential from before.
