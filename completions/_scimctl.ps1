@@ -55,7 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;server' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Settings file (TOML: listen, database, body_limit, trusted_proxies, [limits]); flags win over it')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on [default: 127.0.0.1:8080]')
             [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')

@@ -51,7 +51,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;server'= {
-            cand --config 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it'
+            cand --config 'Settings file (TOML: listen, database, body_limit, trusted_proxies, [limits]); flags win over it'
             cand --listen 'Address to listen on [default: 127.0.0.1:8080]'
             cand --database 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'

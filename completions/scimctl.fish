@@ -51,7 +51,7 @@ complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "introspect" -d 'Che
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "audit" -d 'Read the audit log: who changed what, when, from where'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l config -d 'Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it' -r -F
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l config -d 'Settings file (TOML: listen, database, body_limit, trusted_proxies, [limits]); flags win over it' -r -F
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l listen -d 'Address to listen on [default: 127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l database -d 'sqlite:///path/to/scimctl.db or postgres://user:password@host/database' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r

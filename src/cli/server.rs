@@ -26,7 +26,7 @@ pub struct ServerArgs {
     #[arg(long, conflicts_with_all = ["database", "config"])]
     pub dev: bool,
 
-    /// Settings file (TOML: listen, database, body_limit, trusted_proxies); flags win over it
+    /// Settings file (TOML: listen, database, body_limit, trusted_proxies, [limits]); flags win over it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
