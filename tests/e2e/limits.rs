@@ -21,24 +21,6 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(20);
 
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-fn create_key(server: &TestServer, name: &str, scopes: &[&str]) -> (String, String) {
-    let (status, _, key) = server.http(
-        Method::POST,
-        "/admin/v1/keys",
-        Some(&server.root_token),
-        Some(json!({ "name": name, "scopes": scopes })),
-    );
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    (
-        key["key"]["id"]
-            .as_str()
-            .or(key["id"].as_str())
-            .expect("id")
-            .to_owned(),
-        key["token"].as_str().expect("token").to_owned(),
-    )
-}
-
 /// `token` with its secret replaced: the same key id, a wrong secret.
 fn wrong_secret(token: &str) -> String {
     let (head, secret) = token.rsplit_once('_').expect("a token ends in _<secret>");
@@ -195,7 +177,7 @@ fn failed_authentications_lock_out_the_address_and_the_key_id() {
         config.limits.failed_auth = Rate::new(0.001, 5);
     })
     .expect("SQLite");
-    let (_, other_key) = create_key(&server, "other", &["scim:provision", "users:read"]);
+    let other_key = server.new_key("other", &["scim:provision", "users:read"]);
     let forged = wrong_secret(&server.root_token);
     for _ in 0..5 {
         let (status, _, body) = server.http(Method::GET, "/admin/v1/whoami", Some(&forged), None);
@@ -244,7 +226,7 @@ fn a_key_or_an_address_over_its_rate_gets_429_with_retry_after() {
         config.limits.per_key = Rate::new(0.001, 3);
     })
     .expect("SQLite");
-    let (_, idp) = create_key(&server, "idp", &["scim:provision"]);
+    let idp = server.new_key("idp", &["scim:provision"]);
     for _ in 0..3 {
         let (status, _, body) = server.http(Method::GET, "/scim/v2/Users", Some(&idp), None);
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -113,18 +113,6 @@ fn grant_paths() -> Vec<GrantPath> {
     ]
 }
 
-/// A new key with `scopes` (created by root); returns its token.
-fn key_with(server: &TestServer, name: &str, scopes: &[&str]) -> String {
-    let (status, _, key) = server.http(
-        Method::POST,
-        "/admin/v1/keys",
-        Some(&server.root_token),
-        Some(json!({ "name": name, "scopes": scopes })),
-    );
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    key["token"].as_str().expect("token").to_owned()
-}
-
 fn denials(server: &TestServer) -> usize {
     server
         .query_rows("SELECT id FROM audit_log WHERE action = 'auth.denied'")
@@ -145,7 +133,7 @@ both_backends! {
             }
             let path = grant.path.replace("{root}", &root_id);
             let short: Vec<&str> = grant.holds.iter().copied().filter(|scope| *scope != grant.withheld).collect();
-            let refused = key_with(server, &format!("lacks {}", grant.withheld), &short);
+            let refused = server.new_key(&format!("lacks {}", grant.withheld), &short);
             let before = server.snapshot();
             let denied_before = denials(server);
 
@@ -158,7 +146,7 @@ both_backends! {
 
             // With the scope, the same request goes through: the ceiling was
             // the only thing in the way.
-            let full = key_with(server, "holds all", &grant.holds);
+            let full = server.new_key("holds all", &grant.holds);
             let (status, _, answer) = server.http(grant.method.clone(), &path, Some(&full), grant.body.clone());
             assert!(status.is_success(), "{}: with {} it goes through: {status} {answer}", grant.what, grant.withheld);
         }
@@ -166,15 +154,15 @@ both_backends! {
 
     fn a_users_write_key_cannot_mint_an_admin_and_settings_cannot_make_everyone_one(server: &TestServer) {
         // The first build's findings, replayed: each was 2xx.
-        let writer = key_with(server, "writer", &["users:write"]);
+        let writer = server.new_key("writer", &["users:write"]);
         let (status, _, answer) = server.http(Method::POST, "/admin/v1/users", Some(&writer), Some(json!({ "user_name": "mallory", "roles": ["admin"] })));
         assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
-        let settings = key_with(server, "settings", &["settings:manage"]);
+        let settings = server.new_key("settings", &["settings:manage"]);
         let (status, _, answer) = server.http(Method::PATCH, "/admin/v1/settings", Some(&settings), Some(json!({ "default_role": "admin" })));
         assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
         let (_, _, now) = server.http(Method::GET, "/admin/v1/settings", Some(&server.root_token), None);
         assert_eq!(now["default_role"], "member");
-        let keys = key_with(server, "keys", &["keys:manage"]);
+        let keys = server.new_key("keys", &["keys:manage"]);
         let output = server.cli_with_token(&keys).args(["keys", "revoke", &root_key_id(server), "--yes"]).output().expect("run keys revoke");
         assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
         let (status, _, _) = server.http(Method::GET, "/admin/v1/whoami", Some(&server.root_token), None);
@@ -184,7 +172,7 @@ both_backends! {
     fn the_key_in_use_is_revoked_only_with_force(server: &TestServer) {
         let root_id = root_key_id(server);
         // A second all-scope key, so the root key is not the last one.
-        key_with(server, "spare admin", &ALL_SCOPES);
+        server.new_key("spare admin", &ALL_SCOPES);
         let before = server.snapshot();
         let output = server.cli_as_root().args(["keys", "revoke", &root_id, "--yes"]).output().expect("run keys revoke");
         let stderr = String::from_utf8_lossy(&output.stderr);

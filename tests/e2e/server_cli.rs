@@ -22,10 +22,15 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
-            .arg("server")
-            .args(args)
-            .env_remove("RUST_LOG")
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"));
+        command.arg("server").args(args).env_remove("RUST_LOG");
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a `scimctl server`, perhaps wrapped) with its
+    /// output read line by line.
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -202,22 +207,12 @@ fn server_logs_to_a_pipe_carry_no_colour_codes() {
     // makes the server write tracing lines (levels, targets, fields).
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("scimctl.db").display());
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"));
+    command
         .args(["server", "--database", &url, "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "debug")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start scimctl server");
-    let stdout = lines_of(child.stdout.take().expect("piped stdout"));
-    let stderr = lines_of(child.stderr.take().expect("piped stderr"));
-    let mut server = ServerProcess {
-        child,
-        stdout,
-        stderr,
-    };
+        .env_remove("NO_COLOR");
+    let mut server = ServerProcess::spawn(command);
     let lines = server.stderr_until("scimctl server listening on");
     assert!(
         lines.iter().any(|line| line.contains("DEBUG")),
@@ -282,23 +277,13 @@ fn health_checks_are_answered_while_idle_sockets_exceed_the_descriptor_limit() {
         eprintln!("SKIPPED: no prlimit(1) on this machine");
         return;
     };
-    let mut child = Command::new(prlimit)
+    let mut command = Command::new(prlimit);
+    command
         .args(["--nofile=1024:1024", "--"])
         .arg(assert_cmd::cargo::cargo_bin!("scimctl"))
         .args(["server", "--dev", "--listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start scimctl server under prlimit");
-    let stdout = lines_of(child.stdout.take().expect("piped stdout"));
-    let stderr = lines_of(child.stderr.take().expect("piped stderr"));
-    let mut server = ServerProcess {
-        child,
-        stdout,
-        stderr,
-    };
+        .env_remove("RUST_LOG");
+    let mut server = ServerProcess::spawn(command);
     let lines = server.stdout_until("SCIMCTL_TOKEN=");
     let (addr, _) = export_line(&lines);
     let target: std::net::SocketAddr = addr

@@ -213,6 +213,19 @@ impl TestServer {
         cmd
     }
 
+    /// A new API key with `scopes`, created by root; returns its token.
+    #[track_caller]
+    pub fn new_key(&self, name: &str, scopes: &[&str]) -> String {
+        let (status, _, key) = self.http(
+            Method::POST,
+            "/admin/v1/keys",
+            Some(&self.root_token),
+            Some(serde_json::json!({ "name": name, "scopes": scopes })),
+        );
+        assert_eq!(status, StatusCode::CREATED, "create key {name:?}: {key}");
+        key["token"].as_str().expect("token").to_owned()
+    }
+
     /// [`cli`](Self::cli) authenticated with the root key.
     pub fn cli_as_root(&self) -> assert_cmd::Command {
         self.cli_with_token(&self.root_token)
