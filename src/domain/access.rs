@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::scope::{self, Scope};
+use crate::store::keys::OwnerAccess;
 use crate::store::users::{self, UserRow};
 use crate::store::{Conn, StoreError, locks};
 
@@ -23,6 +24,17 @@ impl Access {
             Some("the user is inactive")
         } else {
             None
+        }
+    }
+}
+
+impl Access {
+    /// A personal key's owner as authentication read them (`keys::present`).
+    pub fn of_owner(owner: &OwnerAccess) -> Access {
+        Access {
+            active: owner.active && !owner.deleted,
+            locked: owner.locked,
+            permissions: scope::from_stored(&owner.permissions).collect(),
         }
     }
 }

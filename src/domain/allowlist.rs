@@ -18,7 +18,7 @@ use crate::api::allowlist::{
 use crate::store::allowlist::{self as rows, EntryRow};
 use crate::store::{self, Conn, Store, StoreError, Tx};
 
-/// Most entries the list may hold: every request reads the whole list, so it
+/// Most entries the list may hold: every request checks the whole list, so it
 /// must stay small. Wider CIDRs cover more addresses with fewer entries.
 pub const MAX_ENTRIES: usize = 1000;
 /// Longest note, in characters.
@@ -638,15 +638,10 @@ pub async fn check(store: &Store, ip_text: &str) -> Result<AllowlistCheck> {
     })
 }
 
-/// The check every request to the APIs passes: one small query, no cache,
-/// so a change is in force on every replica at once.
-pub async fn admits_client(store: &Store, ip: IpAddr) -> Result<bool> {
-    let cidrs = rows::cidrs(&mut *store.conn().await?).await?;
-    let mut list = Vec::with_capacity(cidrs.len());
-    for cidr in &cidrs {
-        list.push(stored_net(cidr)?);
-    }
-    Ok(admits(&list, ip))
+/// The stored entries as networks, for the check every request passes
+/// (see `policy`).
+pub(crate) fn stored_nets(cidrs: &[String]) -> Result<Vec<IpNet>, StoreError> {
+    cidrs.iter().map(|cidr| stored_net(cidr)).collect()
 }
 
 /// A change written in a transaction, before its audit entry.

@@ -114,7 +114,7 @@ pub async fn record(
         // Written without holding the window: entries one by one need no
         // order among themselves.
         drop(window);
-        let mut conn = store.conn().await?;
+        let mut conn = store.write_conn().await?;
         rows::append(
             &mut conn,
             &entry(json!({ "reason": reason, "method": method })),
@@ -137,7 +137,7 @@ pub async fn record(
             log.individual_per_minute
         ),
     });
-    let mut conn = store.conn().await?;
+    let mut conn = store.write_conn().await?;
     match &mut tally.aggregate {
         None => {
             let id = rows::append_returning_id(&mut conn, &entry(details.clone())).await?;

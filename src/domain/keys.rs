@@ -6,14 +6,16 @@ use std::net::IpAddr;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+use super::access::{self, Access};
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::scope::{self, Scope};
 use super::token::{NewToken, PresentedToken, TokenKind};
-use super::{Error, Result, access, ceiling};
+use super::{Error, Result, ceiling};
 use crate::api::directory::UserRef;
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey};
-use crate::store::keys::{self as key_rows, KeyRow};
+use crate::store::keys::{self as key_rows, KeyRow, OwnerAccess};
+use crate::store::settings as settings_rows;
 use crate::store::{self, Conn, Store, StoreError, state, users};
 
 const MAX_NAME_LEN: usize = 100;
@@ -285,37 +287,73 @@ pub struct Authenticated {
     pub scopes: BTreeSet<Scope>,
 }
 
-/// Checks a bearer token. On success notes the key's use; every failure is
-/// an [`Error::Unauthenticated`] whose message says why.
-pub async fn authenticate(store: &Store, presented: &str, ip: IpAddr) -> Result<Authenticated> {
-    let invalid = || Error::Unauthenticated("invalid API key".to_owned());
-    let token = PresentedToken::parse(presented)
-        .filter(|token| token.kind == TokenKind::ApiKey)
-        .ok_or_else(invalid)?;
-    let mut conn = store.conn().await?;
+/// What authenticating a request found out, in one round trip: the verdict
+/// on the key, and the config version the request is judged at (see
+/// `policy`).
+#[derive(Debug)]
+pub struct Authentication {
+    pub config_version: i64,
+    /// The live key, or why there is none (the words for the caller).
+    pub verdict: std::result::Result<Authenticated, String>,
+}
+
+/// Checks a bearer token (`None` when the request has none). On success
+/// notes the key's use.
+pub async fn authenticate(
+    store: &Store,
+    presented: Option<&str>,
+    ip: IpAddr,
+) -> Result<Authentication> {
+    let Some(presented) = presented else {
+        let config_version = settings_rows::config_version(&mut *store.conn().await?).await?;
+        return Ok(Authentication {
+            config_version,
+            verdict: Err("missing API key: send `Authorization: Bearer <key>`".to_owned()),
+        });
+    };
+    let token = PresentedToken::parse(presented).filter(|token| token.kind == TokenKind::ApiKey);
+    // A token of the wrong shape is looked up under an id no key has, for
+    // the config version.
+    let found = key_rows::present(
+        &mut *store.conn().await?,
+        token.as_ref().map_or("", |token| token.id),
+    )
+    .await?;
     let now = store::now();
-    let (row, scopes) = match check(&mut conn, &token, now).await? {
-        KeyCheck::Live { row, scopes } => (row, scopes),
-        KeyCheck::Unknown => return Err(invalid()),
-        KeyCheck::Refused { reason, .. } => {
-            return Err(Error::Unauthenticated(format!(
-                "{reason}; ask an administrator for a new key"
-            )));
+    let checked = match &token {
+        Some(token) => judge(found.key, token, now),
+        None => KeyCheck::Unknown,
+    };
+    let verdict = match checked {
+        KeyCheck::Live { row, scopes } => Ok(note_use(store, *row, ip, now)
+            .await
+            .map(|key| Authenticated { key, scopes })?),
+        KeyCheck::Unknown => Err("invalid API key".to_owned()),
+        KeyCheck::Refused { reason } => {
+            Err(format!("{reason}; ask an administrator for a new key"))
         }
     };
+    Ok(Authentication {
+        config_version: found.config_version,
+        verdict,
+    })
+}
+
+/// Records the key's last use, at most once per [`LAST_USED_RESOLUTION`]
+/// and address, and returns it as the caller sees it.
+async fn note_use(store: &Store, row: KeyRow, ip: IpAddr, now: OffsetDateTime) -> Result<ApiKey> {
     let ip = ip.to_string();
     let stale = row.last_used_at.is_none_or(|at| {
         now - at >= LAST_USED_RESOLUTION || row.last_used_ip.as_deref() != Some(&ip)
     });
     if stale {
-        key_rows::record_use(&mut conn, &row.id, now, &ip).await?;
+        key_rows::record_use(&mut *store.write_conn().await?, &row.id, now, &ip).await?;
     }
-    let key = to_api(KeyRow {
+    Ok(to_api(KeyRow {
         last_used_at: if stale { Some(now) } else { row.last_used_at },
         last_used_ip: Some(ip),
-        ..*row
-    });
-    Ok(Authenticated { key, scopes })
+        ..row
+    }))
 }
 
 /// What a presented API key is worth right now.
@@ -330,56 +368,69 @@ pub enum KeyCheck {
     },
 }
 
-/// The one place that decides whether a key works: its secret, revocation,
-/// expiry and, for a personal key, its owner's access. Changes nothing.
+/// Whether a key works, read from the database now. Changes nothing.
 pub async fn check(
     conn: &mut Conn,
     token: &PresentedToken<'_>,
     now: OffsetDateTime,
 ) -> Result<KeyCheck> {
-    let Some(row) = key_rows::get(conn, token.id).await? else {
-        return Ok(KeyCheck::Unknown);
+    Ok(judge(
+        key_rows::present(conn, token.id).await?.key,
+        token,
+        now,
+    ))
+}
+
+/// The one place that decides whether a key works: its secret, revocation,
+/// expiry and, for a personal key, its owner's access.
+fn judge(
+    found: Option<(KeyRow, Option<OwnerAccess>)>,
+    token: &PresentedToken<'_>,
+    now: OffsetDateTime,
+) -> KeyCheck {
+    let Some((row, owner)) = found else {
+        return KeyCheck::Unknown;
     };
     if !token.matches(&row.secret_hash) {
-        return Ok(KeyCheck::Unknown);
+        return KeyCheck::Unknown;
     }
-    let refused = |reason: String| Ok(KeyCheck::Refused { reason });
+    let refused = |reason: String| KeyCheck::Refused { reason };
     if let Some(revoked_at) = row.revoked_at {
-        let reason = format!(
+        return refused(format!(
             "API key {} was revoked at {}",
             row.id,
             crate::api::rfc3339(revoked_at)
-        );
-        return refused(reason);
+        ));
     }
     if let Some(expires_at) = row.expires_at.filter(|at| *at <= now) {
-        let reason = format!(
+        return refused(format!(
             "API key {} expired at {}",
             row.id,
             crate::api::rfc3339(expires_at)
-        );
-        return refused(reason);
+        ));
     }
     let mut scopes: BTreeSet<Scope> = scope::from_stored(&row.scopes).collect();
-    if let Some(owner_id) = &row.owner_user_id {
-        let Some(owner) = users::get(conn, owner_id).await? else {
-            let reason = format!("API key {} belongs to a user who no longer exists", row.id);
-            return refused(reason);
+    if row.owner_user_id.is_some() {
+        let Some(owner) = owner else {
+            return refused(format!(
+                "API key {} belongs to a user who no longer exists",
+                row.id
+            ));
         };
-        let access = access::of_user(conn, &owner).await?;
+        let access = Access::of_owner(&owner);
         if let Some(blocked) = access.blocked_because() {
-            let reason = format!(
+            return refused(format!(
                 "API key {} belongs to {}: {blocked}",
-                row.id, owner.user_name
-            );
-            return refused(reason);
+                row.id,
+                row.owner_user_name.as_deref().unwrap_or_default()
+            ));
         }
         scopes.retain(|scope| access.permissions.contains(scope));
     }
-    Ok(KeyCheck::Live {
+    KeyCheck::Live {
         row: Box::new(row),
         scopes,
-    })
+    }
 }
 
 fn not_found(id: &str) -> Error {

@@ -10,6 +10,7 @@ pub mod denials;
 pub mod deprovision;
 pub mod keys;
 pub mod locks;
+pub mod policy;
 pub mod recover;
 pub mod roles;
 pub mod scim_groups;

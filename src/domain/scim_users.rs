@@ -164,7 +164,7 @@ async fn reject_provisioning(
     actor: &Actor,
     user_name: &str,
 ) -> Result<ScimError, ScimError> {
-    let mut conn = store.conn().await?;
+    let mut conn = store.write_conn().await?;
     audit::record(
         &mut conn,
         actor,

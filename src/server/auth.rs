@@ -28,6 +28,9 @@ pub struct Caller {
 /// words it in its own error format.
 #[derive(Debug)]
 pub enum Refusal {
+    /// The address is not in the IP allowlist (403); the message says how
+    /// to get it allowed.
+    NotAllowed(String),
     /// No live key (401): missing, malformed, unknown, revoked or expired.
     Unauthenticated(String),
     /// The key lacks a scope (403).
@@ -53,17 +56,45 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
 }
 
-/// The one authentication both APIs use: a live bearer key becomes the
-/// [`Caller`]; anything else is audited and refused.
+/// The one door of every API: the address must be in the IP allowlist and
+/// the bearer key live; anything else is audited and refused. One query
+/// reads the key, its owner and the config version; the allowlist is the
+/// replica's copy at that version (see `domain::policy`). The allowlist is
+/// judged first: a refused address learns nothing about its key.
 pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Caller, Refusal> {
     let presented = bearer_token(request.headers);
-    let outcome = match presented {
-        Some(token) => keys::authenticate(&state.store, token, request.ip).await,
-        None => Err(domain::Error::Unauthenticated(
-            "missing API key: send `Authorization: Bearer <key>`".to_owned(),
-        )),
+    let authentication = keys::authenticate(&state.store, presented, request.ip).await?;
+    let policy = state
+        .policy
+        .at(&state.store, authentication.config_version)
+        .await?;
+    let presented_id = || {
+        presented
+            .and_then(PresentedToken::parse)
+            .map(|token| token.id.to_owned())
     };
-    match outcome {
+    let unauthenticated = |key_id| Actor {
+        key_id,
+        name: "unauthenticated".to_owned(),
+        scopes: Default::default(),
+        source_ip: Some(request.ip),
+        request_id: request_id(request.headers),
+    };
+    if !policy.admits(request.ip) {
+        let ip = request.ip;
+        let reason = format!("address {ip} is not in the IP allowlist");
+        tracing::info!(%ip, path = request.path, "refused by the IP allowlist");
+        // The key's id is worth recording: a key used from outside the
+        // allowed networks may have leaked.
+        let actor = unauthenticated(presented_id());
+        state.limiter.failed_authentication(ip, None);
+        record_denial(state, &actor, &reason, request).await?;
+        return Err(Refusal::NotAllowed(format!(
+            "{reason}; ask an administrator to allow it (`scimctl allowlist add {ip}`) or \
+             connect from an allowed network"
+        )));
+    }
+    match authentication.verdict {
         Ok(keys::Authenticated { key, scopes }) => {
             state
                 .limiter
@@ -78,32 +109,32 @@ pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Ca
             };
             Ok(Caller { key, actor })
         }
-        Err(domain::Error::Unauthenticated(reason)) => {
-            let actor = Actor {
-                key_id: presented
-                    .and_then(PresentedToken::parse)
-                    .map(|token| token.id.to_owned()),
-                name: "unauthenticated".to_owned(),
-                scopes: Default::default(),
-                source_ip: Some(request.ip),
-                request_id: request_id(request.headers),
-            };
+        Err(reason) => {
+            let actor = unauthenticated(presented_id());
             state
                 .limiter
                 .failed_authentication(request.ip, actor.key_id.as_deref());
-            denials::record(
-                &state.store,
-                &state.denials,
-                &actor,
-                &reason,
-                request.method,
-                request.path,
-            )
-            .await?;
+            record_denial(state, &actor, &reason, request).await?;
             Err(Refusal::Unauthenticated(reason))
         }
-        Err(other) => Err(other.into()),
     }
+}
+
+async fn record_denial(
+    state: &AppState,
+    actor: &Actor,
+    reason: &str,
+    request: &RequestFacts<'_>,
+) -> Result<(), domain::Error> {
+    denials::record(
+        &state.store,
+        &state.denials,
+        actor,
+        reason,
+        request.method,
+        request.path,
+    )
+    .await
 }
 
 /// The caller's key must carry `scope`; a refusal is audited.
@@ -117,21 +148,14 @@ pub async fn require(
         return Ok(());
     }
     let reason = format!("key lacks scope {scope}");
-    denials::record(
-        &state.store,
-        &state.denials,
-        &caller.actor,
-        &reason,
-        request.method,
-        request.path,
-    )
-    .await?;
+    record_denial(state, &caller.actor, &reason, request).await?;
     Err(Refusal::MissingScope(scope))
 }
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
+            Refusal::NotAllowed(message) => ApiError::new(StatusCode::FORBIDDEN, message),
             Refusal::Unauthenticated(reason) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 format!("{reason}; for the CLI set SCIMCTL_TOKEN or run `scimctl login`"),
@@ -148,7 +172,8 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// Middleware: lets a request through only with a live API key.
+/// Middleware: lets a request through only from an allowed address with a
+/// live API key.
 pub async fn authenticate(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -1,7 +1,7 @@
-//! The client's address and the IP allowlist gate on it: which address a
-//! request comes from (the connection's peer, or `X-Forwarded-For` only when
-//! the peer is a configured trusted proxy), and the middleware that refuses
-//! addresses the allowlist does not hold, before authentication.
+//! The client's address: which address a request comes from (the
+//! connection's peer, or `X-Forwarded-For` only when the peer is a
+//! configured trusted proxy), worked out once per request for the
+//! allowlist, authentication and the audit log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,13 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use super::AppState;
-use super::auth::original_path;
-use super::auth::{bearer_token, request_id};
 use super::error::ApiError;
-use crate::domain::actor::Actor;
-use crate::domain::token::PresentedToken;
-use crate::domain::{allowlist, denials};
+use crate::domain::allowlist;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
@@ -124,67 +119,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error; the server log has the details",
         ))
-    }
-}
-
-/// The allowlist's verdict on a request: `None` to let it through, or the
-/// reason it is refused, already audited (`auth.denied`). For APIs that
-/// answer in their own error format (SCIM); the others use [`enforce`].
-/// Takes the request's parts rather than the request: a body is not `Sync`,
-/// so a borrowed request could not be held across the database calls.
-pub async fn denial(
-    state: &AppState,
-    ip: IpAddr,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-) -> Result<Option<String>, ApiError> {
-    if allowlist::admits_client(&state.store, ip).await? {
-        return Ok(None);
-    }
-    let reason = format!("address {ip} is not in the IP allowlist");
-    tracing::info!(%ip, path, "refused by the IP allowlist");
-    // The key is not checked (the allowlist comes first), but its id is
-    // worth recording: a key used from outside the allowed networks may
-    // have leaked.
-    let actor = Actor {
-        key_id: bearer_token(headers)
-            .and_then(PresentedToken::parse)
-            .map(|token| token.id.to_owned()),
-        name: "unauthenticated".to_owned(),
-        scopes: Default::default(),
-        source_ip: Some(ip),
-        request_id: request_id(headers),
-    };
-    state.limiter.failed_authentication(ip, None);
-    denials::record(&state.store, &state.denials, &actor, &reason, method, path).await?;
-    Ok(Some(format!(
-        "{reason}; ask an administrator to allow it (`scimctl allowlist add {ip}`) or connect \
-         from an allowed network"
-    )))
-}
-
-/// Middleware: refuses requests from addresses the allowlist does not hold
-/// with `403` in the admin/auth error format. Layer it outside
-/// authentication, so a refused address learns nothing about its key.
-pub async fn enforce(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let path = original_path(&request);
-    let refused = denial(
-        &state,
-        ip,
-        request.method().as_str(),
-        path,
-        request.headers(),
-    )
-    .await?;
-    match refused {
-        None => Ok(next.run(request).await),
-        Some(message) => Err(ApiError::new(StatusCode::FORBIDDEN, message)),
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct AppState {
     pub limiter: std::sync::Arc<limits::Limiter>,
     /// The window that keeps `auth.denied` entries bounded.
     pub denials: std::sync::Arc<domain::denials::DenialLog>,
+    /// This replica's copy of the settings and the allowlist.
+    pub policy: std::sync::Arc<domain::policy::PolicyCache>,
 }
 
 /// A server whose database is connected and migrated, ready to serve.
@@ -64,6 +66,7 @@ impl Server {
             denials: std::sync::Arc::new(domain::denials::DenialLog::new(
                 config.limits.denials_logged_per_minute,
             )),
+            policy: Default::default(),
         };
         Ok(Server {
             config,

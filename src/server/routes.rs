@@ -32,17 +32,10 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
     };
     // Every route of an API needs a live key, from an allowed address.
     let guarded = |api: OpenApiRouter<AppState>| {
-        let mut api = api
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::authenticate,
-            ))
-            // The allowlist: the outermost route layer, so it runs before
-            // authentication.
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                client_ip::enforce,
-            ));
+        let mut api = api.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
         openapi::needs_key(&mut api.get_openapi_mut().paths);
         api
     };

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::{Conn, StoreError, from_millis, to_millis};
+use super::{Conn, StoreError, concat_words, from_millis, get_bool, to_millis};
 
 /// A key as stored. `scopes` are the wire names; the domain parses them.
 #[derive(Debug, Clone)]
@@ -77,6 +77,85 @@ pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<KeyRow>, StoreError
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// A key's owner as authentication needs them: whether they may use
+/// credentials now, and what their roles grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerAccess {
+    pub active: bool,
+    pub deleted: bool,
+    pub locked: bool,
+    /// Names of the roles the owner holds.
+    pub roles: Vec<String>,
+    /// The scope names those roles carry (not deduplicated).
+    pub permissions: Vec<String>,
+}
+
+/// What authenticating one request reads, in one round trip.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The key with that id, and for a personal key its owner (`None` when
+    /// the owner row is gone).
+    pub key: Option<(KeyRow, Option<OwnerAccess>)>,
+    /// The settings and allowlist version (see `config_version`).
+    pub config_version: i64,
+}
+
+/// The key with id `id`, its owner's access, and the config version, in
+/// one query: the whole cost of authenticating a request.
+pub async fn present(conn: &mut Conn, id: &str) -> Result<Presented, StoreError> {
+    let roles = concat_words(conn, "r.name");
+    let permissions = concat_words(conn, "r.permissions");
+    // `one LEFT JOIN` keeps a row, with the version, when no key matches.
+    let sql = format!(
+        "SELECT k.id, k.name, k.scopes, k.secret_hash, k.created_at, k.created_by, \
+         k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip, k.owner_user_id, \
+         u.user_name AS owner_user_name, u.id AS owner_id, u.active AS owner_active, \
+         u.deleted_at AS owner_deleted_at, \
+         EXISTS (SELECT 1 FROM locks l WHERE l.user_id = u.id) AS owner_locked, \
+         (SELECT {roles} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
+          WHERE ur.user_id = u.id) AS owner_roles, \
+         (SELECT {permissions} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
+          WHERE ur.user_id = u.id) AS owner_permissions, \
+         (SELECT version FROM config_version WHERE id = 1) AS config_version \
+         FROM (SELECT 1 AS one) one \
+         LEFT JOIN api_keys k ON k.id = $1 \
+         LEFT JOIN users u ON u.id = k.owner_user_id"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    let config_version = row.try_get("config_version")?;
+    if row.try_get::<Option<String>, _>("id")?.is_none() {
+        return Ok(Presented {
+            key: None,
+            config_version,
+        });
+    }
+    let words = |column: &str| -> Result<Vec<String>, StoreError> {
+        let text: Option<String> = row.try_get(column)?;
+        Ok(text
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    };
+    let owner = match row.try_get::<Option<String>, _>("owner_id")? {
+        Some(_) => Some(OwnerAccess {
+            active: get_bool(&row, "owner_active")?,
+            deleted: row.try_get::<Option<i64>, _>("owner_deleted_at")?.is_some(),
+            locked: get_bool(&row, "owner_locked")?,
+            roles: words("owner_roles")?,
+            permissions: words("owner_permissions")?,
+        }),
+        None => None,
+    };
+    Ok(Presented {
+        key: Some((from_row(&row)?, owner)),
+        config_version,
+    })
 }
 
 /// Keys newest first; revoked ones only when asked.

@@ -1,4 +1,4 @@
-//! Persistence on SQLite or PostgreSQL through one pool. Every query is
+//! Persistence on SQLite or PostgreSQL. Every query is
 //! written once: both backends share the SQL text (`$N` placeholders, TEXT
 //! ids, BIGINT unix-millisecond times) and differ only in their migrations.
 
@@ -204,11 +204,25 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Concurrent readers on SQLite, beside its one writer.
+const SQLITE_READERS: u32 = 8;
+
 /// The database, ready for queries: connected and migrated.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pools: Pools,
     backend: Backend,
+}
+
+/// Where connections come from. On SQLite every write goes through one
+/// connection, so writers wait their turn in the pool's queue (in memory,
+/// first come first served) instead of sleeping and retrying on the file
+/// lock; readers have their own connections and never wait for a writer
+/// (WAL). On PostgreSQL both are the same pool.
+#[derive(Clone)]
+struct Pools {
+    readers: AnyPool,
+    writer: AnyPool,
 }
 
 impl Store {
@@ -221,7 +235,7 @@ impl Store {
             url: url.clone(),
             source,
         };
-        let pool = match url.backend() {
+        let pools = match url.backend() {
             Backend::Sqlite => {
                 let raw = url.as_str();
                 if let Some(path) = sqlite_path(raw) {
@@ -235,38 +249,60 @@ impl Store {
                 } else {
                     format!("{raw}?mode=rwc")
                 };
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the writer; NORMAL
-                            // sync in WAL mode still survives a killed process.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                            )
-                            .await?;
-                            Ok(())
+                let options = |connections| {
+                    AnyPoolOptions::new()
+                        .max_connections(connections)
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                // WAL lets readers run beside the writer;
+                                // NORMAL sync in WAL mode still survives a
+                                // killed process. The busy timeout only
+                                // matters for another process's writes: this
+                                // one's queue for the writer in memory.
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
                         })
-                    })
+                };
+                let writer = options(1)
                     .connect(&with_create)
                     .await
-                    .map_err(connect_error)?
+                    .map_err(connect_error)?;
+                // An in-memory database exists once per connection: its
+                // readers must be the writer.
+                let readers = match sqlite_path(raw) {
+                    Some(_) => options(SQLITE_READERS)
+                        .connect(&with_create)
+                        .await
+                        .map_err(connect_error)?,
+                    None => writer.clone(),
+                };
+                Pools { readers, writer }
             }
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url.as_str())
-                .await
-                .map_err(connect_error)?,
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url.as_str())
+                    .await
+                    .map_err(connect_error)?;
+                Pools {
+                    readers: pool.clone(),
+                    writer: pool,
+                }
+            }
         };
         let migrator = match url.backend() {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await?;
+        migrator.run(&pools.writer).await?;
         let store = Store {
-            pool,
+            pools,
             backend: url.backend(),
         };
         upgrade::run(&store).await?;
@@ -283,23 +319,31 @@ impl Store {
     /// instead of waiting its turn.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match self.backend {
-            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => Ok(self.pool.begin().await?),
+            Backend::Sqlite => Ok(self.pools.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pools.writer.begin().await?),
         }
     }
 
+    /// A connection for reading.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
-        Ok(self.pool.acquire().await?)
+        Ok(self.pools.readers.acquire().await?)
+    }
+
+    /// A connection for one write outside a transaction (an audit entry of
+    /// a refusal, a key's last use): on SQLite, the writer.
+    pub async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.pools.writer.acquire().await?)
     }
 
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.pools.readers).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pools.readers.close().await;
+        self.pools.writer.close().await;
     }
 }
 
@@ -323,6 +367,16 @@ pub(crate) fn for_update(conn: &Conn) -> &'static str {
         "FOR UPDATE"
     } else {
         ""
+    }
+}
+
+/// An aggregate joining `expr` over the rows with spaces (`NULL` when there
+/// are none): `string_agg` on PostgreSQL, `group_concat` on SQLite.
+pub(crate) fn concat_words(conn: &Conn, expr: &str) -> String {
+    if conn.backend_name() == "PostgreSQL" {
+        format!("string_agg({expr}, ' ')")
+    } else {
+        format!("group_concat({expr}, ' ')")
     }
 }
 

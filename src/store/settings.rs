@@ -51,3 +51,13 @@ pub async fn update(conn: &mut Conn, settings: &SettingsRow) -> Result<(), Store
     .await?;
     Ok(())
 }
+
+/// The version the database bumps with every change to the settings or the
+/// allowlist (triggers of migration 0004). Authentication reads it with the
+/// key (`keys::present`); this is for a request that presents no key.
+pub async fn config_version(conn: &mut Conn) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT version FROM config_version WHERE id = 1")
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("version")?)
+}

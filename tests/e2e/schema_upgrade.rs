@@ -38,7 +38,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 3] = [
+const SEEDS: [&str; 4] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -87,6 +87,9 @@ const SEEDS: [&str; 3] = [
         ('10.0.0.0/8', 'office VPN', 1767450000000, 'initial admin'),
         ('2001:db8::/32', NULL, 1767450001000, 'system');
      UPDATE allowlist_version SET version = 2 WHERE id = 1;",
+    // 0004_config_version: the version its triggers bump with every
+    // settings or allowlist change, as after a few changes.
+    "UPDATE config_version SET version = 41 WHERE id = 1;",
 ];
 
 fn hash(secret: &str) -> String {
@@ -398,6 +401,31 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
         Some(5),
         "{context}: the old list still decides"
     );
+    if level < 4 {
+        return;
+    }
+
+    // Level 4: a change made on the database by hand is in force at the
+    // next request (the triggers bump the version the server caches by).
+    server.execute("DELETE FROM allowlist WHERE cidr = '127.0.0.0/8'");
+    let (status, _, body) = server.http(
+        Method::GET,
+        "/admin/v1/whoami",
+        Some(&server.root_token),
+        None,
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "{context}: {body}");
+    server.execute(
+        "INSERT INTO allowlist (cidr, note, created_at, created_by) \
+         VALUES ('127.0.0.0/8', 'loopback', 1767450000000, 'initial admin')",
+    );
+    let (status, _, body) = server.http(
+        Method::GET,
+        "/admin/v1/whoami",
+        Some(&server.root_token),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{context}: {body}");
 }
 
 #[track_caller]

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::AppState;
 use super::super::auth::{self, Caller, Refusal, RequestFacts};
-use super::super::client_ip::{self, ClientIp};
+use super::super::client_ip::ClientIp;
 use super::super::limits::Throttled;
 use crate::domain::allowlist;
 use crate::domain::scope::Scope;
@@ -76,13 +76,6 @@ async fn admit(state: &AppState, request: &Parts) -> Result<Caller, Refused> {
             .map_or(request.uri.path(), |OriginalUri(uri)| uri.path()),
         headers: &request.headers,
     };
-    // The allowlist first: a refused address learns nothing about its key.
-    let denied = client_ip::denial(state, ip, facts.method, facts.path, facts.headers)
-        .await
-        .map_err(|_| internal())?;
-    if let Some(message) = denied {
-        return Err(ScimError::new(403, None, message).into());
-    }
     let caller = auth::identify(state, &facts).await?;
     auth::require(state, &caller, SCOPE, &facts).await?;
     Ok(caller)
@@ -91,6 +84,7 @@ async fn admit(state: &AppState, request: &Parts) -> Result<Caller, Refused> {
 impl From<Refusal> for ScimError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
+            Refusal::NotAllowed(message) => ScimError::new(403, None, message),
             Refusal::Unauthenticated(reason) => ScimError::new(
                 401,
                 None,
