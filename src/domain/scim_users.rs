@@ -15,8 +15,8 @@ use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
 use crate::scim::schema::ResourceKind;
-use crate::store::users::{self as user_rows, UserRow};
-use crate::store::{self, Conn, Store, StoreError, scim_query, settings, teams};
+use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
+use crate::store::{self, Conn, Store, StoreError, scim_query, settings};
 
 /// A user written by a request, and whether the request deprovisioned them
 /// (for the metrics).
@@ -35,17 +35,16 @@ pub async fn list(
     let (kind, backend) = (ResourceKind::User, store.backend());
     let filter = params.filter.as_ref();
     let mut conn = store.conn().await?;
-    let total = user_rows::count_live(
-        &mut conn,
-        scim_query::list_conditions(kind, filter, backend)?,
-    )
-    .await?;
+    let count_all = async |conn: &mut Conn| -> Result<i64, ScimError> {
+        let conditions = scim_query::list_conditions(kind, filter, backend)?;
+        Ok(user_rows::count_live(conn, conditions).await?)
+    };
     if params.count == 0 {
-        return Ok((total, Vec::new()));
+        return Ok((count_all(&mut conn).await?, Vec::new()));
     }
     let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
     let conditions = scim_query::list_conditions(kind, filter, backend)?;
-    let rows = user_rows::page_live(
+    let (records, total) = user_rows::page_live(
         &mut conn,
         conditions,
         &order,
@@ -53,14 +52,19 @@ pub async fn list(
         params.count,
     )
     .await?;
-    let resources = to_scim(&mut conn, &rows, base).await?;
+    // The page counts the matches; a page past the end has no row to say.
+    let total = match total {
+        Some(total) => total,
+        None if params.start_index == 1 => 0,
+        None => count_all(&mut conn).await?,
+    };
+    let resources = records.iter().map(|record| to_scim(record, base)).collect();
     Ok((total, resources))
 }
 
 pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
     let mut conn = store.conn().await?;
-    let row = live(&mut conn, id).await?;
-    Ok(to_scim(&mut conn, &[row], base).await?.remove(0))
+    Ok(to_scim(&live(&mut conn, id, false).await?, base))
 }
 
 /// `POST /Users`: creates the user, or adopts a manual user of that name.
@@ -75,11 +79,11 @@ pub async fn create(
     let fields = user_from_scim(body)?;
     let mut tx = store.begin().await?;
     let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
-    let (id, deprovisioned) = match existing {
+    let (id, followed, written) = match existing {
         Some(row) if row.origin == "manual" && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
-            let row = write(&mut tx, row, &fields).await?;
+            let row = write(&mut tx, row, &fields, None).await?;
             audit::record(
                 &mut tx,
                 actor,
@@ -89,10 +93,10 @@ pub async fn create(
                 json!({ "id": row.id }),
             )
             .await?;
-            (
-                id,
-                follow_active(&mut tx, actor, row, was_active, fields.active).await?,
-            )
+            let followed =
+                follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+            // A manual user may be in teams: read back, not assembled.
+            (id, followed, None)
         }
         Some(row) if row.deleted_at.is_none() => {
             return Err(ScimError::new(
@@ -130,17 +134,20 @@ pub async fn create(
             )
             .await?;
             let id = row.id.clone();
-            (
-                id,
-                follow_active(&mut tx, actor, row, true, fields.active).await?,
-            )
+            let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
+            let record = UserRecord {
+                row,
+                emails: fields.emails,
+                teams: Vec::new(),
+            };
+            (id, followed, Some(record))
         }
     };
-    let resource = resource(&mut tx, &id, base).await?;
+    let resource = resource(&mut tx, &id, followed, written, base).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Written {
         resource,
-        deprovisioned,
+        deprovisioned: followed == Some(true),
     })
 }
 
@@ -232,12 +239,9 @@ async fn update(
     change: impl FnOnce(Value) -> Result<UserFields, ScimError>,
 ) -> Result<Written, ScimError> {
     let mut tx = store.begin().await?;
-    let row = live(&mut tx, id).await?;
+    let UserRecord { row, emails, teams } = live(&mut tx, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
-    let current = to_scim(&mut tx, std::slice::from_ref(&row), base)
-        .await?
-        .remove(0);
-    let fields = change(current)?;
+    let fields = change(user_to_scim(&row, &emails, &teams, base))?;
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
         && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
     {
@@ -251,7 +255,7 @@ async fn update(
         ));
     }
     let was_active = row.active;
-    let row = write(&mut tx, row, &fields).await?;
+    let row = write(&mut tx, row, &fields, Some(&emails)).await?;
     audit::record(
         &mut tx,
         actor,
@@ -261,12 +265,17 @@ async fn update(
         json!({ "id": row.id }),
     )
     .await?;
-    let deprovisioned = follow_active(&mut tx, actor, row, was_active, fields.active).await?;
-    let resource = resource(&mut tx, id, base).await?;
+    let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+    let written = UserRecord {
+        row,
+        emails: fields.emails,
+        teams,
+    };
+    let resource = resource(&mut tx, id, followed, Some(written), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Written {
         resource,
-        deprovisioned,
+        deprovisioned: followed == Some(true),
     })
 }
 
@@ -280,12 +289,12 @@ pub async fn delete(
     preconditions: &Preconditions,
 ) -> Result<bool, ScimError> {
     let mut tx = store.begin().await?;
-    let row = live(&mut tx, id).await?;
+    let row = live(&mut tx, id, true).await?.row;
     preconditions.check_write(&etag(row.version))?;
     let deprovisioned = deprovision::deactivate_in(&mut tx, actor, row, Trigger::Scim)
         .await?
         .is_some_and(|report| !report.already_deprovisioned);
-    let row = live(&mut tx, id).await?;
+    let row = live(&mut tx, id, true).await?.row;
     let now = store::now();
     let tombstone = UserRow {
         deleted_at: Some(now),
@@ -307,24 +316,27 @@ pub async fn delete(
 }
 
 /// `active` changed: false deactivates through the engine, true
-/// reactivates. `true` when the user was deprovisioned.
+/// reactivates. `None` when the engine had nothing to do, else whether the
+/// user was deprovisioned.
 async fn follow_active(
     conn: &mut Conn,
     actor: &Actor,
     row: UserRow,
     was_active: bool,
     active: bool,
-) -> Result<bool, ScimError> {
+) -> Result<Option<bool>, ScimError> {
     let deprovisioning = row.deprovision_state != "none";
     if !active && (was_active || !deprovisioning) {
         let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
-        Ok(report.is_some_and(|report| !report.already_deprovisioned))
+        Ok(Some(
+            report.is_some_and(|report| !report.already_deprovisioned),
+        ))
     } else if active && (!was_active || deprovisioning) {
         let reason = Some("reactivated by the identity provider");
         deprovision::reactivate_in(conn, actor, row, reason, Trigger::Scim).await?;
-        Ok(false)
+        Ok(Some(false))
     } else {
-        Ok(false)
+        Ok(None)
     }
 }
 
@@ -355,14 +367,20 @@ async fn insert(
         updated_at: now,
     };
     user_rows::insert(conn, &row).await?;
-    user_rows::replace_emails(conn, &row.id, &fields.emails).await?;
+    user_rows::insert_emails(conn, &row.id, &fields.emails).await?;
     user_rows::add_role(conn, &row.id, default_role).await?;
     Ok(row)
 }
 
 /// Writes `fields` over `row` (keeping `active`, which `follow_active`
-/// changes) and returns the row as stored.
-async fn write(conn: &mut Conn, row: UserRow, fields: &UserFields) -> Result<UserRow, ScimError> {
+/// changes) and returns the row as stored. The emails are rewritten unless
+/// they are known to be `emails` already.
+async fn write(
+    conn: &mut Conn,
+    row: UserRow,
+    fields: &UserFields,
+    emails: Option<&[EmailRow]>,
+) -> Result<UserRow, ScimError> {
     let updated = UserRow {
         user_name: fields.user_name.clone(),
         external_id: fields.external_id.clone(),
@@ -377,7 +395,9 @@ async fn write(conn: &mut Conn, row: UserRow, fields: &UserFields) -> Result<Use
         ..row
     };
     save(conn, &updated).await?;
-    user_rows::replace_emails(conn, &updated.id, &fields.emails).await?;
+    if emails != Some(fields.emails.as_slice()) {
+        user_rows::replace_emails(conn, &updated.id, &fields.emails).await?;
+    }
     Ok(UserRow {
         version: updated.version + 1,
         ..updated
@@ -399,35 +419,31 @@ async fn save(conn: &mut Conn, row: &UserRow) -> Result<(), ScimError> {
     }
 }
 
-/// A user that is not a tombstone (locked until a write transaction
-/// commits), or 404.
-async fn live(conn: &mut Conn, id: &str) -> Result<UserRow, ScimError> {
-    match user_rows::get_for_update(conn, id).await? {
-        Some(row) if row.deleted_at.is_none() => Ok(row),
+/// A user that is not a tombstone, with their emails and teams, or 404;
+/// with `lock`, locked until the write transaction commits.
+async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord, ScimError> {
+    match user_rows::load(conn, id, lock).await? {
+        Some(record) if record.row.deleted_at.is_none() => Ok(record),
         _ => Err(ScimError::not_found(format!("no user with id {id}"))),
     }
 }
 
-async fn resource(conn: &mut Conn, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
-    let row = live(conn, id).await?;
-    Ok(to_scim(conn, &[row], base).await?.remove(0))
+/// The answer to a write: the user as `written` when the deprovisioning
+/// engine did not touch them after (`followed` is `None`), else read back,
+/// since the engine changes teams and state.
+async fn resource(
+    conn: &mut Conn,
+    id: &str,
+    followed: Option<bool>,
+    written: Option<UserRecord>,
+    base: &BaseUrl,
+) -> Result<Value, ScimError> {
+    match written.filter(|_| followed.is_none()) {
+        Some(record) => Ok(to_scim(&record, base)),
+        None => Ok(to_scim(&live(conn, id, true).await?, base)),
+    }
 }
 
-/// Users as SCIM JSON, with emails and groups, in a fixed number of queries.
-async fn to_scim(
-    conn: &mut Conn,
-    rows: &[UserRow],
-    base: &BaseUrl,
-) -> Result<Vec<Value>, StoreError> {
-    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let mut emails = user_rows::emails_of(conn, &ids).await?;
-    let mut groups = teams::teams_of(conn, &ids).await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let emails = emails.remove(&row.id).unwrap_or_default();
-            let groups = groups.remove(&row.id).unwrap_or_default();
-            user_to_scim(row, &emails, &groups, base)
-        })
-        .collect())
+fn to_scim(record: &UserRecord, base: &BaseUrl) -> Value {
+    user_to_scim(&record.row, &record.emails, &record.teams, base)
 }

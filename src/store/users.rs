@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use super::sql::{Conditions, contains_pattern};
+use super::teams::Named;
 use super::{Conn, StoreError, for_update, from_millis, get_bool, grouped, to_millis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,80 @@ fn from_row(row: &AnyRow) -> Result<UserRow, StoreError> {
         created_at: from_millis(row.try_get("created_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
     })
+}
+
+/// A user with what SCIM shows beside their row, read in the same query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub row: UserRow,
+    /// In their stored order.
+    pub emails: Vec<EmailRow>,
+    /// `(id, display name)` of each team, by name.
+    pub teams: Vec<Named>,
+}
+
+/// [`COLUMNS`] and, as JSON arrays, the user's emails and teams: a user and
+/// everything hanging off them in one round trip.
+fn record_columns(conn: &Conn) -> String {
+    let (emails, teams) = if conn.backend_name() == "PostgreSQL" {
+        (
+            "(SELECT json_agg(json_build_array(e.value, e.type, e.is_primary) \
+              ORDER BY e.position) FROM user_emails e WHERE e.user_id = users.id)::text",
+            "(SELECT json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_key) \
+              FROM team_members m JOIN teams t ON t.id = m.team_id \
+              WHERE m.user_id = users.id)::text",
+        )
+    } else {
+        (
+            "(SELECT json_group_array(json_array(e.value, e.type, e.is_primary) \
+              ORDER BY e.position) FROM user_emails e WHERE e.user_id = users.id)",
+            "(SELECT json_group_array(json_array(t.id, t.display_name) \
+              ORDER BY t.display_name_key) \
+              FROM team_members m JOIN teams t ON t.id = m.team_id \
+              WHERE m.user_id = users.id)",
+        )
+    };
+    format!("{COLUMNS}, {emails} AS emails_json, {teams} AS teams_json")
+}
+
+fn record_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
+    let emails: Option<String> = row.try_get("emails_json")?;
+    let teams: Option<String> = row.try_get("teams_json")?;
+    let corrupt = |what: &str, err: serde_json::Error| {
+        StoreError::Corrupt(format!("the {what} of a user do not read back: {err}"))
+    };
+    // `is_primary` is a JSON boolean on PostgreSQL, 0 or 1 on SQLite.
+    let emails: Vec<(String, Option<String>, serde_json::Value)> =
+        serde_json::from_str(emails.as_deref().unwrap_or("[]"))
+            .map_err(|err| corrupt("emails", err))?;
+    let teams: Vec<Named> = serde_json::from_str(teams.as_deref().unwrap_or("[]"))
+        .map_err(|err| corrupt("teams", err))?;
+    Ok(UserRecord {
+        row: from_row(row)?,
+        emails: emails
+            .into_iter()
+            .map(|(value, kind, primary)| EmailRow {
+                value,
+                kind,
+                primary: primary.as_bool().unwrap_or(primary.as_i64() == Some(1)),
+            })
+            .collect(),
+        teams,
+    })
+}
+
+/// A user with their emails and teams; with `lock`, in a write transaction,
+/// the user row stays locked until it commits (as [`get_for_update`]).
+pub async fn load(conn: &mut Conn, id: &str, lock: bool) -> Result<Option<UserRecord>, StoreError> {
+    let columns = record_columns(conn);
+    let lock = if lock { for_update(conn) } else { "" };
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {columns} FROM users WHERE id = $1 {lock}"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(record_from_row).transpose()
 }
 
 pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
@@ -259,6 +334,7 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
+/// Replaces the user's emails with `emails`.
 pub async fn replace_emails(
     conn: &mut Conn,
     user_id: &str,
@@ -268,20 +344,42 @@ pub async fn replace_emails(
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    for (position, email) in emails.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO user_emails (user_id, position, value, value_key, type, is_primary) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user_id)
-        .bind(position as i64)
-        .bind(&email.value)
-        .bind(email.value.to_lowercase())
-        .bind(&email.kind)
-        .bind(email.primary)
-        .execute(&mut *conn)
-        .await?;
+    insert_emails(conn, user_id, emails).await
+}
+
+/// Stores the emails of a user who has none yet, in one statement.
+pub async fn insert_emails(
+    conn: &mut Conn,
+    user_id: &str,
+    emails: &[EmailRow],
+) -> Result<(), StoreError> {
+    if emails.is_empty() {
+        return Ok(());
     }
+    let mut values = Conditions::default();
+    let rows: Vec<String> = emails
+        .iter()
+        .enumerate()
+        .map(|(position, email)| {
+            let row = [
+                values.bind(user_id.to_owned()),
+                values.bind(position as i64),
+                values.bind(email.value.clone()),
+                values.bind(email.value.to_lowercase()),
+                values.bind(email.kind.clone()),
+                values.bind(email.primary),
+            ];
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO user_emails (user_id, position, value, value_key, type, is_primary) \
+         VALUES {}",
+        rows.join(", ")
+    );
+    sqlx::query_with(AssertSqlSafe(sql), values.into_args())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -378,27 +476,41 @@ pub async fn count_live(conn: &mut Conn, mut conditions: Conditions) -> Result<i
     Ok(row.try_get("n")?)
 }
 
-/// One page of the users `count_live` counts. `order_by` is SQL built from
-/// constants (a column or an expression `store::scim_query` chose).
+/// One page of the users `count_live` counts, and how many match in all
+/// (`None` when the page is empty: no row carries the count). `order_by`
+/// is SQL built from constants (a column or an expression
+/// `store::scim_query` chose).
 pub async fn page_live(
     conn: &mut Conn,
     mut conditions: Conditions,
     order_by: &str,
     offset: i64,
     limit: i64,
-) -> Result<Vec<UserRow>, StoreError> {
+) -> Result<(Vec<UserRecord>, Option<i64>), StoreError> {
     conditions.and("deleted_at IS NULL");
     let where_clause = conditions.where_clause();
     let limit = conditions.bind(limit);
     let offset = conditions.bind(offset);
+    let columns = record_columns(conn);
+    // The inner window counts every match before LIMIT applies: the total
+    // and the page in one round trip. The emails and teams are read in the
+    // outer query, for the page's rows only.
     let sql = format!(
-        "SELECT {COLUMNS} FROM users {where_clause} ORDER BY {order_by}, id \
-         LIMIT {limit} OFFSET {offset}"
+        "SELECT {columns}, page.total_matches FROM \
+         (SELECT id AS page_id, COUNT(*) OVER () AS total_matches, \
+          ROW_NUMBER() OVER (ORDER BY {order_by}, id) AS page_position \
+          FROM users {where_clause} ORDER BY page_position LIMIT {limit} OFFSET {offset}) page \
+         JOIN users ON users.id = page.page_id ORDER BY page.page_position"
     );
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
-    rows.iter().map(from_row).collect()
+    let total = rows
+        .first()
+        .map(|row| row.try_get::<i64, _>("total_matches"))
+        .transpose()?;
+    let records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+    Ok((records, total))
 }
 
 /// Which of `ids` are users that are not tombstones, each locked until the
