@@ -15,8 +15,9 @@ use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
 use crate::scim::schema::ResourceKind;
+use crate::store::settings::SettingsRow;
 use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
-use crate::store::{self, Conn, Store, StoreError, scim_query, settings};
+use crate::store::{self, Conn, Store, StoreError, scim_query};
 
 /// A user written by a request, and whether the request deprovisioned them
 /// (for the metrics).
@@ -69,10 +70,12 @@ pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimE
 
 /// `POST /Users`: creates the user, or adopts a manual user of that name.
 /// The userName of a user deleted before goes to a new person: see
-/// [`retire_deleted`].
+/// [`retire_deleted`]. `settings` are those the request is judged by (the
+/// replica's copy, as current as the request's authentication).
 pub async fn create(
     store: &Store,
     actor: &Actor,
+    settings: &SettingsRow,
     body: &Value,
     base: &BaseUrl,
 ) -> Result<Written, ScimError> {
@@ -109,7 +112,6 @@ pub async fn create(
             ));
         }
         deleted => {
-            let settings = settings::get(&mut tx).await?;
             if !settings.auto_provisioning {
                 drop(tx);
                 return Err(reject_provisioning(store, actor, &fields.user_name).await?);

@@ -10,8 +10,11 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{ApiError, Denial};
 use super::limits::Throttled;
+use std::sync::Arc;
+
 use crate::api::ApiKey;
 use crate::domain::actor::Actor;
+use crate::domain::policy::Policy;
 use crate::domain::scope::Scope;
 use crate::domain::token::PresentedToken;
 use crate::domain::{self, denials, keys};
@@ -22,6 +25,8 @@ use crate::domain::{self, denials, keys};
 pub struct Caller {
     pub key: ApiKey,
     pub actor: Actor,
+    /// The settings and allowlist this request is judged by.
+    pub policy: Arc<Policy>,
 }
 
 /// Why a request was refused, already audited as `auth.denied`. Each API
@@ -107,7 +112,7 @@ pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Ca
                 source_ip: Some(request.ip),
                 request_id: request_id(request.headers),
             };
-            Ok(Caller { key, actor })
+            Ok(Caller { key, actor, policy })
         }
         Err(reason) => {
             let actor = unauthenticated(presented_id());

@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod open_routes;
 mod openapi;
+mod replica_coherence;
 mod server_cli;
 mod settings;
 mod wrong_secret;

@@ -14,14 +14,14 @@ const WAIT: Duration = Duration::from_secs(60);
 /// A `scimctl server` child process, killed if a test fails half-way. Its
 /// output is read by a thread per stream, so waiting for a line can time
 /// out instead of blocking on a read.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     stdout: Receiver<String>,
     stderr: Receiver<String>,
 }
 
 impl ServerProcess {
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin!("scimctl"));
         command.arg("server").args(args).env_remove("RUST_LOG");
         Self::spawn(command)
@@ -46,12 +46,12 @@ impl ServerProcess {
     }
 
     /// The stdout lines up to the first one containing `needle`.
-    fn stdout_until(&mut self, needle: &str) -> Vec<String> {
+    pub(crate) fn stdout_until(&mut self, needle: &str) -> Vec<String> {
         Self::until(&self.stdout, needle, "stdout")
     }
 
     /// The stderr lines up to the first one containing `needle`.
-    fn stderr_until(&mut self, needle: &str) -> Vec<String> {
+    pub(crate) fn stderr_until(&mut self, needle: &str) -> Vec<String> {
         Self::until(&self.stderr, needle, "stderr")
     }
 

@@ -80,7 +80,8 @@ async fn create(
     base: BaseUrl,
     ScimJson(body): ScimJson<Value>,
 ) -> Result<ScimResponse, ScimError> {
-    let written = scim_users::create(&state.store, &caller.actor, &body, &base).await?;
+    let settings = &caller.policy.settings;
+    let written = scim_users::create(&state.store, &caller.actor, settings, &body, &base).await?;
     Ok(ScimResponse::created(counted(&state, written)))
 }
 
