@@ -81,8 +81,15 @@ pub async fn create(
 ) -> Result<Written, ScimError> {
     let fields = user_from_scim(body)?;
     let mut tx = store.begin().await?;
+    // A name nobody holds, the common case, costs no lookup: the insert
+    // claims it, or finds it taken and the cases below decide.
+    if settings.auto_provisioning
+        && let Some(row) = insert(&mut tx, &fields, &settings.default_role, true).await?
+    {
+        return provisioned(tx, actor, settings, fields, row, None, base).await;
+    }
     let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
-    let (id, followed, written) = match existing {
+    match existing {
         Some(row) if row.origin == "manual" && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
@@ -99,18 +106,21 @@ pub async fn create(
             let followed =
                 follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
             // A manual user may be in teams: read back, not assembled.
-            (id, followed, None)
+            let resource = resource(&mut tx, &id, followed, None, base).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(Written {
+                resource,
+                deprovisioned: followed == Some(true),
+            })
         }
-        Some(row) if row.deleted_at.is_none() => {
-            return Err(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                format!(
-                    "userName {:?} is already taken (id {})",
-                    fields.user_name, row.id
-                ),
-            ));
-        }
+        Some(row) if row.deleted_at.is_none() => Err(ScimError::new(
+            409,
+            Some(ScimType::Uniqueness),
+            format!(
+                "userName {:?} is already taken (id {})",
+                fields.user_name, row.id
+            ),
+        )),
         deleted => {
             if !settings.auto_provisioning {
                 drop(tx);
@@ -120,32 +130,53 @@ pub async fn create(
                 Some(row) => Some(retire_deleted(&mut tx, actor, row).await?),
                 None => None,
             };
-            let row = insert(&mut tx, &fields, &settings.default_role).await?;
-            audit::record(
-                &mut tx,
-                actor,
-                "user.create",
-                Some(&row.user_name),
-                Outcome::Success,
-                json!({
-                    "id": row.id,
-                    "origin": "scim",
-                    "roles": [settings.default_role],
-                    "replaces": replaces,
-                }),
-            )
-            .await?;
-            let id = row.id.clone();
-            let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
-            let record = UserRecord {
-                row,
-                emails: fields.emails,
-                teams: Vec::new(),
-            };
-            (id, followed, Some(record))
+            let row = insert(&mut tx, &fields, &settings.default_role, false)
+                .await?
+                .ok_or_else(|| {
+                    ScimError::new(
+                        409,
+                        Some(ScimType::Uniqueness),
+                        format!("userName {:?} was taken meanwhile", fields.user_name),
+                    )
+                })?;
+            provisioned(tx, actor, settings, fields, row, replaces, base).await
         }
+    }
+}
+
+/// The rest of a creation once the row is in: its audit entry, the
+/// deprovisioning engine when it arrives inactive, the commit.
+async fn provisioned(
+    mut tx: store::Tx,
+    actor: &Actor,
+    settings: &SettingsRow,
+    fields: UserFields,
+    row: UserRow,
+    replaces: Option<String>,
+    base: &BaseUrl,
+) -> Result<Written, ScimError> {
+    audit::record(
+        &mut tx,
+        actor,
+        "user.create",
+        Some(&row.user_name),
+        Outcome::Success,
+        json!({
+            "id": row.id,
+            "origin": "scim",
+            "roles": [settings.default_role],
+            "replaces": replaces,
+        }),
+    )
+    .await?;
+    let id = row.id.clone();
+    let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
+    let record = UserRecord {
+        row,
+        emails: fields.emails,
+        teams: Vec::new(),
     };
-    let resource = resource(&mut tx, &id, followed, written, base).await?;
+    let resource = resource(&mut tx, &id, followed, Some(record), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Written {
         resource,
@@ -342,11 +373,14 @@ async fn follow_active(
     }
 }
 
+/// Inserts a new SCIM user with the default role; `None` when the
+/// userName is taken and `if_free` says to give way rather than fail.
 async fn insert(
     conn: &mut Conn,
     fields: &UserFields,
     default_role: &str,
-) -> Result<UserRow, ScimError> {
+    if_free: bool,
+) -> Result<Option<UserRow>, ScimError> {
     let now = store::now();
     let row = UserRow {
         id: Uuid::new_v4().to_string(),
@@ -368,10 +402,16 @@ async fn insert(
         created_at: now,
         updated_at: now,
     };
-    user_rows::insert(conn, &row).await?;
+    if if_free {
+        if !user_rows::insert_if_name_free(conn, &row).await? {
+            return Ok(None);
+        }
+    } else {
+        user_rows::insert(conn, &row).await?;
+    }
     user_rows::insert_emails(conn, &row.id, &fields.emails).await?;
     user_rows::add_role(conn, &row.id, default_role).await?;
-    Ok(row)
+    Ok(Some(row))
 }
 
 /// Writes `fields` over `row` (keeping `active`, which `follow_active`

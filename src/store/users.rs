@@ -151,12 +151,28 @@ pub async fn load(conn: &mut Conn, id: &str, lock: bool) -> Result<Option<UserRe
 }
 
 pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
-    sqlx::query(
+    insert_returning_count(conn, user, "").await.map(drop)
+}
+
+/// [`insert`] unless the userName is taken: `false` then, and nothing
+/// written (nor, on PostgreSQL, the transaction aborted).
+pub async fn insert_if_name_free(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError> {
+    let done = insert_returning_count(conn, user, "ON CONFLICT (user_name_key) DO NOTHING").await?;
+    Ok(done == 1)
+}
+
+async fn insert_returning_count(
+    conn: &mut Conn,
+    user: &UserRow,
+    on_conflict: &'static str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO users (id, user_name, user_name_key, external_id, given_name, family_name, \
          formatted_name, display_name, active, origin, attributes, version, deprovision_state, \
          deprovisioned_at, deleted_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         {on_conflict}"
+    )))
     .bind(&user.id)
     .bind(&user.user_name)
     .bind(user_name_key(&user.user_name))
@@ -176,7 +192,7 @@ pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
     .bind(to_millis(user.updated_at))
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// Writes every column of `user` back and bumps its version; `false` when
