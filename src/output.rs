@@ -9,8 +9,8 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::api::scope::Scope;
 use crate::api::{ApiKey, CreatedKey, WhoAmI};
-use crate::domain::scope::Scope;
 
 pub mod allowlist;
 pub mod audit;

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::directory::UserRef;
-use crate::domain::scope::Scope;
+use super::scope::Scope;
 
 /// `POST /admin/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

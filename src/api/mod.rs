@@ -4,11 +4,16 @@
 //! output is these types serialized, so they are its stable format.
 //! Their `ToSchema` derives are the schemas of the OpenAPI document
 //! (`GET /openapi.json`).
+//!
+//! This is the bottom layer: it imports nothing else of this crate, so the
+//! client and the server both build on it and it can never depend on them.
 
 pub mod allowlist;
 pub mod audit;
+pub mod cidr;
 pub mod directory;
 pub mod keys;
+pub mod scope;
 pub mod settings;
 pub mod when;
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::scope::Scope;
+use super::scope::Scope;
 
 /// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -53,4 +53,54 @@ pub struct CreateRoleRequest {
     pub name: String,
     /// At least one.
     pub permissions: Vec<Scope>,
+}
+
+/// The longest role name accepted.
+pub const MAX_ROLE_NAME_LEN: usize = 64;
+
+/// Checks a new role's name: 1 to 64 lowercase ASCII letters, digits, `-`
+/// or `_`, so that it is safe in URLs, shells and audit targets as is. The
+/// CLI checks it before sending, the server again on receipt.
+pub fn check_role_name(name: &str) -> Result<(), String> {
+    const RULE: &str = "use 1 to 64 lowercase letters, digits, '-' or '_'";
+    if name.is_empty() {
+        return Err(format!("a role name is required: {RULE}"));
+    }
+    if name.chars().count() > MAX_ROLE_NAME_LEN {
+        return Err(format!(
+            "role name {name:?} is {} characters long: {RULE}",
+            name.chars().count()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
+    {
+        return Err(format!("role name {name:?} contains {bad:?}: {RULE}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_lowercase_words() {
+        for good in ["ops", "read-only", "team_lead", "l2", &"a".repeat(64)] {
+            assert!(check_role_name(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("", "required"),
+            ("Ops", "'O'"),
+            ("read only", "' '"),
+            ("ops/admin", "'/'"),
+            ("café", "'é'"),
+            (&"a".repeat(65), "65 characters"),
+        ] {
+            let err = check_role_name(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("lowercase letters"), "{bad}: {err}");
+        }
+    }
 }

@@ -10,7 +10,8 @@ use super::{CliError, Context};
 use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, NewEntry, RemoveEntriesRequest, ReplaceAllowlistRequest,
 };
-use crate::domain::allowlist::{MAX_NOTE_LEN, parse_cidr};
+use crate::api::cidr::parse_cidr;
+use crate::domain::allowlist::MAX_NOTE_LEN;
 use crate::output::allowlist::Shown;
 use crate::output::{Answer, Data, Output};
 

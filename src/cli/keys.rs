@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::Context;
 use crate::api::CreateKeyRequest;
+use crate::api::scope::Scope;
 use crate::api::when::{self, Direction};
-use crate::domain::scope::Scope;
 use crate::output::{Data, Output};
 
 #[derive(Subcommand, Debug)]

@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn scopes_repeat_and_split_on_commas_and_unknown_ones_are_named() {
-        use crate::domain::scope::Scope;
+        use crate::api::scope::Scope;
         let cli = parse(&[
             "keys",
             "create",

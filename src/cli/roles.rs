@@ -4,9 +4,8 @@
 use clap::{Args, Subcommand};
 
 use super::Context;
-use crate::api::settings::CreateRoleRequest;
-use crate::domain::roles::check_name;
-use crate::domain::scope::Scope;
+use crate::api::scope::Scope;
+use crate::api::settings::{CreateRoleRequest, check_role_name};
 use crate::output::settings::Shown;
 use crate::output::{Data, Output};
 
@@ -113,6 +112,6 @@ async fn delete(ctx: &Context, role: RoleArg) -> anyhow::Result<Output> {
 /// NAME of `roles create`: checked while parsing, so a bad name is a usage
 /// error before any request.
 fn parse_name(name: &str) -> Result<String, String> {
-    check_name(name).map_err(|err| err.to_string())?;
+    check_role_name(name)?;
     Ok(name.to_owned())
 }

@@ -12,13 +12,10 @@ use super::audit::{self, Outcome};
 use super::ceiling;
 use super::scope::{self, Scope};
 use super::{Error, Result};
-use crate::api::settings::{CreateRoleRequest, Role};
+use crate::api::settings::{CreateRoleRequest, Role, check_role_name};
 use crate::store::roles::{self as role_rows, RoleRow};
 use crate::store::settings as settings_rows;
 use crate::store::{self, Conn, Store, StoreError};
-
-/// The longest role name accepted.
-pub const MAX_NAME_LEN: usize = 64;
 
 /// Every role, by name, with its user count and whether it is the default.
 pub async fn list(store: &Store) -> Result<Vec<Role>> {
@@ -45,7 +42,7 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateRoleRequest) ->
         return Err(Error::Invalid(format!(
             "a role needs at least one permission (the built-in role `member` is the one \
              with none); known permissions: {}",
-            Scope::ALL.map(Scope::as_str).join(", ")
+            scope::known_scopes()
         )));
     }
     ceiling::check(actor, &permissions, "put these permissions into a role")?;
@@ -149,28 +146,9 @@ pub async fn require_exists(conn: &mut Conn, name: &str) -> Result<RoleRow> {
     )))
 }
 
-/// Checks a new role's name: 1 to 64 lowercase ASCII letters, digits, `-`
-/// or `_`, so that it is safe in URLs, shells and audit targets as is.
+/// Checks a new role's name by the rule the CLI checks too.
 pub fn check_name(name: &str) -> Result<()> {
-    const RULE: &str = "use 1 to 64 lowercase letters, digits, '-' or '_'";
-    if name.is_empty() {
-        return Err(Error::Invalid(format!("a role name is required: {RULE}")));
-    }
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::Invalid(format!(
-            "role name {name:?} is {} characters long: {RULE}",
-            name.chars().count()
-        )));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
-    {
-        return Err(Error::Invalid(format!(
-            "role name {name:?} contains {bad:?}: {RULE}"
-        )));
-    }
-    Ok(())
+    check_role_name(name).map_err(Error::Invalid)
 }
 
 fn in_use(name: &str, users: Option<u64>) -> Error {
@@ -206,25 +184,6 @@ fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn role_names_are_lowercase_words() {
-        for good in ["ops", "read-only", "team_lead", "l2", &"a".repeat(64)] {
-            assert!(check_name(good).is_ok(), "{good}");
-        }
-        for (bad, says) in [
-            ("", "required"),
-            ("Ops", "'O'"),
-            ("read only", "' '"),
-            ("ops/admin", "'/'"),
-            ("café", "'é'"),
-            (&"a".repeat(65), "65 characters"),
-        ] {
-            let err = check_name(bad).expect_err(bad).to_string();
-            assert!(err.contains(says), "{bad}: {err}");
-            assert!(err.contains("lowercase letters"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn in_use_says_how_many_and_what_to_do() {

@@ -432,7 +432,7 @@ mod tests {
     use super::super::{Data, write_data};
     use super::*;
     use crate::api::directory::Email;
-    use crate::domain::scope::Scope;
+    use crate::api::scope::Scope;
     use time::macros::datetime;
 
     fn render(shown: Shown, format: Format) -> String {

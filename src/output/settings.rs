@@ -117,7 +117,7 @@ pub fn role_table(role: &Role, style: Style) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scope::Scope;
+    use crate::api::scope::Scope;
 
     fn render(shown: &Shown, format: Format) -> String {
         let mut out = Vec::new();
