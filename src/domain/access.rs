@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::scope::{self, Scope};
-use crate::store::users::{self, UserRow};
+use super::scope::Scope;
+use crate::store::users::UserRow;
 use crate::store::{Conn, StoreError, locks};
 
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ impl Access {
 
 pub async fn of_user(conn: &mut Conn, user: &UserRow) -> Result<Access, StoreError> {
     let locked = locks::for_user(conn, &user.id).await?.is_some();
-    let permissions = scope::from_stored(&users::permissions(conn, &user.id).await?).collect();
+    let permissions = super::roles::granted_to_user(conn, &user.id).await?;
     Ok(Access {
         active: user.active && user.deleted_at.is_none(),
         locked,

@@ -15,7 +15,38 @@ use super::{Error, Result};
 use crate::api::settings::{CreateRoleRequest, Role, check_role_name};
 use crate::store::roles::{self as role_rows, RoleRow};
 use crate::store::settings as settings_rows;
+use crate::store::users as user_rows;
 use crate::store::{self, Conn, Store, StoreError};
+
+/// The built-in role that means "every scope". What it grants is decided
+/// here, in code, not by the list its row stores (which a migration seeded
+/// once), so a scope added later can never be missing from it.
+pub const ADMIN: &str = "admin";
+
+/// What a role grants: its stored permissions, or every scope for
+/// [`ADMIN`] whatever its stored list says.
+pub fn grants(role: &RoleRow) -> BTreeSet<Scope> {
+    if role.name == ADMIN {
+        Scope::ALL.into_iter().collect()
+    } else {
+        scope::from_stored(&role.permissions).collect()
+    }
+}
+
+/// What the user's roles grant together, by [`grants`]' rule.
+pub async fn granted_to_user(
+    conn: &mut Conn,
+    user_id: &str,
+) -> Result<BTreeSet<Scope>, StoreError> {
+    let holds_admin = user_rows::roles_of(conn, &[user_id])
+        .await?
+        .get(user_id)
+        .is_some_and(|roles| roles.iter().any(|role| role == ADMIN));
+    if holds_admin {
+        return Ok(Scope::ALL.into_iter().collect());
+    }
+    Ok(scope::from_stored(&user_rows::permissions(conn, user_id).await?).collect())
+}
 
 /// Every role, by name, with its user count and whether it is the default.
 pub async fn list(store: &Store) -> Result<Vec<Role>> {
@@ -96,8 +127,7 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
             "{name} is a built-in role and cannot be deleted"
         )));
     }
-    let permissions = scope::from_stored(&row.permissions).collect();
-    ceiling::check(actor, &permissions, &format!("delete role {name}"))?;
+    ceiling::check(actor, &grants(&row), &format!("delete role {name}"))?;
     if settings_rows::get(&mut tx).await?.default_role == name {
         return Err(Error::Conflict(format!(
             "{name} is the default role, given to every new user, so it cannot be deleted; \
@@ -173,7 +203,7 @@ fn violation(err: &StoreError) -> Option<ErrorKind> {
 
 fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
     Role {
-        permissions: scope::from_stored(&row.permissions).collect(),
+        permissions: grants(&row).into_iter().collect(),
         name: row.name,
         builtin: row.builtin,
         default,
@@ -184,6 +214,39 @@ fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn role(name: &str, stored: &[&str]) -> RoleRow {
+        RoleRow {
+            name: name.to_owned(),
+            permissions: stored.iter().map(|&s| s.to_owned()).collect(),
+            builtin: true,
+        }
+    }
+
+    /// A scope added to the table reaches `admin` without a migration: its
+    /// stored list (seeded once, so missing anything added since) does not
+    /// count.
+    #[test]
+    fn admin_grants_every_scope_whatever_its_stored_list_says() {
+        let all: BTreeSet<Scope> = Scope::ALL.into_iter().collect();
+        for stored in [&[][..], &["users:read"], &["no:such-scope"]] {
+            assert_eq!(grants(&role(ADMIN, stored)), all, "{stored:?}");
+        }
+        let shown = to_api(role(ADMIN, &["users:read"]), 1, false);
+        assert_eq!(shown.permissions, Scope::ALL.to_vec());
+    }
+
+    #[test]
+    fn other_roles_grant_what_they_store() {
+        assert_eq!(
+            grants(&role(
+                "auditor",
+                &["audit:read", "users:read", "gone:scope"]
+            )),
+            [Scope::UsersRead, Scope::AuditRead].into_iter().collect()
+        );
+        assert!(grants(&role("member", &[])).is_empty());
+    }
 
     #[test]
     fn in_use_says_how_many_and_what_to_do() {
