@@ -9,13 +9,12 @@ use super::{
     Format, Style, header_cell, json, keep_whole, new_table, pad_columns, scopes, scopes_in_list,
     table, vertical,
 };
-use crate::api::settings::{Role, Settings};
+use crate::api::settings::{Role, Settings, Toggle};
 
-/// Which setting a settings command is about.
+/// Which setting a settings command is about: a toggle, or the default role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
-    AutoProvisioning,
-    AutoDeprovisioning,
+    Toggle(Toggle),
     DefaultRole,
 }
 
@@ -47,25 +46,31 @@ pub fn write(out: &mut dyn Write, shown: &Shown, format: Format, style: Style) -
 
 /// `auto-deprovisioning: on — …`: the value and what it means for users.
 pub fn setting_line(settings: &Settings, setting: Setting) -> String {
-    match setting {
-        Setting::AutoProvisioning if settings.auto_provisioning => format!(
-            "auto-provisioning: on — users the IdP pushes are created, with the default role ({})",
-            settings.default_role
-        ),
-        Setting::AutoProvisioning => "auto-provisioning: off — the IdP cannot create users \
-             (it gets 403); updates to existing users still apply"
-            .to_owned(),
-        Setting::AutoDeprovisioning if settings.auto_deprovisioning => {
-            "auto-deprovisioning: on — users deactivated by the IdP lose access at once".to_owned()
-        }
-        Setting::AutoDeprovisioning => "auto-deprovisioning: off — users deactivated by the IdP \
-             keep access until `scimctl users deprovision`"
-            .to_owned(),
-        Setting::DefaultRole => format!(
+    let Setting::Toggle(toggle) = setting else {
+        return format!(
             "default role: {} — given to every newly provisioned user",
             settings.default_role
+        );
+    };
+    let on = settings.is_on(toggle);
+    let meaning = match (toggle, on) {
+        (Toggle::AutoProvisioning, true) => format!(
+            "users the IdP pushes are created, with the default role ({})",
+            settings.default_role
         ),
-    }
+        (Toggle::AutoProvisioning, false) => {
+            "the IdP cannot create users (it gets 403); updates to existing users still apply"
+                .to_owned()
+        }
+        (Toggle::AutoDeprovisioning, true) => {
+            "users deactivated by the IdP lose access at once".to_owned()
+        }
+        (Toggle::AutoDeprovisioning, false) => {
+            "users deactivated by the IdP keep access until `scimctl users deprovision`".to_owned()
+        }
+    };
+    let state = if on { "on" } else { "off" };
+    format!("{}: {state} — {meaning}", toggle.label())
 }
 
 fn yes_no(value: bool) -> String {
@@ -147,7 +152,7 @@ mod tests {
     fn a_setting_is_one_line_and_json_is_all_settings() {
         let shown = Shown::Setting {
             settings: settings(),
-            setting: Setting::AutoProvisioning,
+            setting: Setting::Toggle(Toggle::AutoProvisioning),
         };
         assert_eq!(
             render(&shown, Format::Table),
