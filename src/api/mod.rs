@@ -12,9 +12,14 @@ pub mod allowlist;
 pub mod audit;
 pub mod cidr;
 pub mod directory;
+pub mod groups;
 pub mod keys;
+pub mod locks;
+pub mod roles;
 pub mod scope;
+pub mod sessions;
 pub mod settings;
+pub mod users;
 pub mod when;
 
 use serde::{Deserialize, Serialize};

@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 
 use super::Context;
 use crate::api::settings::{Settings, Toggle, UpdateSettingsRequest};
-use crate::output::settings::{Setting, Shown};
-use crate::output::{Data, Output};
+use crate::output::Output;
+use crate::output::settings::{Setting, SettingShown};
 
 /// The subcommands of `provisioning` and `deprovisioning`.
 #[derive(Subcommand, Debug)]
@@ -96,7 +96,7 @@ pub async fn default_role(ctx: &Context, command: DefaultRoleCommand) -> anyhow:
 }
 
 fn shown(settings: Settings, setting: Setting) -> Output {
-    Output::data(Data::Settings(Shown::Setting { settings, setting }))
+    Output::one(SettingShown { settings, setting })
 }
 
 /// `auto-provisioning` → `Auto-provisioning`, to open a sentence.

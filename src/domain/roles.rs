@@ -12,7 +12,7 @@ use super::audit::{self, Outcome};
 use super::ceiling;
 use super::scope::{self, Scope};
 use super::{Error, Result};
-use crate::api::settings::{CreateRoleRequest, Role, check_role_name};
+use crate::api::roles::{CreateRoleRequest, Role, check_role_name};
 use crate::store::roles::{self as role_rows, RoleRow};
 use crate::store::settings as settings_rows;
 use crate::store::users as user_rows;
