@@ -118,18 +118,18 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l name -d 'What the key is for, e.g. "okta-prod" or "ci-deploy"' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l scope -d 'A permission of the key; repeat it or separate scopes with commas' -r -f -a "scim:provision\t''
-users:read\t''
-users:write\t''
-users:deprovision\t''
-groups:read\t''
-keys:manage\t''
-settings:manage\t''
-allowlist:manage\t''
-roles:manage\t''
-audit:read\t''
-sessions:issue\t''
-sessions:introspect\t''"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l scope -d 'A permission of the key; repeat it or separate scopes with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
+users:read\t'list and show users, verification reports, locks'
+users:write\t'create users by hand, with roles it could grant itself'
+users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
+groups:read\t'list and show groups (teams)'
+keys:manage\t'create, list and revoke API keys, within its own scopes'
+settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
+allowlist:manage\t'change and check the IP allowlist'
+roles:manage\t'list, create and delete roles, within its own scopes'
+audit:read\t'read the audit log'
+sessions:issue\t'start a session for any active, unlocked user: the SSO front door\'s power, so a key holding it can act as anyone'
+sessions:introspect\t'ask whether a session token or API key is live, and for whom'"
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l expires -d 'When the key stops working [default: never]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l owner -d 'Make it a personal key of this user (userName or id)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
@@ -301,18 +301,18 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l permission -d 'A permission of the role; repeat it or separate permissions with commas' -r -f -a "scim:provision\t''
-users:read\t''
-users:write\t''
-users:deprovision\t''
-groups:read\t''
-keys:manage\t''
-settings:manage\t''
-allowlist:manage\t''
-roles:manage\t''
-audit:read\t''
-sessions:issue\t''
-sessions:introspect\t''"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l permission -d 'A permission of the role; repeat it or separate permissions with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
+users:read\t'list and show users, verification reports, locks'
+users:write\t'create users by hand, with roles it could grant itself'
+users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
+groups:read\t'list and show groups (teams)'
+keys:manage\t'create, list and revoke API keys, within its own scopes'
+settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
+allowlist:manage\t'change and check the IP allowlist'
+roles:manage\t'list, create and delete roles, within its own scopes'
+audit:read\t'read the audit log'
+sessions:issue\t'start a session for any active, unlocked user: the SSO front door\'s power, so a key holding it can act as anyone'
+sessions:introspect\t'ask whether a session token or API key is live, and for whom'"
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'

@@ -14,9 +14,11 @@ use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, AllowlistCheck, AllowlistEntry, RemoveEntriesRequest,
     ReplaceAllowlistRequest,
 };
-use crate::api::directory::{
-    CreateUserRequest, DeprovisionReport, DeprovisionRequest, IntrospectRequest, Introspection,
-    IssueSessionRequest, IssuedSession, Lock, ReactivateRequest, Team, TeamListQuery, User,
+use crate::api::groups::{Team, TeamListQuery};
+use crate::api::locks::Lock;
+use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
+use crate::api::users::{
+    CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, User,
     UserListQuery, UserStatus, VerificationReport,
 };
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey, ErrorBody, Page, WhoAmI};
@@ -183,8 +185,8 @@ impl Client {
     }
 
     /// `GET /admin/v1/roles`: every role (the server never pages them).
-    pub async fn list_roles(&self) -> Result<Vec<crate::api::settings::Role>, ClientError> {
-        let page: Page<crate::api::settings::Role> = self
+    pub async fn list_roles(&self) -> Result<Vec<crate::api::roles::Role>, ClientError> {
+        let page: Page<crate::api::roles::Role> = self
             .call(Method::GET, self.url(&["roles"]), &[], None::<&()>)
             .await?;
         Ok(page.items)
@@ -193,14 +195,14 @@ impl Client {
     /// `POST /admin/v1/roles`.
     pub async fn create_role(
         &self,
-        request: &crate::api::settings::CreateRoleRequest,
-    ) -> Result<crate::api::settings::Role, ClientError> {
+        request: &crate::api::roles::CreateRoleRequest,
+    ) -> Result<crate::api::roles::Role, ClientError> {
         self.call(Method::POST, self.url(&["roles"]), &[], Some(request))
             .await
     }
 
     /// `DELETE /admin/v1/roles/{name}`: answers the role as it was.
-    pub async fn delete_role(&self, name: &str) -> Result<crate::api::settings::Role, ClientError> {
+    pub async fn delete_role(&self, name: &str) -> Result<crate::api::roles::Role, ClientError> {
         self.call(Method::DELETE, self.url(&["roles", name]), &[], None::<&()>)
             .await
     }

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::allowlist::{parse_cidr, parse_ip};
+use crate::api::cidr::{parse_cidr, parse_ip};
 use crate::scim::filter::{parse_filter, parse_patch_path};
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource::{group_from_scim, user_from_scim};

@@ -1,7 +1,10 @@
 //! Everything the CLI shows: commands return an `Output` (data plus notes)
 //! and this module renders it, as tables for people or as the API's own JSON
-//! for scripts. Data goes to stdout, notes to stderr.
+//! for scripts. Data goes to stdout, notes to stderr. One mechanism: each
+//! API type implements [`Show`] in `output/<noun>.rs`; whole values, lists
+//! and streamed pages (`output::stream`) all render through it.
 
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
 
 use comfy_table::{Attribute, Cell, ColumnConstraint, ContentArrangement, Table, Width, presets};
@@ -9,14 +12,18 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::api::{ApiKey, CreatedKey, WhoAmI};
-use crate::domain::scope::Scope;
+use crate::api::scope::Scope;
 
 pub mod allowlist;
 pub mod audit;
-pub mod directory;
+pub mod groups;
+pub mod keys;
+pub mod locks;
+pub mod roles;
+pub mod sessions;
 pub mod settings;
 pub mod stream;
+pub mod users;
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -38,6 +45,63 @@ pub enum Answer {
     No,
 }
 
+/// How an API type looks in the CLI: the one output mechanism. Its JSON is
+/// the type itself (serde); this gives its table, for one item on its own
+/// and as rows under [`COLUMNS`](Show::COLUMNS), which whole lists
+/// ([`Output::list`]) and lists streamed page by page ([`stream::ListWriter`])
+/// both use. Each resource implements it in `output/<noun>.rs`.
+pub trait Show: Serialize {
+    /// The columns of a list of these; empty for a type never listed.
+    const COLUMNS: &'static [Column] = &[];
+
+    /// This item's cells, one per column of [`COLUMNS`](Show::COLUMNS).
+    fn row(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// This item on its own, for people.
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()>;
+
+    /// A whole list, for people: a row per item under the columns, wrapped
+    /// to the terminal. An empty list prints nothing (the command says so
+    /// on stderr).
+    fn write_list(items: &[Self], out: &mut dyn Write, style: Style) -> io::Result<()>
+    where
+        Self: Sized,
+    {
+        if items.is_empty() {
+            return Ok(());
+        }
+        table(
+            out,
+            list_table(Self::COLUMNS, items.iter().map(Self::row), style),
+        )
+    }
+}
+
+/// A column of a list: its title, and whether its cells are read and copied
+/// whole (ids, times, addresses), so wrapping shrinks the others instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub title: &'static str,
+    pub whole: bool,
+}
+
+impl Column {
+    /// A column whose cells never wrap.
+    pub const fn whole(title: &'static str) -> Self {
+        Column { title, whole: true }
+    }
+
+    /// A free-text column, which wraps first on a narrow terminal.
+    pub const fn free(title: &'static str) -> Self {
+        Column {
+            title,
+            whole: false,
+        }
+    }
+}
+
 /// What a command hands back for showing.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -49,7 +113,22 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn data(data: Data) -> Self {
+    /// One resource or report.
+    pub fn one<T: Show + 'static>(value: T) -> Self {
+        Self::with(Data::one(value))
+    }
+
+    /// A list: a JSON array, or a table with a row per item.
+    pub fn list<T: Show + 'static>(items: Vec<T>) -> Self {
+        Self::with(Data::list(items))
+    }
+
+    /// Bytes printed as they are whatever the format (a completion script).
+    pub fn raw(bytes: Vec<u8>) -> Self {
+        Self::with(Data(Shown::Raw(bytes)))
+    }
+
+    fn with(data: Data) -> Self {
         Output {
             data,
             ..Output::default()
@@ -73,35 +152,78 @@ pub enum Note {
     Warning(String),
 }
 
-/// The data of a command. Each variant renders as a table and as JSON; the
-/// JSON is always the `api` type, so it is the API's documented format.
-#[derive(Debug, Default)]
-pub enum Data {
-    /// The command's effect is the result (login, logout): no data.
+/// The data of a command, ready to render in either format; nothing when
+/// the command's effect is the result (login, logout) or it streamed its
+/// data already.
+#[derive(Default)]
+pub struct Data(Shown);
+
+#[derive(Default)]
+enum Shown {
     #[default]
     None,
-    WhoAmI {
-        who: WhoAmI,
-        /// The server address the CLI talked to (table only: JSON stays the
-        /// API's answer).
-        server: String,
-    },
-    Key(ApiKey),
-    Keys {
-        keys: Vec<ApiKey>,
-        /// Adds a column saying which keys are revoked.
-        include_revoked: bool,
-    },
-    CreatedKey(CreatedKey),
-    /// Settings and roles (rendered in `output::settings`).
-    Settings(settings::Shown),
-    /// Bytes printed as they are whatever the format (a completion script).
     Raw(Vec<u8>),
-    /// Users, teams, locks, deprovisioning, sessions, introspection
-    /// (rendered in `output::directory`).
-    Directory(directory::Shown),
-    /// The IP allowlist (rendered in `output::allowlist`).
-    Allowlist(allowlist::Shown),
+    Render(Box<dyn Render>),
+}
+
+impl Data {
+    /// One resource or report.
+    pub fn one<T: Show + 'static>(value: T) -> Self {
+        Data(Shown::Render(Box::new(One(value))))
+    }
+
+    /// A list: a JSON array, or a table with a row per item.
+    pub fn list<T: Show + 'static>(items: Vec<T>) -> Self {
+        Data(Shown::Render(Box::new(Many(items))))
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Shown::None => "Data::None",
+            Shown::Raw(_) => "Data::Raw",
+            Shown::Render(_) => "Data::Shown",
+        })
+    }
+}
+
+/// [`Show`] with the type erased, so an [`Output`] can hold any of them.
+trait Render {
+    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()>;
+}
+
+struct One<T>(T);
+
+impl<T: Show> Render for One<T> {
+    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()> {
+        write_one(out, &self.0, format, style)
+    }
+}
+
+struct Many<T>(Vec<T>);
+
+impl<T: Show> Render for Many<T> {
+    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()> {
+        match format {
+            Format::Json => json(out, &self.0),
+            Format::Table => T::write_list(&self.0, out, style),
+        }
+    }
+}
+
+/// Renders one value in `format`: for a command that shows something
+/// before its answer (a plan above a confirmation question).
+pub fn write_one<T: Show>(
+    out: &mut dyn Write,
+    value: &T,
+    format: Format,
+    style: Style,
+) -> io::Result<()> {
+    match format {
+        Format::Json => json(out, value),
+        Format::Table => value.write_table(out, style),
+    }
 }
 
 /// How tables look where they are going.
@@ -163,28 +285,10 @@ pub fn write_data(
     format: Format,
     style: Style,
 ) -> io::Result<()> {
-    match (data, format) {
-        (Data::None, _) => Ok(()),
-        (Data::Raw(bytes), _) => out.write_all(bytes),
-        (Data::Directory(shown), format) => directory::write(out, shown, format, style),
-        (Data::Allowlist(shown), format) => allowlist::write(out, shown, format, style),
-        (Data::Settings(shown), format) => settings::write(out, shown, format, style),
-        (Data::WhoAmI { who, .. }, Format::Json) => json(out, who),
-        (Data::Key(key), Format::Json) => json(out, key),
-        (Data::Keys { keys, .. }, Format::Json) => json(out, keys),
-        (Data::CreatedKey(created), Format::Json) => json(out, created),
-        (Data::WhoAmI { who, server }, Format::Table) => {
-            table(out, whoami_table(who, server, style))
-        }
-        (Data::Key(key), Format::Table) => table(out, key_table(key, style)),
-        (
-            Data::Keys {
-                keys,
-                include_revoked,
-            },
-            Format::Table,
-        ) => table(out, key_list_table(keys, *include_revoked, style)),
-        (Data::CreatedKey(created), Format::Table) => table(out, created_key_table(created, style)),
+    match &data.0 {
+        Shown::None => Ok(()),
+        Shown::Raw(bytes) => out.write_all(bytes),
+        Shown::Render(shown) => shown.render(out, format, style),
     }
 }
 
@@ -256,6 +360,24 @@ fn header_cell(text: &str, style: Style) -> Cell {
     }
 }
 
+/// A list's rows under `columns`, wrapped to the terminal with the whole
+/// columns kept whole.
+fn list_table(columns: &[Column], rows: impl Iterator<Item = Vec<String>>, style: Style) -> Table {
+    let mut table = new_table(style);
+    table.set_header(
+        columns
+            .iter()
+            .map(|column| header_cell(column.title, style)),
+    );
+    for row in rows {
+        table.add_row(row);
+    }
+    pad_columns(&mut table);
+    let whole: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].whole).collect();
+    keep_whole(&mut table, &whole);
+    table
+}
+
 /// Two columns, label and value: one resource.
 fn vertical(rows: Vec<(&str, String)>, style: Style) -> Table {
     let mut table = new_table(style);
@@ -265,6 +387,11 @@ fn vertical(rows: Vec<(&str, String)>, style: Style) -> Table {
     pad_columns(&mut table);
     keep_whole(&mut table, &[0]);
     table
+}
+
+/// Renders `table` on its own lines.
+fn write_vertical(out: &mut dyn Write, rows: Vec<(&str, String)>, style: Style) -> io::Result<()> {
+    table(out, vertical(rows, style))
 }
 
 /// RFC 3339 in UTC to the second: sortable, unambiguous, copy-pasteable
@@ -288,6 +415,29 @@ fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_owned()
 }
 
+/// A user named in another resource: by userName, which people read.
+fn user_ref(user: &crate::api::users::UserRef) -> String {
+    user.user_name.clone()
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+/// `a, b, c`, or `-` for none.
+fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let joined = items
+        .into_iter()
+        .map(|item| item.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if joined.is_empty() {
+        "-".to_owned()
+    } else {
+        joined
+    }
+}
+
 fn scopes(scopes: &[Scope]) -> String {
     scopes
         .iter()
@@ -307,213 +457,35 @@ fn scopes_in_list(list: &[Scope]) -> String {
     }
 }
 
-pub fn key_list_table(keys: &[ApiKey], include_revoked: bool, style: Style) -> Table {
-    let mut table = new_table(style);
-    let mut header = vec![
-        "ID",
-        "NAME",
-        "SCOPES",
-        "EXPIRES",
-        "LAST USED",
-        "LAST USED IP",
-    ];
-    if include_revoked {
-        header.push("REVOKED");
-    }
-    // Personal keys are the exception: the column only when there is one.
-    let any_owner = keys.iter().any(|key| key.owner.is_some());
-    if any_owner {
-        header.push("OWNER");
-    }
-    table.set_header(header.into_iter().map(|h| header_cell(h, style)));
-    for key in keys {
-        let mut row = vec![
-            key.id.clone(),
-            key.name.clone(),
-            scopes_in_list(&key.scopes),
-            expiry(key.expires_at),
-            last_used(key.last_used_at),
-            or_dash(key.last_used_ip.as_deref()),
-        ];
-        if include_revoked {
-            row.push(key.revoked_at.map_or_else(|| "-".to_owned(), timestamp));
-        }
-        if any_owner {
-            row.push(or_dash(key.owner.as_ref().map(|o| o.user_name.as_str())));
-        }
-        table.add_row(row);
-    }
-    pad_columns(&mut table);
-    keep_whole(&mut table, &[0, 3, 4, 5, 6]);
-    table
-}
-
-fn key_rows(key: &ApiKey) -> Vec<(&'static str, String)> {
-    vec![
-        ("ID", key.id.clone()),
-        ("Name", key.name.clone()),
-        ("Scopes", scopes(&key.scopes)),
-        ("Created", timestamp(key.created_at)),
-        ("Created by", or_dash(key.created_by.as_deref())),
-        (
-            "Owner",
-            key.owner
-                .as_ref()
-                .map_or_else(|| "- (service key)".to_owned(), |o| o.user_name.clone()),
-        ),
-        ("Expires", expiry(key.expires_at)),
-        ("Last used", last_used(key.last_used_at)),
-        ("Last used IP", or_dash(key.last_used_ip.as_deref())),
-        (
-            "Revoked",
-            key.revoked_at.map_or_else(|| "no".to_owned(), timestamp),
-        ),
-    ]
-}
-
-pub fn key_table(key: &ApiKey, style: Style) -> Table {
-    vertical(key_rows(key), style)
-}
-
-pub fn created_key_table(created: &CreatedKey, style: Style) -> Table {
-    let mut rows = key_rows(&created.key);
-    // Nothing to say yet about use or revocation of a brand-new key.
-    rows.retain(|(label, _)| !matches!(*label, "Last used" | "Last used IP" | "Revoked"));
-    rows.push(("Token", created.token.clone()));
-    vertical(rows, style)
-}
-
-pub fn whoami_table(who: &WhoAmI, server: &str, style: Style) -> Table {
-    vertical(
-        vec![
-            ("Key ID", who.key.id.clone()),
-            ("Name", who.key.name.clone()),
-            ("Scopes", scopes(&who.key.scopes)),
-            ("Expires", expiry(who.key.expires_at)),
-            ("Source IP", who.source_ip.clone()),
-            ("Server", server.to_owned()),
-        ],
-        style,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    fn key(id: &str, name: &str) -> ApiKey {
-        ApiKey {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            scopes: vec![Scope::KeysManage, Scope::UsersRead],
-            created_at: datetime!(2026-01-02 03:04:05.678 UTC),
-            created_by: None,
-            expires_at: None,
-            last_used_at: None,
-            last_used_ip: None,
-            revoked_at: None,
-            owner: None,
+    /// What a command's output prints on stdout without a terminal.
+    pub(crate) fn render(output: Output, format: Format) -> String {
+        render_with(&output, format, Style::plain())
+    }
+
+    /// The user the resources' tests name.
+    pub(crate) fn alice() -> crate::api::users::UserRef {
+        crate::api::users::UserRef {
+            id: "u-1".to_owned(),
+            user_name: "alice".to_owned(),
         }
     }
 
-    fn render(data: &Data, format: Format) -> String {
+    pub(crate) fn render_with(output: &Output, format: Format, style: Style) -> String {
         let mut out = Vec::new();
-        write_data(&mut out, data, format, Style::plain()).expect("render");
+        write_data(&mut out, &output.data, format, style).expect("render");
         String::from_utf8(out).expect("utf-8")
-    }
-
-    fn keys() -> Vec<ApiKey> {
-        let mut ci = key("k2ci", "ci-deploy");
-        ci.expires_at = Some(datetime!(2027-03-01 00:00:00 +02:00));
-        ci.last_used_at = Some(datetime!(2026-02-01 10:00:00.5 UTC));
-        ci.last_used_ip = Some("10.0.0.7".to_owned());
-        let mut root = key("k1root", "root");
-        root.scopes = Scope::ALL.to_vec();
-        vec![root, ci]
-    }
-
-    #[test]
-    fn key_list_as_a_table() {
-        let text = render(
-            &Data::Keys {
-                keys: keys(),
-                include_revoked: false,
-            },
-            Format::Table,
-        );
-        let expected = "\
-ID      NAME       SCOPES                   EXPIRES               LAST USED             LAST USED IP
-k1root  root       all                      never                 never                 -
-k2ci    ci-deploy  keys:manage, users:read  2027-02-28T22:00:00Z  2026-02-01T10:00:00Z  10.0.0.7
-";
-        assert_eq!(text, expected, "\n{text}");
-    }
-
-    #[test]
-    fn revoked_column_only_with_all() {
-        let mut list = keys();
-        list[1].revoked_at = Some(datetime!(2026-03-01 00:00:00 UTC));
-        let text = render(
-            &Data::Keys {
-                keys: list,
-                include_revoked: true,
-            },
-            Format::Table,
-        );
-        let header = text.lines().next().expect("header");
-        assert!(header.ends_with("REVOKED"), "{text}");
-        assert!(text.contains("2026-03-01T00:00:00Z"), "{text}");
-    }
-
-    #[test]
-    fn key_list_as_json_is_an_array_of_api_keys() {
-        let text = render(
-            &Data::Keys {
-                keys: keys(),
-                include_revoked: false,
-            },
-            Format::Json,
-        );
-        let parsed: Vec<ApiKey> = serde_json::from_str(&text).expect("array of ApiKey");
-        assert_eq!(parsed, keys());
-        assert!(text.ends_with("]\n"));
-    }
-
-    #[test]
-    fn a_created_key_shows_its_token() {
-        let created = CreatedKey {
-            key: key("k3", "okta"),
-            token: "scimctl_k3_s3cr3t".to_owned(),
-        };
-        let text = render(&Data::CreatedKey(created.clone()), Format::Table);
-        assert!(
-            text.lines().any(|l| l == "Token       scimctl_k3_s3cr3t"),
-            "{text}"
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(&render(&Data::CreatedKey(created), Format::Json)).expect("json");
-        assert_eq!(json["token"], "scimctl_k3_s3cr3t");
-        assert_eq!(json["id"], "k3");
-    }
-
-    #[test]
-    fn one_key_vertically() {
-        let text = render(&Data::Key(key("k1", "root")), Format::Table);
-        assert!(text.starts_with("ID            k1\n"), "{text}");
-        assert!(
-            text.contains("Created       2026-01-02T03:04:05Z\n"),
-            "{text}"
-        );
-        assert!(text.contains("Expires       never\n"), "{text}");
     }
 
     #[test]
     fn raw_and_none_ignore_the_format() {
         assert_eq!(
-            render(&Data::Raw(b"complete -F x\n".to_vec()), Format::Json),
+            render(Output::raw(b"complete -F x\n".to_vec()), Format::Json),
             "complete -F x\n"
         );
-        assert_eq!(render(&Data::None, Format::Json), "");
+        assert_eq!(render(Output::default(), Format::Json), "");
     }
 }

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::directory::UserRef;
-use crate::domain::scope::Scope;
+use super::scope::Scope;
+use super::users::UserRef;
 
 /// `POST /admin/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

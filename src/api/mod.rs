@@ -4,12 +4,22 @@
 //! output is these types serialized, so they are its stable format.
 //! Their `ToSchema` derives are the schemas of the OpenAPI document
 //! (`GET /openapi.json`).
+//!
+//! This is the bottom layer: it imports nothing else of this crate, so the
+//! client and the server both build on it and it can never depend on them.
 
 pub mod allowlist;
 pub mod audit;
+pub mod cidr;
 pub mod directory;
+pub mod groups;
 pub mod keys;
+pub mod locks;
+pub mod roles;
+pub mod scope;
+pub mod sessions;
 pub mod settings;
+pub mod users;
 pub mod when;
 
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,7 @@
-//! Service settings and roles: `/admin/v1/settings` and `/admin/v1/roles`.
+//! Service settings: `/admin/v1/settings`, and the toggles among them.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-use crate::domain::scope::Scope;
 
 /// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -31,26 +29,79 @@ pub struct UpdateSettingsRequest {
     pub default_role: Option<String>,
 }
 
-/// A role: a named set of permissions given to users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Role {
-    pub name: String,
-    pub permissions: Vec<Scope>,
-    /// `admin`, `provisioner`, `auditor` and `member` come with the service
-    /// and cannot be deleted.
-    pub builtin: bool,
-    /// Whether this is the default role, given to every new user.
-    pub default: bool,
-    /// How many users hold the role.
-    pub user_count: u64,
+/// One of the two on/off settings: the one name the CLI's `provisioning` and
+/// `deprovisioning` commands, the settings API's fields and the CLI's output
+/// all use for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toggle {
+    /// `auto_provisioning`: whether an IdP may create new users.
+    AutoProvisioning,
+    /// `auto_deprovisioning`: whether a deactivated user loses access at once.
+    AutoDeprovisioning,
 }
 
-/// `POST /admin/v1/roles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRoleRequest {
-    /// Lowercase letters, digits, `-` and `_`; at most 64 characters.
-    pub name: String,
-    /// At least one.
-    pub permissions: Vec<Scope>,
+impl Toggle {
+    pub const ALL: [Toggle; 2] = [Toggle::AutoProvisioning, Toggle::AutoDeprovisioning];
+
+    /// Its field in [`Settings`] and [`UpdateSettingsRequest`].
+    pub fn field(self) -> &'static str {
+        match self {
+            Toggle::AutoProvisioning => "auto_provisioning",
+            Toggle::AutoDeprovisioning => "auto_deprovisioning",
+        }
+    }
+
+    /// Its name for people: `auto-provisioning`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Toggle::AutoProvisioning => "auto-provisioning",
+            Toggle::AutoDeprovisioning => "auto-deprovisioning",
+        }
+    }
+}
+
+impl Settings {
+    /// Whether `toggle` is on.
+    pub fn is_on(&self, toggle: Toggle) -> bool {
+        match toggle {
+            Toggle::AutoProvisioning => self.auto_provisioning,
+            Toggle::AutoDeprovisioning => self.auto_deprovisioning,
+        }
+    }
+}
+
+impl UpdateSettingsRequest {
+    /// A request that turns `toggle` on or off and changes nothing else.
+    pub fn turn(toggle: Toggle, on: bool) -> Self {
+        let mut request = Self::default();
+        match toggle {
+            Toggle::AutoProvisioning => request.auto_provisioning = Some(on),
+            Toggle::AutoDeprovisioning => request.auto_deprovisioning = Some(on),
+        }
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toggle_is_its_settings_field() {
+        for toggle in Toggle::ALL {
+            for on in [true, false] {
+                let request = serde_json::to_value(UpdateSettingsRequest::turn(toggle, on))
+                    .expect("serialize");
+                assert_eq!(request, serde_json::json!({ toggle.field(): on }));
+                let mut settings = serde_json::json!({
+                    "auto_provisioning": !on,
+                    "auto_deprovisioning": !on,
+                    "default_role": "member",
+                });
+                settings[toggle.field()] = on.into();
+                let settings: Settings = serde_json::from_value(settings).expect("settings");
+                assert_eq!(settings.is_on(toggle), on);
+            }
+        }
+    }
 }

@@ -10,8 +10,8 @@ use super::{CliError, Context};
 use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, NewEntry, RemoveEntriesRequest, ReplaceAllowlistRequest,
 };
-use crate::domain::allowlist::{MAX_NOTE_LEN, parse_cidr};
-use crate::output::allowlist::Shown;
+use crate::api::cidr::parse_cidr;
+use crate::domain::allowlist::MAX_NOTE_LEN;
 use crate::output::{Answer, Data, Output};
 
 #[derive(Subcommand, Debug)]
@@ -126,7 +126,7 @@ pub async fn run(ctx: &Context, command: AllowlistCommand) -> anyhow::Result<Out
                 Output::default()
             };
             Ok(Output {
-                data: Data::Allowlist(Shown::List(entries)),
+                data: Data::list(entries),
                 ..output
             })
         }
@@ -142,7 +142,7 @@ pub async fn run(ctx: &Context, command: AllowlistCommand) -> anyhow::Result<Out
                 Answer::No
             };
             Ok(Output {
-                data: Data::Allowlist(Shown::Check(check)),
+                data: Data::one(check),
                 answer,
                 ..Output::default()
             })
@@ -326,7 +326,7 @@ fn change_output(change: AllowlistChange) -> Output {
         ));
     }
     Output {
-        data: Data::Allowlist(Shown::Change(change)),
+        data: Data::one(change),
         ..output
     }
 }

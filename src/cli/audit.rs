@@ -14,7 +14,7 @@ use crate::api::audit::{self as wire, AuditEntry, AuditQuery};
 use crate::client::{Client, ClientError};
 use crate::output::Output;
 use crate::output::Style;
-use crate::output::audit::FollowWriter;
+use crate::output::stream::ListWriter;
 
 /// How often `--follow` asks for new entries.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -155,7 +155,7 @@ async fn follow(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
     let query = args.query();
     let start = starting_point(&client, &query, args.limit.unwrap_or(FOLLOW_RECENT)).await?;
     let mut tracker = Tracker::new(start, GAP_PATIENCE);
-    let mut writer = FollowWriter::new(io::stdout(), ctx.global.output, Style::detect());
+    let mut writer = ListWriter::follow(io::stdout(), ctx.global.output, Style::detect());
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let mut retry_delay = POLL_INTERVAL;
     let mut unreachable = false;
@@ -247,7 +247,7 @@ async fn poll(
     client: &Client,
     query: &AuditQuery,
     tracker: &mut Tracker,
-    writer: &mut FollowWriter<io::Stdout>,
+    writer: &mut ListWriter<io::Stdout>,
 ) -> Result<(), Failure> {
     let after = tracker.watermark().to_string();
     let mut cursor: Option<String> = None;
@@ -267,7 +267,7 @@ async fn poll(
             .into_iter()
             .filter(|entry| tracker.saw(entry.id, now))
             .collect();
-        writer.entries(&fresh).map_err(Failure::Output)?;
+        writer.page(&fresh).map_err(Failure::Output)?;
         match page.next_cursor {
             Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
             _ => break,

@@ -11,7 +11,7 @@ use clap::{Args, CommandFactory};
 use clap_complete::{Generator, Shell};
 
 use super::Cli;
-use crate::output::{Data, Output};
+use crate::output::Output;
 
 const BIN: &str = "scimctl";
 /// The directories `generate-docs` owns, relative to `--out-dir`.
@@ -41,7 +41,7 @@ pub struct GenerateDocsArgs {
 }
 
 pub fn completions(args: CompletionsArgs) -> Output {
-    Output::data(Data::Raw(completion(args.shell)))
+    Output::raw(completion(args.shell))
 }
 
 /// The completion script for one shell.

@@ -5,9 +5,8 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
 use super::{Context, listing};
-use crate::api::directory::TeamListQuery;
-use crate::output::directory::Shown;
-use crate::output::{Data, Output};
+use crate::api::groups::TeamListQuery;
+use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum GroupsCommand {
@@ -56,7 +55,7 @@ pub async fn run(ctx: &Context, command: GroupsCommand) -> anyhow::Result<Output
         }
         GroupsCommand::Show(args) => {
             let team = client.get_group(&args.group).await?;
-            Ok(Output::data(Data::Directory(Shown::Team(team))))
+            Ok(Output::one(team))
         }
     }
 }

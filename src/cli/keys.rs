@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::Context;
 use crate::api::CreateKeyRequest;
+use crate::api::scope::Scope;
 use crate::api::when::{self, Direction};
-use crate::domain::scope::Scope;
 use crate::output::{Data, Output};
 
 #[derive(Subcommand, Debug)]
@@ -107,16 +107,13 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
                 Output::default()
             };
             Ok(Output {
-                data: Data::Keys {
-                    keys,
-                    include_revoked: args.all,
-                },
+                data: Data::list(keys),
                 ..output
             })
         }
         KeysCommand::Show(key) => {
             let (client, _) = ctx.client().await?;
-            Ok(Output::data(Data::Key(client.get_key(&key.id).await?)))
+            Ok(Output::one(client.get_key(&key.id).await?))
         }
         KeysCommand::Revoke(args) => revoke(ctx, args).await,
     }
@@ -139,7 +136,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
             owner: args.owner,
         })
         .await?;
-    Ok(Output::data(Data::CreatedKey(created)).note(
+    Ok(Output::one(created).note(
         "The token is shown only this once: store it now. The server keeps only a hash of it.",
     ))
 }
@@ -167,7 +164,7 @@ async fn revoke(ctx: &Context, args: RevokeArgs) -> anyhow::Result<Output> {
             .await?;
     }
     let revoked = client.revoke_key(&key.id, args.force).await?;
-    Ok(Output::data(Data::Key(revoked)).note(format!("Revoked API key {}.", key.id)))
+    Ok(Output::one(revoked).note(format!("Revoked API key {}.", key.id)))
 }
 
 /// `--expires`: checked while parsing, so a bad value is a usage error

@@ -10,8 +10,9 @@ use anyhow::Context as _;
 use super::Context;
 use crate::api::Page;
 use crate::client::ClientError;
+use crate::output::Show;
 use crate::output::Style;
-use crate::output::stream::{ListWriter, Progress, Row};
+use crate::output::stream::{ListWriter, Progress};
 
 /// Fetches page after page with `fetch(cursor)` (no cursor for the first)
 /// and prints each one on stdout in the output format asked for. `what`
@@ -23,7 +24,7 @@ pub async fn stream<T, F, Fut>(
     mut fetch: F,
 ) -> anyhow::Result<usize>
 where
-    T: Row,
+    T: Show,
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,
 {

@@ -7,8 +7,7 @@ use reqwest::StatusCode;
 
 use super::{Context, listing};
 use crate::client::{Client, ClientError};
-use crate::output::directory::Shown;
-use crate::output::{Data, Output};
+use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum LocksCommand {
@@ -67,7 +66,7 @@ async fn remove(ctx: &Context, lock: LockArg) -> anyhow::Result<Output> {
     }
     let removed = client.remove_lock(&lock.id).await?;
     let note = format!("Removed lock {} on {}.", removed.id, removed.user.user_name);
-    Ok(Output::data(Data::Directory(Shown::Lock(removed))).note(note))
+    Ok(Output::one(removed).note(note))
 }
 
 /// The userName of the user lock `id` blocks, found in the listing (there

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::settings::Toggle;
 use crate::client::Client;
 use crate::config::{self, Config, Resolved};
 use crate::credentials::{Credentials, TokenSource};
@@ -377,10 +378,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Whoami => whoami::run(&ctx).await?,
         Command::Keys(command) => keys::run(&ctx, command).await?,
         Command::Provisioning(command) => {
-            settings::toggle(&ctx, settings::Toggle::AutoProvisioning, command).await?
+            settings::toggle(&ctx, Toggle::AutoProvisioning, command).await?
         }
         Command::Deprovisioning(command) => {
-            settings::toggle(&ctx, settings::Toggle::AutoDeprovisioning, command).await?
+            settings::toggle(&ctx, Toggle::AutoDeprovisioning, command).await?
         }
         Command::DefaultRole(command) => settings::default_role(&ctx, command).await?,
         Command::Roles(command) => roles::run(&ctx, command).await?,
@@ -426,7 +427,7 @@ mod tests {
 
     #[test]
     fn scopes_repeat_and_split_on_commas_and_unknown_ones_are_named() {
-        use crate::domain::scope::Scope;
+        use crate::api::scope::Scope;
         let cli = parse(&[
             "keys",
             "create",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{CliError, Context};
 use crate::domain::recover::{self, Recovery};
-use crate::output::{Data, Output};
+use crate::output::Output;
 use crate::server::config::ConfigFile;
 use crate::store::{DatabaseUrl, Store};
 
@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> anyhow::Result<Output> {
     let recovered = recovered?;
 
     let mut output = match recovered.key {
-        Some(created) => Output::data(Data::CreatedKey(created)).note(
+        Some(created) => Output::one(created).note(
             "A new key with every scope: its token is shown only now. Log in with it, \
              then make narrower keys and revoke this one.",
         ),

@@ -4,11 +4,9 @@
 use clap::{Args, Subcommand};
 
 use super::Context;
-use crate::api::settings::CreateRoleRequest;
-use crate::domain::roles::check_name;
-use crate::domain::scope::Scope;
-use crate::output::settings::Shown;
-use crate::output::{Data, Output};
+use crate::api::roles::{CreateRoleRequest, check_role_name};
+use crate::api::scope::Scope;
+use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum RolesCommand {
@@ -56,9 +54,7 @@ pub async fn run(ctx: &Context, command: RolesCommand) -> anyhow::Result<Output>
     match command {
         RolesCommand::List => {
             let (client, _) = ctx.client().await?;
-            Ok(Output::data(Data::Settings(Shown::Roles(
-                client.list_roles().await?,
-            ))))
+            Ok(Output::list(client.list_roles().await?))
         }
         RolesCommand::Create(args) => {
             // The server stores a set, in the canonical order of scopes.
@@ -73,7 +69,7 @@ pub async fn run(ctx: &Context, command: RolesCommand) -> anyhow::Result<Output>
                 })
                 .await?;
             let note = format!("Created role {}.", role.name);
-            Ok(Output::data(Data::Settings(Shown::Role(role))).note(note))
+            Ok(Output::one(role).note(note))
         }
         RolesCommand::Delete(role) => delete(ctx, role).await,
     }
@@ -107,12 +103,12 @@ async fn delete(ctx: &Context, role: RoleArg) -> anyhow::Result<Output> {
     }
     let deleted = client.delete_role(&role.name).await?;
     let note = format!("Deleted role {}.", deleted.name);
-    Ok(Output::data(Data::Settings(Shown::Role(deleted))).note(note))
+    Ok(Output::one(deleted).note(note))
 }
 
 /// NAME of `roles create`: checked while parsing, so a bad name is a usage
 /// error before any request.
 fn parse_name(name: &str) -> Result<String, String> {
-    check_name(name).map_err(|err| err.to_string())?;
+    check_role_name(name)?;
     Ok(name.to_owned())
 }

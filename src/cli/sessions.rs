@@ -8,9 +8,9 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
 use super::{CliError, Context};
-use crate::api::directory::IssueSessionRequest;
-use crate::output::directory::{Shown, session_summary};
-use crate::output::{Answer, Data, Output};
+use crate::api::sessions::IssueSessionRequest;
+use crate::output::sessions::session_summary;
+use crate::output::{Answer, Output};
 
 #[derive(Subcommand, Debug)]
 pub enum SessionsCommand {
@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, command: SessionsCommand) -> anyhow::Result<Outp
                 )
                 .await?;
             let note = session_summary(&session);
-            Ok(Output::data(Data::Directory(Shown::Session(session))).note(note))
+            Ok(Output::one(session).note(note))
         }
     }
 }
@@ -80,7 +80,7 @@ pub async fn introspect(ctx: &Context, args: IntrospectArgs) -> anyhow::Result<O
     };
     Ok(Output {
         answer: live,
-        ..Output::data(Data::Directory(Shown::Introspection(answer)))
+        ..Output::one(answer)
     })
 }
 

@@ -6,9 +6,9 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
 use super::Context;
-use crate::api::settings::{Settings, UpdateSettingsRequest};
-use crate::output::settings::{Setting, Shown};
-use crate::output::{Data, Output};
+use crate::api::settings::{Settings, Toggle, UpdateSettingsRequest};
+use crate::output::Output;
+use crate::output::settings::{Setting, SettingShown};
 
 /// The subcommands of `provisioning` and `deprovisioning`.
 #[derive(Subcommand, Debug)]
@@ -39,49 +39,6 @@ pub struct SetRoleArgs {
     pub role: String,
 }
 
-/// The two on/off settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Toggle {
-    AutoProvisioning,
-    AutoDeprovisioning,
-}
-
-impl Toggle {
-    fn setting(self) -> Setting {
-        match self {
-            Toggle::AutoProvisioning => Setting::AutoProvisioning,
-            Toggle::AutoDeprovisioning => Setting::AutoDeprovisioning,
-        }
-    }
-
-    fn is_on(self, settings: &Settings) -> bool {
-        match self {
-            Toggle::AutoProvisioning => settings.auto_provisioning,
-            Toggle::AutoDeprovisioning => settings.auto_deprovisioning,
-        }
-    }
-
-    fn request(self, on: bool) -> UpdateSettingsRequest {
-        match self {
-            Toggle::AutoProvisioning => UpdateSettingsRequest {
-                auto_provisioning: Some(on),
-                ..UpdateSettingsRequest::default()
-            },
-            Toggle::AutoDeprovisioning => UpdateSettingsRequest {
-                auto_deprovisioning: Some(on),
-                ..UpdateSettingsRequest::default()
-            },
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Toggle::AutoProvisioning => "Auto-provisioning",
-            Toggle::AutoDeprovisioning => "Auto-deprovisioning",
-        }
-    }
-}
-
 /// `scimctl provisioning …` or `scimctl deprovisioning …`.
 pub async fn toggle(
     ctx: &Context,
@@ -95,18 +52,20 @@ pub async fn toggle(
     };
     let (client, _) = ctx.client().await?;
     let current = client.get_settings().await?;
-    let setting = toggle.setting();
+    let setting = Setting::Toggle(toggle);
     let Some(want) = want else {
         return Ok(shown(current, setting));
     };
-    let label = toggle.label();
-    if toggle.is_on(&current) == want {
+    let label = sentence_case(toggle.label());
+    if current.is_on(toggle) == want {
         let state = if want { "on" } else { "off" };
         return Ok(
             shown(current, setting).note(format!("{label} was already {state}; nothing changed."))
         );
     }
-    let updated = client.update_settings(&toggle.request(want)).await?;
+    let updated = client
+        .update_settings(&UpdateSettingsRequest::turn(toggle, want))
+        .await?;
     let done = if want { "enabled" } else { "disabled" };
     Ok(shown(updated, setting).note(format!("{label} {done}.")))
 }
@@ -137,5 +96,14 @@ pub async fn default_role(ctx: &Context, command: DefaultRoleCommand) -> anyhow:
 }
 
 fn shown(settings: Settings, setting: Setting) -> Output {
-    Output::data(Data::Settings(Shown::Setting { settings, setting }))
+    Output::one(SettingShown { settings, setting })
+}
+
+/// `auto-provisioning` → `Auto-provisioning`, to open a sentence.
+fn sentence_case(label: &str) -> String {
+    let mut chars = label.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

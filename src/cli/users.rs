@@ -7,14 +7,12 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::{Context, listing};
-use crate::api::directory::{
+use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
     UserStatus,
 };
-use crate::output::directory::{
-    Shown, deprovision_plan, deprovision_summary, verification_summary,
-};
-use crate::output::{self, Answer, Data, Format, Output, Style};
+use crate::output::users::{deprovision_plan, deprovision_summary, verification_summary};
+use crate::output::{self, Answer, Format, Output, Style};
 
 #[derive(Subcommand, Debug)]
 pub enum UsersCommand {
@@ -189,7 +187,7 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> anyhow::Result<Output>
         UsersCommand::Show(args) => {
             let (client, _) = ctx.client().await?;
             let user = client.get_user(&args.user).await?;
-            Ok(Output::data(Data::Directory(Shown::User(user))))
+            Ok(Output::one(user))
         }
         UsersCommand::Create(args) => create(ctx, args).await,
         UsersCommand::Deprovision(args) => deprovision(ctx, args).await,
@@ -228,7 +226,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
     let (client, _) = ctx.client().await?;
     let user = client.create_user(&request).await?;
     let note = format!("Created user {} ({}).", user.user_name, user.id);
-    Ok(Output::data(Data::Directory(Shown::User(user))).note(note))
+    Ok(Output::one(user).note(note))
 }
 
 /// Keeps the order given, minus repeats: `--team eng --team eng` is a
@@ -285,7 +283,7 @@ async fn deprovision(ctx: &Context, args: DeprovisionArgs) -> anyhow::Result<Out
 }
 
 fn report_output(report: DeprovisionReport) -> Output {
-    Output::data(Data::Directory(Shown::Deprovision(report)))
+    Output::one(report)
 }
 
 /// The dry run, on stderr (the terminal the question is asked on): stdout
@@ -299,12 +297,7 @@ fn show_plan(plan: &DeprovisionReport, quiet: bool) -> anyhow::Result<()> {
         tty: true,
         color: !output::no_color(),
     };
-    output::write_data(
-        &mut stderr,
-        &Data::Directory(Shown::Deprovision(plan.clone())),
-        Format::Table,
-        style,
-    )?;
+    output::write_one(&mut stderr, plan, Format::Table, style)?;
     Ok(())
 }
 
@@ -319,7 +312,7 @@ async fn verify(ctx: &Context, args: UserArg) -> anyhow::Result<Output> {
     let note = verification_summary(&report);
     Ok(Output {
         answer,
-        ..Output::data(Data::Directory(Shown::Verification(report))).note(note)
+        ..Output::one(report).note(note)
     })
 }
 
@@ -355,7 +348,7 @@ async fn reactivate(ctx: &Context, args: ReactivateArgs) -> anyhow::Result<Outpu
             reactivated.roles.join(", ")
         }
     );
-    Ok(Output::data(Data::Directory(Shown::User(reactivated))).note(note))
+    Ok(Output::one(reactivated).note(note))
 }
 
 /// `--email`: a light check that catches a swapped argument (`--email

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::scope::{self, Scope};
+use super::roles;
+use super::scope::Scope;
 use crate::store::keys::OwnerAccess;
-use crate::store::users::{self, UserRow};
+use crate::store::users::UserRow;
 use crate::store::{Conn, StoreError, locks};
 
 #[derive(Debug, Clone)]
@@ -34,14 +35,14 @@ impl Access {
         Access {
             active: owner.active && !owner.deleted,
             locked: owner.locked,
-            permissions: scope::from_stored(&owner.permissions).collect(),
+            permissions: roles::granted_by(&owner.roles, &owner.permissions),
         }
     }
 }
 
 pub async fn of_user(conn: &mut Conn, user: &UserRow) -> Result<Access, StoreError> {
     let locked = locks::for_user(conn, &user.id).await?.is_some();
-    let permissions = scope::from_stored(&users::permissions(conn, &user.id).await?).collect();
+    let permissions = roles::granted_to_user(conn, &user.id).await?;
     Ok(Access {
         active: user.active && user.deleted_at.is_none(),
         locked,

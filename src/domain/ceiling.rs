@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use super::actor::Actor;
-use super::scope::{self, Scope};
+use super::scope::Scope;
 use super::{Error, Result};
 use crate::store::{Conn, roles as role_rows};
 
@@ -46,7 +46,7 @@ pub async fn check_roles(
     let mut needed = BTreeSet::new();
     for name in roles {
         if let Some(role) = role_rows::get(conn, name).await? {
-            needed.extend(scope::from_stored(&role.permissions));
+            needed.extend(super::roles::grants(&role));
         }
     }
     check(actor, &needed, what)

@@ -9,7 +9,8 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
 use super::{Result, access};
-use crate::api::directory::{Check, DeprovisionReport, TeamRef, User, UserRef, VerificationReport};
+use crate::api::groups::TeamRef;
+use crate::api::users::{Check, DeprovisionReport, User, UserRef, VerificationReport};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, keys, locks, sessions, settings, teams};
 

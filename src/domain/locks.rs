@@ -5,7 +5,8 @@ use serde_json::json;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::{Error, Result};
-use crate::api::directory::{Lock, UserRef};
+use crate::api::locks::Lock;
+use crate::api::users::UserRef;
 use crate::store::locks::{self as lock_rows, LockRow};
 use crate::store::{Store, StoreError};
 

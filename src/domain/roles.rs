@@ -12,13 +12,49 @@ use super::audit::{self, Outcome};
 use super::ceiling;
 use super::scope::{self, Scope};
 use super::{Error, Result};
-use crate::api::settings::{CreateRoleRequest, Role};
+use crate::api::roles::{CreateRoleRequest, Role, check_role_name};
 use crate::store::roles::{self as role_rows, RoleRow};
 use crate::store::settings as settings_rows;
+use crate::store::users as user_rows;
 use crate::store::{self, Conn, Store, StoreError};
 
-/// The longest role name accepted.
-pub const MAX_NAME_LEN: usize = 64;
+/// The built-in role that means "every scope". What it grants is decided
+/// here, in code, not by the list its row stores (which a migration seeded
+/// once), so a scope added later can never be missing from it.
+pub const ADMIN: &str = "admin";
+
+/// What a role grants: its stored permissions, or every scope for
+/// [`ADMIN`] whatever its stored list says.
+pub fn grants(role: &RoleRow) -> BTreeSet<Scope> {
+    if role.name == ADMIN {
+        Scope::ALL.into_iter().collect()
+    } else {
+        scope::from_stored(&role.permissions).collect()
+    }
+}
+
+/// What the user's roles grant together, by [`grants`]' rule.
+pub async fn granted_to_user(
+    conn: &mut Conn,
+    user_id: &str,
+) -> Result<BTreeSet<Scope>, StoreError> {
+    let roles = user_rows::roles_of(conn, &[user_id])
+        .await?
+        .remove(user_id)
+        .unwrap_or_default();
+    let permissions = user_rows::permissions(conn, user_id).await?;
+    Ok(granted_by(&roles, &permissions))
+}
+
+/// What a user holding `roles`, whose stored permissions are `permissions`,
+/// is granted, by [`grants`]' rule.
+pub fn granted_by(roles: &[String], permissions: &[String]) -> BTreeSet<Scope> {
+    if roles.iter().any(|role| role == ADMIN) {
+        Scope::ALL.into_iter().collect()
+    } else {
+        scope::from_stored(permissions).collect()
+    }
+}
 
 /// Every role, by name, with its user count and whether it is the default.
 pub async fn list(store: &Store) -> Result<Vec<Role>> {
@@ -45,7 +81,7 @@ pub async fn create(store: &Store, actor: &Actor, request: CreateRoleRequest) ->
         return Err(Error::Invalid(format!(
             "a role needs at least one permission (the built-in role `member` is the one \
              with none); known permissions: {}",
-            Scope::ALL.map(Scope::as_str).join(", ")
+            scope::known_scopes()
         )));
     }
     ceiling::check(actor, &permissions, "put these permissions into a role")?;
@@ -99,8 +135,7 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
             "{name} is a built-in role and cannot be deleted"
         )));
     }
-    let permissions = scope::from_stored(&row.permissions).collect();
-    ceiling::check(actor, &permissions, &format!("delete role {name}"))?;
+    ceiling::check(actor, &grants(&row), &format!("delete role {name}"))?;
     if settings_rows::get(&mut tx).await?.default_role == name {
         return Err(Error::Conflict(format!(
             "{name} is the default role, given to every new user, so it cannot be deleted; \
@@ -149,28 +184,9 @@ pub async fn require_exists(conn: &mut Conn, name: &str) -> Result<RoleRow> {
     )))
 }
 
-/// Checks a new role's name: 1 to 64 lowercase ASCII letters, digits, `-`
-/// or `_`, so that it is safe in URLs, shells and audit targets as is.
+/// Checks a new role's name by the rule the CLI checks too.
 pub fn check_name(name: &str) -> Result<()> {
-    const RULE: &str = "use 1 to 64 lowercase letters, digits, '-' or '_'";
-    if name.is_empty() {
-        return Err(Error::Invalid(format!("a role name is required: {RULE}")));
-    }
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::Invalid(format!(
-            "role name {name:?} is {} characters long: {RULE}",
-            name.chars().count()
-        )));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
-    {
-        return Err(Error::Invalid(format!(
-            "role name {name:?} contains {bad:?}: {RULE}"
-        )));
-    }
-    Ok(())
+    check_role_name(name).map_err(Error::Invalid)
 }
 
 fn in_use(name: &str, users: Option<u64>) -> Error {
@@ -195,7 +211,7 @@ fn violation(err: &StoreError) -> Option<ErrorKind> {
 
 fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
     Role {
-        permissions: scope::from_stored(&row.permissions).collect(),
+        permissions: grants(&row).into_iter().collect(),
         name: row.name,
         builtin: row.builtin,
         default,
@@ -207,23 +223,37 @@ fn to_api(row: RoleRow, user_count: u64, default: bool) -> Role {
 mod tests {
     use super::*;
 
+    fn role(name: &str, stored: &[&str]) -> RoleRow {
+        RoleRow {
+            name: name.to_owned(),
+            permissions: stored.iter().map(|&s| s.to_owned()).collect(),
+            builtin: true,
+        }
+    }
+
+    /// A scope added to the table reaches `admin` without a migration: its
+    /// stored list (seeded once, so missing anything added since) does not
+    /// count.
     #[test]
-    fn role_names_are_lowercase_words() {
-        for good in ["ops", "read-only", "team_lead", "l2", &"a".repeat(64)] {
-            assert!(check_name(good).is_ok(), "{good}");
+    fn admin_grants_every_scope_whatever_its_stored_list_says() {
+        let all: BTreeSet<Scope> = Scope::ALL.into_iter().collect();
+        for stored in [&[][..], &["users:read"], &["no:such-scope"]] {
+            assert_eq!(grants(&role(ADMIN, stored)), all, "{stored:?}");
         }
-        for (bad, says) in [
-            ("", "required"),
-            ("Ops", "'O'"),
-            ("read only", "' '"),
-            ("ops/admin", "'/'"),
-            ("café", "'é'"),
-            (&"a".repeat(65), "65 characters"),
-        ] {
-            let err = check_name(bad).expect_err(bad).to_string();
-            assert!(err.contains(says), "{bad}: {err}");
-            assert!(err.contains("lowercase letters"), "{bad}: {err}");
-        }
+        let shown = to_api(role(ADMIN, &["users:read"]), 1, false);
+        assert_eq!(shown.permissions, Scope::ALL.to_vec());
+    }
+
+    #[test]
+    fn other_roles_grant_what_they_store() {
+        assert_eq!(
+            grants(&role(
+                "auditor",
+                &["audit:read", "users:read", "gone:scope"]
+            )),
+            [Scope::UsersRead, Scope::AuditRead].into_iter().collect()
+        );
+        assert!(grants(&role("member", &[])).is_empty());
     }
 
     #[test]

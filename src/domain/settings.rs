@@ -6,7 +6,6 @@ use serde_json::{Map, Value, json};
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::scope;
 use super::{Result, ceiling, roles};
 use crate::api::settings::{Settings, UpdateSettingsRequest};
 use crate::store::settings::{self as settings_rows, SettingsRow};
@@ -44,7 +43,7 @@ pub async fn update(
         let role = roles::require_exists(&mut tx, &role).await?;
         if role.name != old.default_role {
             // Every user provisioned from now on gets it.
-            let permissions = scope::from_stored(&role.permissions).collect();
+            let permissions = roles::grants(&role);
             let what = format!("make {} the default role", role.name);
             ceiling::check(actor, &permissions, &what)?;
         }

@@ -10,8 +10,9 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::{Error, Result, ceiling, teams};
 use crate::api::Page;
-use crate::api::directory::{
-    CreateUserRequest, DeprovisionState, Email, Origin, TeamRef, User, UserListQuery, UserStatus,
+use crate::api::groups::TeamRef;
+use crate::api::users::{
+    CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
 };
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
 use crate::store::{self, Conn, Store, StoreError, locks, roles, settings, teams as team_rows};

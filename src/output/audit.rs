@@ -1,24 +1,34 @@
 //! How the audit log looks in the CLI: one table row per entry with its
-//! details shortened, the API's JSON array, and for `audit list --follow`
-//! either table rows or one compact JSON object per line as entries arrive.
+//! details shortened; the JSON is the API's entry (an array, or for
+//! `audit list --follow` one object per line: `stream::ListWriter::follow`).
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::stream::{ListWriter, Row};
-use super::{Format, Style, or_dash, timestamp};
+use super::{Column, Show, Style, or_dash, timestamp};
 use crate::api::audit::AuditEntry;
 
 /// The most characters of details a table row shows; `-o json` has them all.
 const DETAILS_WIDTH: usize = 60;
 
-impl Row for AuditEntry {
-    const HEADER: &'static [&'static str] = &[
-        "TIME", "ACTOR", "IP", "ACTION", "TARGET", "OUTCOME", "DETAILS",
+impl Show for AuditEntry {
+    const COLUMNS: &'static [Column] = &[
+        Column::whole("TIME"),
+        Column::free("ACTOR"),
+        Column::whole("IP"),
+        Column::whole("ACTION"),
+        Column::free("TARGET"),
+        Column::whole("OUTCOME"),
+        Column::free("DETAILS"),
     ];
 
-    fn cells(&self) -> Vec<String> {
+    /// An entry on its own is a one-row list: there is no `audit show`.
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        AuditEntry::write_list(std::slice::from_ref(self), out, style)
+    }
+
+    fn row(&self) -> Vec<String> {
         vec![
             timestamp(self.time),
             self.actor.name.clone(),
@@ -71,41 +81,12 @@ fn short_value(value: &Value) -> String {
     }
 }
 
-/// Prints entries for `audit list --follow` as they arrive, flushing each
-/// batch: table rows under one header, or (`-o json`) one compact JSON
-/// object per line, which a script reads line by line without waiting for
-/// an array that never closes.
-pub enum FollowWriter<W: Write> {
-    Table(ListWriter<W>),
-    JsonLines(W),
-}
-
-impl<W: Write> FollowWriter<W> {
-    pub fn new(out: W, format: Format, style: Style) -> Self {
-        match format {
-            Format::Table => FollowWriter::Table(ListWriter::new(out, Format::Table, style)),
-            Format::Json => FollowWriter::JsonLines(out),
-        }
-    }
-
-    pub fn entries(&mut self, entries: &[AuditEntry]) -> io::Result<()> {
-        match self {
-            FollowWriter::Table(table) => table.page(entries),
-            FollowWriter::JsonLines(out) => {
-                for entry in entries {
-                    serde_json::to_writer(&mut *out, entry)?;
-                    out.write_all(b"\n")?;
-                }
-                out.flush()
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::audit::AuditActor;
+    use crate::output::Format;
+    use crate::output::stream::ListWriter;
     use serde_json::json;
     use time::macros::datetime;
 
@@ -160,21 +141,5 @@ TIME                  ACTOR          IP         ACTION      TARGET  OUTCOME  DET
 2026-03-01T10:00:00Z  initial admin  127.0.0.1  key.create  k2      success  name=ci
 "
         );
-    }
-
-    #[test]
-    fn following_as_json_prints_one_object_per_line() {
-        let mut out = Vec::new();
-        let mut writer = FollowWriter::new(&mut out, Format::Json, Style::plain());
-        writer.entries(&[entry(1, json!({}))]).expect("first");
-        writer.entries(&[]).expect("nothing new");
-        writer
-            .entries(&[entry(2, json!({ "a": 1 }))])
-            .expect("second");
-        let text = String::from_utf8(out).expect("utf-8");
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        let second: AuditEntry = serde_json::from_str(lines[1]).expect("an AuditEntry");
-        assert_eq!(second, entry(2, json!({ "a": 1 })));
     }
 }

@@ -1,40 +1,39 @@
 //! Listings printed page by page as they arrive, so a directory of any size
-//! takes one page of memory: a table whose columns stay aligned across
-//! pages, or one JSON array written incrementally that is still exactly what
-//! `serde_json::to_writer_pretty` would print for the whole list. Also the
-//! progress line shown on a terminal while pages are fetched.
+//! takes one page of memory: a table whose columns the header and the first
+//! page fix, or one JSON array written incrementally that is still exactly
+//! what `serde_json::to_writer_pretty` would print for the whole list; and
+//! for `audit list --follow`, table rows or one JSON object per line. Also
+//! the progress line shown on a terminal while pages are fetched.
 
 use std::io::{self, IsTerminal, Write};
 
-use comfy_table::{ColumnConstraint, Width};
 use serde::Serialize;
 use serde_json::ser::{PrettyFormatter, Serializer};
+use unicode_width::UnicodeWidthStr;
 
-use super::{Format, Style, header_cell, new_table};
-
-/// A resource that is listed one row per item.
-pub trait Row: Serialize {
-    /// Column titles, as many as `cells` returns.
-    const HEADER: &'static [&'static str];
-    fn cells(&self) -> Vec<String>;
-}
+use super::{Format, Show, Style};
 
 /// Writes a listing page by page. Call [`page`](Self::page) for each page,
 /// then [`finish`](Self::finish) once: it closes the JSON array.
 ///
-/// Tables: the first page fixes the column widths (header included); a later
-/// page with a longer cell widens that column from then on. Nothing wraps to
-/// the terminal: wrapping needs every row's width up front, which streaming
-/// gives up. If the listing fails half-way, the JSON on stdout stays
-/// unterminated on purpose, so a script's parser fails instead of taking a
-/// partial list for the whole (the exit status says so too).
+/// Tables: the header and the first page fix the column widths, so every
+/// later row lines up under them; a longer cell in a later page pushes the
+/// rest of its own row only, and never widens the columns page by page.
+/// Nothing wraps to the terminal: wrapping needs every row's width up front,
+/// which streaming gives up. If the listing fails half-way, the JSON on
+/// stdout stays unterminated on purpose, so a script's parser fails instead
+/// of taking a partial list for the whole (the exit status says so too).
 pub struct ListWriter<W: Write> {
     out: W,
     format: Format,
     style: Style,
+    /// `audit list --follow`: JSON as one compact object per line, which a
+    /// script reads line by line without waiting for an array that never
+    /// closes.
+    lines: bool,
     count: usize,
-    /// Content widths of the table's columns so far.
-    widths: Vec<u16>,
+    /// Display widths of the table's columns, fixed by the first page.
+    widths: Vec<usize>,
 }
 
 impl<W: Write> ListWriter<W> {
@@ -43,8 +42,18 @@ impl<W: Write> ListWriter<W> {
             out,
             format,
             style,
+            lines: false,
             count: 0,
             widths: Vec::new(),
+        }
+    }
+
+    /// For a listing that never ends (`--follow`): tables as above, JSON as
+    /// one object per line.
+    pub fn follow(out: W, format: Format, style: Style) -> Self {
+        ListWriter {
+            lines: true,
+            ..ListWriter::new(out, format, style)
         }
     }
 
@@ -54,13 +63,14 @@ impl<W: Write> ListWriter<W> {
     }
 
     /// Writes one page and flushes it, so it shows while the next is fetched.
-    pub fn page<T: Row>(&mut self, items: &[T]) -> io::Result<()> {
+    pub fn page<T: Show>(&mut self, items: &[T]) -> io::Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        match self.format {
-            Format::Json => self.json_page(items)?,
-            Format::Table => self.table_page(items)?,
+        match (self.format, self.lines) {
+            (Format::Json, false) => self.json_page(items)?,
+            (Format::Json, true) => self.json_lines(items)?,
+            (Format::Table, _) => self.table_page(items)?,
         }
         self.count += items.len();
         self.out.flush()
@@ -69,7 +79,7 @@ impl<W: Write> ListWriter<W> {
     /// Ends the listing: closes the JSON array (`[]` when empty). An empty
     /// table prints nothing; the caller says so on stderr.
     pub fn finish(mut self) -> io::Result<usize> {
-        if self.format == Format::Json {
+        if self.format == Format::Json && !self.lines {
             if self.count == 0 {
                 writeln!(self.out, "[]")?;
             } else {
@@ -80,7 +90,7 @@ impl<W: Write> ListWriter<W> {
         Ok(self.count)
     }
 
-    fn json_page<T: Row>(&mut self, items: &[T]) -> io::Result<()> {
+    fn json_page<T: Serialize>(&mut self, items: &[T]) -> io::Result<()> {
         let first_page = self.count == 0;
         for (index, item) in items.iter().enumerate() {
             // Each element as `to_writer_pretty` prints it inside an array:
@@ -107,33 +117,55 @@ impl<W: Write> ListWriter<W> {
         Ok(())
     }
 
-    fn table_page<T: Row>(&mut self, items: &[T]) -> io::Result<()> {
-        let mut table = new_table(self.style);
-        if self.count == 0 {
-            table.set_header(T::HEADER.iter().map(|h| header_cell(h, self.style)));
-        }
+    fn json_lines<T: Serialize>(&mut self, items: &[T]) -> io::Result<()> {
         for item in items {
-            table.add_row(item.cells());
+            serde_json::to_writer(&mut self.out, item)?;
+            self.out.write_all(b"\n")?;
         }
-        let page_widths = table.column_max_content_widths();
-        self.widths.resize(page_widths.len(), 0);
-        for (width, page) in self.widths.iter_mut().zip(page_widths) {
-            *width = (*width).max(page);
+        Ok(())
+    }
+
+    fn table_page<T: Show>(&mut self, items: &[T]) -> io::Result<()> {
+        let rows: Vec<Vec<String>> = items.iter().map(T::row).collect();
+        if self.count == 0 {
+            let header: Vec<String> = T::COLUMNS.iter().map(|c| c.title.to_owned()).collect();
+            self.widths = header.iter().map(|cell| cell.width()).collect();
+            for row in &rows {
+                for (width, cell) in self.widths.iter_mut().zip(row) {
+                    *width = (*width).max(cell.width());
+                }
+            }
+            let bold = self.style.color;
+            self.write_row(&header, bold)?;
         }
-        for (index, column) in table.column_iter_mut().enumerate() {
-            column.set_padding((0, PADDING));
-            let width = self.widths.get(index).copied().unwrap_or(1);
-            // Absolute widths include the padding.
-            column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
-                width.saturating_add(PADDING),
-            )));
+        for row in &rows {
+            self.write_row(row, false)?;
         }
-        writeln!(self.out, "{}", table.trim_fmt())
+        Ok(())
+    }
+
+    /// One line: each cell padded to its column's width, columns
+    /// [`PADDING`] apart, nothing after the last cell.
+    fn write_row(&mut self, cells: &[String], bold: bool) -> io::Result<()> {
+        let mut line = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index > 0 {
+                let before = self.widths.get(index - 1).copied().unwrap_or(0);
+                let used = cells[index - 1].width();
+                line.push_str(&" ".repeat(before.saturating_sub(used) + PADDING));
+            }
+            if bold {
+                line.push_str(&format!("\x1b[1m{cell}\x1b[0m"));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        writeln!(self.out, "{}", line.trim_end())
     }
 }
 
 /// The space between columns, as in every other table.
-const PADDING: u16 = 2;
+const PADDING: usize = 2;
 
 /// "Fetching users… 300 so far" on stderr while a listing is fetched; only
 /// when stderr is a terminal (never in a pipe, a log or CI) and not
@@ -185,7 +217,8 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::directory::{Lock, UserRef};
+    use crate::api::locks::Lock;
+    use crate::api::users::UserRef;
     use time::macros::datetime;
 
     fn lock(n: usize, reason: &str) -> Lock {
@@ -250,23 +283,47 @@ l22  user22  contract ended  2026-01-01T00:00:00Z  root
     }
 
     #[test]
-    fn later_pages_keep_the_columns_aligned_and_widen_only_when_needed() {
+    fn the_first_page_fixes_the_columns_and_later_pages_never_widen_them() {
         let text = stream(
             &[
                 vec![lock(1, "a much longer reason")],
-                vec![lock(2, "short")],
                 vec![lock(333, "x")],
+                vec![lock(2, "short")],
             ],
             Format::Table,
         );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
-        // Page 2 is padded to page 1's widths.
         let created = lines[0].find("CREATED").expect("header");
-        assert_eq!(lines[2].find("2026"), Some(created), "{text}");
-        // Page 3's wider id pushes its own row only.
-        assert_eq!(lines[3].find("user333"), Some(6), "{text}");
-        assert_eq!(lines[1].find("user1"), Some(4), "{text}");
+        assert_eq!(lines[1].find("2026"), Some(created), "{text}");
+        // Page 2's wider id pushes its own row only…
+        assert_eq!(lines[2].find("user333"), Some(6), "{text}");
+        // …and page 3 still lines up under the header.
+        assert_eq!(lines[3].find("user2"), Some(4), "{text}");
+        assert_eq!(lines[3].find("2026"), Some(created), "{text}");
+    }
+
+    #[test]
+    fn a_streamed_page_looks_like_the_whole_list_as_a_table() {
+        let locks = vec![lock(1, "left"), lock(22, "contract ended")];
+        let whole =
+            crate::output::tests::render(crate::output::Output::list(locks.clone()), Format::Table);
+        assert_eq!(stream(&[locks], Format::Table), whole);
+    }
+
+    #[test]
+    fn following_as_json_prints_one_object_per_line() {
+        let mut out = Vec::new();
+        let mut writer = ListWriter::follow(&mut out, Format::Json, Style::plain());
+        writer.page(&[lock(1, "left")]).expect("first");
+        writer.page::<Lock>(&[]).expect("nothing new");
+        writer.page(&[lock(2, "moved")]).expect("second");
+        writer.finish().expect("finish");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let second: Lock = serde_json::from_str(lines[1]).expect("a Lock");
+        assert_eq!(second, lock(2, "moved"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::api::ErrorBody;
-use crate::api::directory::{IntrospectRequest, Introspection};
+use crate::api::sessions::{IntrospectRequest, Introspection};
 use crate::domain::sessions;
 
 /// Whether a session token or API key is live, for whom, with which roles and teams.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use crate::api::directory::{Team, TeamListQuery};
+use crate::api::groups::{Team, TeamListQuery};
 use crate::api::{ErrorBody, Page};
 use crate::domain::teams;
 use crate::server::AppState;

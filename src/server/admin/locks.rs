@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
-use crate::api::directory::Lock;
+use crate::api::locks::Lock;
 use crate::api::{ErrorBody, Page};
 use crate::domain::locks;
 use crate::server::AppState;

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-use crate::api::settings::{CreateRoleRequest, Role};
+use crate::api::roles::{CreateRoleRequest, Role};
 use crate::api::{ErrorBody, Page};
 use crate::domain::roles;
 use crate::server::AppState;

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-use crate::api::directory::{
-    CreateUserRequest, DeprovisionReport, DeprovisionRequest, IssueSessionRequest, IssuedSession,
-    ReactivateRequest, User, UserListQuery, VerificationReport,
+use crate::api::sessions::{IssueSessionRequest, IssuedSession};
+use crate::api::users::{
+    CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, User,
+    UserListQuery, VerificationReport,
 };
 use crate::api::{ErrorBody, Page};
 use crate::domain::deprovision::{self, Trigger};

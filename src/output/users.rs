@@ -1,68 +1,19 @@
-//! How the directory looks in the CLI: users, teams, locks, deprovisioning
-//! reports, the verification checklist, sessions and introspection, as
-//! tables and as the API's JSON.
+//! How users look in the CLI: `users list|show|create|deprovision|verify|
+//! reactivate`, with the sentences that sum a deprovisioning or a
+//! verification up on stderr.
 
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color, Table};
 
-use super::stream::Row;
-use super::{Format, Style, header_cell, json, new_table, or_dash, pad_columns, table, timestamp};
-use crate::api::directory::{
-    Check, CredentialKind, DeprovisionReport, DeprovisionState, Introspection, IssuedSession, Lock,
-    Origin, Team, TeamRef, User, UserRef, VerificationReport,
+use super::{
+    Column, Show, Style, header_cell, list, new_table, or_dash, pad_columns, table, timestamp,
+    user_ref, vertical, yes_no,
 };
-
-/// One directory resource (or report) to show.
-#[derive(Debug)]
-pub enum Shown {
-    User(User),
-    Team(Team),
-    Lock(Lock),
-    Deprovision(DeprovisionReport),
-    Verification(VerificationReport),
-    /// Table form: the token alone, so `$(scimctl sessions issue alice)` is
-    /// the token; JSON: the whole `IssuedSession`.
-    Session(IssuedSession),
-    Introspection(Introspection),
-}
-
-pub fn write(out: &mut dyn Write, shown: &Shown, format: Format, style: Style) -> io::Result<()> {
-    match format {
-        Format::Json => match shown {
-            Shown::User(user) => json(out, user),
-            Shown::Team(team) => json(out, team),
-            Shown::Lock(lock) => json(out, lock),
-            Shown::Deprovision(report) => json(out, report),
-            Shown::Verification(report) => json(out, report),
-            Shown::Session(session) => json(out, session),
-            Shown::Introspection(answer) => json(out, answer),
-        },
-        Format::Table => match shown {
-            Shown::User(user) => table(out, user_table(user, style)),
-            Shown::Team(team) => table(out, team_table(team, style)),
-            Shown::Lock(lock) => table(out, lock_table(lock, style)),
-            Shown::Deprovision(report) => table(out, deprovision_table(report, style)),
-            Shown::Verification(report) => table(out, verification_table(report, style)),
-            Shown::Session(session) => writeln!(out, "{}", session.token),
-            Shown::Introspection(answer) => table(out, introspection_table(answer, style)),
-        },
-    }
-}
-
-/// `a, b, c`, or `-` for none.
-fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let joined = items
-        .into_iter()
-        .map(|item| item.as_ref().to_owned())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if joined.is_empty() {
-        "-".to_owned()
-    } else {
-        joined
-    }
-}
+use crate::api::groups::TeamRef;
+use crate::api::users::{
+    Check, DeprovisionReport, DeprovisionState, Origin, User, VerificationReport,
+};
 
 /// Same as `list`, with `none` for none: in a report "none" reads as an
 /// answer where `-` would read as "unknown".
@@ -75,10 +26,6 @@ fn list_or_none(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 
 fn teams(teams: &[TeamRef]) -> impl Iterator<Item = &str> {
     teams.iter().map(|team| team.display_name.as_str())
-}
-
-fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.to_owned()
 }
 
 fn origin(origin: Origin) -> &'static str {
@@ -97,22 +44,18 @@ fn deprovisioning(state: DeprovisionState) -> &'static str {
     }
 }
 
-fn user_ref(user: &UserRef) -> String {
-    user.user_name.clone()
-}
-
-impl Row for User {
-    const HEADER: &'static [&'static str] = &[
-        "USERNAME",
-        "DISPLAY NAME",
-        "ACTIVE",
-        "ROLES",
-        "TEAMS",
-        "DEPROVISIONING",
-        "ORIGIN",
+impl Show for User {
+    const COLUMNS: &'static [Column] = &[
+        Column::free("USERNAME"),
+        Column::free("DISPLAY NAME"),
+        Column::whole("ACTIVE"),
+        Column::free("ROLES"),
+        Column::free("TEAMS"),
+        Column::whole("DEPROVISIONING"),
+        Column::whole("ORIGIN"),
     ];
 
-    fn cells(&self) -> Vec<String> {
+    fn row(&self) -> Vec<String> {
         vec![
             self.user_name.clone(),
             or_dash(self.display_name.as_deref()),
@@ -123,36 +66,13 @@ impl Row for User {
             origin(self.origin).to_owned(),
         ]
     }
-}
 
-impl Row for Team {
-    const HEADER: &'static [&'static str] = &["ID", "DISPLAY NAME", "MEMBERS", "EXTERNAL ID"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.display_name.clone(),
-            self.member_count.to_string(),
-            or_dash(self.external_id.as_deref()),
-        ]
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        table(out, user_table(self, style))
     }
 }
 
-impl Row for Lock {
-    const HEADER: &'static [&'static str] = &["ID", "USER", "REASON", "CREATED", "CREATED BY"];
-
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            user_ref(&self.user),
-            self.reason.clone(),
-            timestamp(self.created_at),
-            self.created_by.clone(),
-        ]
-    }
-}
-
-pub fn user_table(user: &User, style: Style) -> Table {
+fn user_table(user: &User, style: Style) -> Table {
     let emails = user
         .emails
         .iter()
@@ -173,7 +93,7 @@ pub fn user_table(user: &User, style: Style) -> Table {
         (DeprovisionState::None, _) => "no".to_owned(),
         (state, _) => deprovisioning(state).to_owned(),
     };
-    super::vertical(
+    vertical(
         vec![
             ("ID", user.id.clone()),
             ("User name", user.user_name.clone()),
@@ -195,48 +115,15 @@ pub fn user_table(user: &User, style: Style) -> Table {
     )
 }
 
-pub fn team_table(team: &Team, style: Style) -> Table {
-    let members = if team.members.is_empty() {
-        "none".to_owned()
-    } else {
-        // One per line: a member list is read down, and copied line by line.
-        team.members
-            .iter()
-            .map(user_ref)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    super::vertical(
-        vec![
-            ("ID", team.id.clone()),
-            ("Display name", team.display_name.clone()),
-            ("External ID", or_dash(team.external_id.as_deref())),
-            ("Member count", team.member_count.to_string()),
-            ("Members", members),
-            ("Created", timestamp(team.created_at)),
-            ("Updated", timestamp(team.updated_at)),
-        ],
-        style,
-    )
-}
-
-pub fn lock_table(lock: &Lock, style: Style) -> Table {
-    super::vertical(
-        vec![
-            ("ID", lock.id.clone()),
-            ("User", user_ref(&lock.user)),
-            ("User ID", lock.user.id.clone()),
-            ("Reason", lock.reason.clone()),
-            ("Created", timestamp(lock.created_at)),
-            ("Created by", lock.created_by.clone()),
-        ],
-        style,
-    )
+impl Show for DeprovisionReport {
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        table(out, deprovision_table(self, style))
+    }
 }
 
 /// What a deprovisioning removes (dry run) or removed.
-pub fn deprovision_table(report: &DeprovisionReport, style: Style) -> Table {
-    super::vertical(
+fn deprovision_table(report: &DeprovisionReport, style: Style) -> Table {
+    vertical(
         vec![
             ("User", user_ref(&report.user)),
             ("User ID", report.user.id.clone()),
@@ -351,7 +238,14 @@ fn check_label(check: &Check) -> String {
     check.name.replace('_', " ")
 }
 
-pub fn verification_table(report: &VerificationReport, style: Style) -> Table {
+/// A checklist, one line per check, marked pass or fail.
+impl Show for VerificationReport {
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        table(out, verification_table(self, style))
+    }
+}
+
+fn verification_table(report: &VerificationReport, style: Style) -> Table {
     let mut table = new_table(style);
     for check in &report.checks {
         table.add_row(vec![
@@ -389,68 +283,14 @@ pub fn verification_summary(report: &VerificationReport) -> String {
     }
 }
 
-pub fn session_summary(session: &IssuedSession) -> String {
-    format!(
-        "Session {} for {} expires at {}. The token is shown only this once.",
-        session.id,
-        session.user.user_name,
-        timestamp(session.expires_at)
-    )
-}
-
-pub fn introspection_table(answer: &Introspection, style: Style) -> Table {
-    let mut rows = vec![("Live", yes_no(answer.active))];
-    if let Some(kind) = answer.kind {
-        let kind = match kind {
-            CredentialKind::Session => "session",
-            CredentialKind::ApiKey => "API key",
-        };
-        rows.push(("Kind", kind.to_owned()));
-    }
-    if let Some(user) = &answer.user {
-        rows.push(("User", user_ref(user)));
-        rows.push(("User ID", user.id.clone()));
-    }
-    if answer.active {
-        rows.push(("Roles", list(&answer.roles)));
-        rows.push(("Teams", list(&answer.teams)));
-        if answer.kind == Some(CredentialKind::ApiKey) {
-            rows.push(("Scopes", super::scopes(&answer.scopes)));
-        }
-    }
-    if let Some(at) = answer.expires_at {
-        rows.push(("Expires", timestamp(at)));
-    }
-    if let Some(reason) = &answer.reason {
-        rows.push(("Reason", reason.clone()));
-    }
-    super::vertical(rows, style)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{Data, write_data};
     use super::*;
-    use crate::api::directory::Email;
-    use crate::domain::scope::Scope;
+    use crate::api::users::Email;
+    use crate::output::tests::render_with;
+    use crate::output::tests::{alice, render};
+    use crate::output::{Format, Output};
     use time::macros::datetime;
-
-    fn render(shown: Shown, format: Format) -> String {
-        render_with(shown, format, Style::plain())
-    }
-
-    fn render_with(shown: Shown, format: Format, style: Style) -> String {
-        let mut out = Vec::new();
-        write_data(&mut out, &Data::Directory(shown), format, style).expect("render");
-        String::from_utf8(out).expect("utf-8")
-    }
-
-    fn alice() -> UserRef {
-        UserRef {
-            id: "u-1".to_owned(),
-            user_name: "alice".to_owned(),
-        }
-    }
 
     pub(crate) fn user(name: &str) -> User {
         User {
@@ -524,7 +364,7 @@ mod tests {
 
     #[test]
     fn one_user_vertically() {
-        let text = render(Shown::User(user("alice")), Format::Table);
+        let text = render(Output::one(user("alice")), Format::Table);
         for line in [
             "ID             id-alice",
             "User name      alice",
@@ -540,7 +380,7 @@ mod tests {
 
     #[test]
     fn a_user_as_json_is_the_api_type() {
-        let text = render(Shown::User(user("alice")), Format::Json);
+        let text = render(Output::one(user("alice")), Format::Json);
         let parsed: User = serde_json::from_str(&text).expect("a User");
         assert_eq!(parsed, user("alice"));
     }
@@ -555,16 +395,15 @@ mod tests {
         bob.deprovisioning = DeprovisionState::Pending;
         bob.origin = Origin::Scim;
         assert_eq!(
-            bob.cells(),
+            bob.row(),
             vec!["bob", "-", "no", "-", "-", "pending", "scim"]
         );
-        assert_eq!(User::HEADER.len(), bob.cells().len());
-        assert_eq!(Team::HEADER.len(), 4);
+        assert_eq!(User::COLUMNS.len(), bob.row().len());
     }
 
     #[test]
     fn the_deprovision_report_says_what_goes() {
-        let text = render(Shown::Deprovision(report(true)), Format::Table);
+        let text = render(Output::one(report(true)), Format::Table);
         for line in [
             "User           alice",
             "Roles          admin",
@@ -600,8 +439,7 @@ mod tests {
              credential:"
         );
         let json: serde_json::Value =
-            serde_json::from_str(&render(Shown::Deprovision(report(true)), Format::Json))
-                .expect("json");
+            serde_json::from_str(&render(Output::one(report(true)), Format::Json)).expect("json");
         assert_eq!(json["dry_run"], true);
         assert_eq!(json["personal_keys"], serde_json::json!(["k1", "k2"]));
     }
@@ -611,14 +449,14 @@ mod tests {
         let mut bare = report(true);
         bare.roles.clear();
         bare.personal_keys.clear();
-        let text = render(Shown::Deprovision(bare), Format::Table);
+        let text = render(Output::one(bare), Format::Table);
         assert!(text.contains("Roles          none\n"), "{text}");
         assert!(text.contains("Personal keys  none\n"), "{text}");
     }
 
     #[test]
     fn the_checklist_without_colour_says_pass_and_fail() {
-        let text = render(Shown::Verification(verification(false)), Format::Table);
+        let text = render(Output::one(verification(false)), Format::Table);
         assert_eq!(
             text,
             "\
@@ -644,97 +482,8 @@ PASS  lock present  lock l1
             color: true,
             tty: true,
         };
-        let text = render_with(
-            Shown::Verification(verification(false)),
-            Format::Table,
-            style,
-        );
+        let text = render_with(&Output::one(verification(false)), Format::Table, style);
         assert!(text.contains('✓') && text.contains('✗'), "{text}");
         assert!(!text.contains("PASS"), "{text}");
-    }
-
-    #[test]
-    fn a_session_in_a_table_is_the_token_alone() {
-        let session = IssuedSession {
-            id: "s1".to_owned(),
-            user: alice(),
-            expires_at: datetime!(2026-01-01 08:00:00 UTC),
-            token: "scimsess_s1_secret".to_owned(),
-        };
-        assert_eq!(
-            render(Shown::Session(session.clone()), Format::Table),
-            "scimsess_s1_secret\n"
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(&render(Shown::Session(session.clone()), Format::Json))
-                .expect("json");
-        assert_eq!(json["token"], "scimsess_s1_secret");
-        assert_eq!(json["user"]["user_name"], "alice");
-        assert_eq!(
-            session_summary(&session),
-            "Session s1 for alice expires at 2026-01-01T08:00:00Z. The token is shown only this once."
-        );
-    }
-
-    #[test]
-    fn introspection_shows_what_applies() {
-        let live = Introspection {
-            active: true,
-            kind: Some(CredentialKind::ApiKey),
-            user: Some(alice()),
-            roles: vec!["admin".to_owned()],
-            teams: vec!["eng".to_owned()],
-            scopes: vec![Scope::UsersRead],
-            expires_at: None,
-            reason: None,
-        };
-        let text = render(Shown::Introspection(live.clone()), Format::Table);
-        assert!(
-            text.starts_with("Live     yes\nKind     API key\n"),
-            "{text}"
-        );
-        assert!(text.contains("Scopes   users:read\n"), "{text}");
-        let dead = Introspection {
-            active: false,
-            kind: None,
-            user: None,
-            roles: vec![],
-            teams: vec![],
-            scopes: vec![],
-            expires_at: None,
-            reason: Some("unknown".to_owned()),
-        };
-        assert_eq!(
-            render(Shown::Introspection(dead), Format::Table),
-            "Live    no\nReason  unknown\n"
-        );
-        let parsed: Introspection =
-            serde_json::from_str(&render(Shown::Introspection(live.clone()), Format::Json))
-                .expect("an Introspection");
-        assert_eq!(parsed, live);
-    }
-
-    #[test]
-    fn a_team_lists_its_members_one_per_line() {
-        let team = Team {
-            id: "t-1".to_owned(),
-            display_name: "eng".to_owned(),
-            external_id: None,
-            member_count: 2,
-            members: vec![
-                alice(),
-                UserRef {
-                    id: "u-2".to_owned(),
-                    user_name: "bob".to_owned(),
-                },
-            ],
-            created_at: datetime!(2026-01-01 00:00:00 UTC),
-            updated_at: datetime!(2026-01-01 00:00:00 UTC),
-        };
-        let text = render(Shown::Team(team), Format::Table);
-        assert!(
-            text.contains("Members       alice\n              bob\n"),
-            "{text}"
-        );
     }
 }
