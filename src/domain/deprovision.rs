@@ -359,3 +359,125 @@ fn user_ref(user: &UserRow) -> UserRef {
         user_name: user.user_name.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::scope::Scope;
+    use crate::api::users::DeprovisionState;
+    use crate::domain::test_store::TestStore;
+    use crate::domain::{sessions as session_rules, users as user_rules};
+
+    /// A user with everything deprovisioning takes away: a role, a team, a
+    /// personal key and a live session. Their session token.
+    async fn gus(test: &TestStore) -> String {
+        test.user("gus", &["auditor"], &["Ops"]).await;
+        test.key(&[Scope::UsersRead], Some("gus")).await;
+        session_rules::issue(&test.store, &Actor::system(), "gus", None)
+            .await
+            .expect("a session")
+            .token
+    }
+
+    async fn deprovisions_recorded(store: &Store) -> usize {
+        let rows = sqlx::query("SELECT id FROM audit_log WHERE action = 'user.deprovision'")
+            .fetch_all(&mut *store.conn().await.expect("connection"))
+            .await
+            .expect("audit entries");
+        rows.len()
+    }
+
+    #[tokio::test]
+    async fn deprovisioning_takes_everything_at_once_and_verify_proves_it() {
+        let test = TestStore::new().await;
+        let session = gus(&test).await;
+        let store = &test.store;
+        let before = verify(store, "gus").await.expect("verify");
+        assert!(!before.deprovisioned);
+
+        let report = deprovision(store, &Actor::system(), "gus", Some("left"), false)
+            .await
+            .expect("deprovision");
+        assert!(!report.already_deprovisioned && report.was_active);
+        assert_eq!(report.roles, ["auditor"]);
+        assert_eq!(report.teams.len(), 1);
+        assert_eq!((report.personal_keys.len(), report.sessions.len()), (1, 1));
+        assert!(report.lock.is_some());
+        let after = verify(store, "gus").await.expect("verify");
+        assert!(after.deprovisioned, "{:?}", after.checks);
+        let introspected = session_rules::introspect(store, &session)
+            .await
+            .expect("introspect");
+        assert!(!introspected.active);
+        assert_eq!(deprovisions_recorded(store).await, 1);
+
+        // Again: nothing left to take, nothing written.
+        let again = deprovision(store, &Actor::system(), "gus", None, false)
+            .await
+            .expect("deprovision again");
+        assert!(again.already_deprovisioned);
+        assert_eq!(deprovisions_recorded(store).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_reports_and_changes_nothing() {
+        let test = TestStore::new().await;
+        gus(&test).await;
+        let store = &test.store;
+        let report = deprovision(store, &Actor::system(), "gus", None, true)
+            .await
+            .expect("dry run");
+        assert!(report.dry_run);
+        assert_eq!(report.roles, ["auditor"]);
+        assert!(report.lock.is_none());
+        assert!(!verify(store, "gus").await.expect("verify").deprovisioned);
+        assert_eq!(deprovisions_recorded(store).await, 0);
+    }
+
+    #[tokio::test]
+    async fn with_auto_deprovisioning_off_deactivation_is_held_as_pending() {
+        let test = TestStore::new().await;
+        gus(&test).await;
+        let store = &test.store;
+        sqlx::query("UPDATE settings SET auto_deprovisioning = FALSE WHERE id = 1")
+            .execute(&mut *store.conn().await.expect("connection"))
+            .await
+            .expect("turn auto-deprovisioning off");
+        let (user, report) = deactivate(store, &Actor::system(), "gus")
+            .await
+            .expect("deactivate");
+        assert!(report.is_none());
+        assert!(!user.active);
+        assert_eq!(user.deprovisioning, DeprovisionState::Pending);
+        assert_eq!(
+            user.roles,
+            ["auditor"],
+            "access stays until an operator acts"
+        );
+        deprovision(store, &Actor::system(), "gus", None, false)
+            .await
+            .expect("the operator deprovisions");
+        assert!(verify(store, "gus").await.expect("verify").deprovisioned);
+    }
+
+    #[tokio::test]
+    async fn reactivation_lifts_the_lock_and_gives_the_default_role_only() {
+        let test = TestStore::new().await;
+        gus(&test).await;
+        let store = &test.store;
+        deprovision(store, &Actor::system(), "gus", None, false)
+            .await
+            .expect("deprovision");
+        let user = reactivate(store, &Actor::system(), "gus", None)
+            .await
+            .expect("reactivate");
+        assert!(user.active && !user.locked);
+        assert_eq!(user.roles, ["member"]);
+        assert!(
+            user.teams.is_empty(),
+            "teams come back only as the IdP pushes them"
+        );
+        let shown = user_rules::show(store, "gus").await.expect("show");
+        assert_eq!(shown.deprovisioning, DeprovisionState::None);
+    }
+}

@@ -457,3 +457,137 @@ pub(crate) fn to_api(row: KeyRow) -> ApiKey {
         owner,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::test_store::TestStore;
+
+    const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    async fn verdict(store: &Store, token: &str) -> std::result::Result<Authenticated, String> {
+        authenticate(store, Some(token), LOOPBACK)
+            .await
+            .expect("the check itself works")
+            .verdict
+    }
+
+    #[tokio::test]
+    async fn a_live_key_authenticates_with_its_scopes_and_notes_its_use() {
+        let test = TestStore::new().await;
+        let token = test.key(&[Scope::UsersRead, Scope::AuditRead], None).await;
+        let live = verdict(&test.store, &token).await.expect("live");
+        assert_eq!(
+            live.scopes,
+            BTreeSet::from([Scope::UsersRead, Scope::AuditRead])
+        );
+        let shown = show(&test.store, &live.key.id).await.expect("the key");
+        assert_eq!(shown.last_used_ip.as_deref(), Some("127.0.0.1"));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_an_unknown_id_and_no_token_are_refused() {
+        let test = TestStore::new().await;
+        let token = test.key(&[Scope::UsersRead], None).await;
+        let wrong = format!("{}X", &token[..token.len() - 1]);
+        for presented in [wrong.as_str(), "scimctl_nosuchkey0000001_secret", "garbage"] {
+            let refused = verdict(&test.store, presented).await.expect_err(presented);
+            assert_eq!(refused, "invalid API key");
+        }
+        let missing = authenticate(&test.store, None, LOOPBACK)
+            .await
+            .expect("the check itself works");
+        assert!(
+            missing
+                .verdict
+                .expect_err("no token")
+                .starts_with("missing API key")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_is_refused_and_says_when() {
+        let test = TestStore::new().await;
+        let token = test.key(&[Scope::UsersRead], None).await;
+        let id = verdict(&test.store, &token).await.expect("live").key.id;
+        revoke(&test.store, &Actor::system(), &id, false)
+            .await
+            .expect("revoke");
+        let refused = verdict(&test.store, &token).await.expect_err("revoked");
+        assert!(
+            refused.contains(&format!("API key {id} was revoked at")),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_personal_key_follows_its_owner_roles_and_lock() {
+        let test = TestStore::new().await;
+        test.user("pia", &["auditor"], &[]).await;
+        let token = test.key(&[Scope::UsersRead], Some("pia")).await;
+        let live = verdict(&test.store, &token).await.expect("live");
+        assert_eq!(live.scopes, BTreeSet::from([Scope::UsersRead]));
+        // The owner loses the role: the key keeps nothing it grants.
+        let mut conn = test.store.conn().await.expect("connection");
+        let owner = crate::domain::users::find(&mut conn, "pia")
+            .await
+            .expect("pia");
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(&owner.id)
+            .execute(&mut *conn)
+            .await
+            .expect("remove the role");
+        let live = verdict(&test.store, &token).await.expect("still live");
+        assert!(live.scopes.is_empty(), "{:?}", live.scopes);
+        // A lock shuts it.
+        crate::store::locks::ensure(&mut conn, "lock-1", &owner.id, "test", "test", store::now())
+            .await
+            .expect("lock pia");
+        let refused = verdict(&test.store, &token).await.expect_err("locked");
+        assert!(
+            refused.contains("belongs to pia: the user is locked"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_owner_grants_every_scope_whatever_the_stored_list() {
+        let test = TestStore::new().await;
+        test.user("ada", &["admin"], &[]).await;
+        let token = test.key(&[Scope::KeysManage], Some("ada")).await;
+        let mut conn = test.store.conn().await.expect("connection");
+        sqlx::query("UPDATE roles SET permissions = '' WHERE name = 'admin'")
+            .execute(&mut *conn)
+            .await
+            .expect("empty admin's stored list");
+        let live = verdict(&test.store, &token).await.expect("live");
+        assert_eq!(live.scopes, BTreeSet::from([Scope::KeysManage]));
+    }
+
+    #[tokio::test]
+    async fn the_config_version_moves_with_the_allowlist_and_the_settings() {
+        let test = TestStore::new().await;
+        let version = || async {
+            authenticate(&test.store, None, LOOPBACK)
+                .await
+                .expect("the check itself works")
+                .config_version
+        };
+        let before = version().await;
+        let mut conn = test.store.conn().await.expect("connection");
+        sqlx::query(
+            "INSERT INTO allowlist (cidr, note, created_at, created_by) \
+             VALUES ('10.0.0.0/8', NULL, 0, 'test')",
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("add an entry");
+        let after_allowlist = version().await;
+        assert!(after_allowlist > before);
+        sqlx::query("UPDATE settings SET auto_provisioning = FALSE WHERE id = 1")
+            .execute(&mut *conn)
+            .await
+            .expect("change a setting");
+        assert!(version().await > after_allowlist);
+    }
+}

@@ -19,6 +19,8 @@ pub mod scope;
 pub mod sessions;
 pub mod settings;
 pub mod teams;
+#[cfg(test)]
+mod test_store;
 pub mod token;
 pub mod users;
 

@@ -489,3 +489,146 @@ async fn resource(
 fn to_scim(record: &UserRecord, base: &BaseUrl) -> Value {
     user_to_scim(&record.row, &record.emails, &record.teams, base)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::test_store::TestStore;
+    use crate::scim::etag::Preconditions;
+
+    fn base() -> BaseUrl {
+        BaseUrl("http://scim.test/scim/v2".to_owned())
+    }
+
+    fn everyone() -> ListParams {
+        ListParams::parse(None, None, None, None, None).expect("no parameters")
+    }
+
+    async fn settings(store: &Store) -> SettingsRow {
+        store::settings::get(&mut *store.conn().await.expect("connection"))
+            .await
+            .expect("settings")
+    }
+
+    fn user(user_name: &str) -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "displayName": "Before",
+            "emails": [{ "value": format!("{user_name}@example.com"), "type": "work", "primary": true }],
+        })
+    }
+
+    fn patch(operations: Value) -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": operations,
+        })
+    }
+
+    /// What a write answered must be what a read shows next: the write
+    /// path assembles its answer instead of reading it back.
+    async fn assert_answer_is_stored(store: &Store, answer: &Value) {
+        let id = answer["id"].as_str().expect("an id");
+        let read = get(store, id, &base()).await.expect("read back");
+        assert_eq!(answer, &read);
+    }
+
+    #[tokio::test]
+    async fn writes_answer_what_a_read_then_shows() {
+        let test = TestStore::new().await;
+        let (store, actor) = (&test.store, &Actor::system());
+        let settings = settings(store).await;
+        let created = create(store, actor, &settings, &user("dave"), &base())
+            .await
+            .expect("create dave");
+        assert_answer_is_stored(store, &created.resource).await;
+
+        // A manual user in a team is adopted, team and all.
+        test.user("carol", &["member"], &["Engineering"]).await;
+        let adopted = create(store, actor, &settings, &user("carol"), &base())
+            .await
+            .expect("adopt carol");
+        assert_eq!(adopted.resource["groups"][0]["display"], "Engineering");
+        assert_answer_is_stored(store, &adopted.resource).await;
+
+        let id = adopted.resource["id"].as_str().expect("an id").to_owned();
+        let renamed = patch_user(
+            store,
+            actor,
+            &id,
+            &patch(json!([
+                { "op": "replace", "path": "displayName", "value": "After" },
+                { "op": "add", "path": "emails", "value": [{ "value": "c2@example.com" }] },
+            ])),
+        )
+        .await;
+        assert_eq!(renamed.resource["displayName"], "After");
+        assert_eq!(renamed.resource["groups"][0]["display"], "Engineering");
+        assert!(!renamed.deprovisioned);
+        assert_answer_is_stored(store, &renamed.resource).await;
+
+        // Deactivation goes through the engine: no more teams.
+        let deactivated = patch_user(
+            store,
+            actor,
+            &id,
+            &patch(json!([
+                { "op": "replace", "path": "active", "value": false },
+            ])),
+        )
+        .await;
+        assert!(deactivated.deprovisioned);
+        assert_eq!(deactivated.resource["active"], false);
+        assert!(
+            deactivated
+                .resource
+                .get("groups")
+                .is_none_or(|groups| groups == &json!([]))
+        );
+        assert_answer_is_stored(store, &deactivated.resource).await;
+    }
+
+    async fn patch_user(store: &Store, actor: &Actor, id: &str, body: &Value) -> Written {
+        super::patch(store, actor, id, body, &Preconditions::default(), &base())
+            .await
+            .expect("patch")
+    }
+
+    #[tokio::test]
+    async fn a_taken_user_name_is_refused_and_nothing_is_written() {
+        let test = TestStore::new().await;
+        let (store, actor) = (&test.store, &Actor::system());
+        let settings = settings(store).await;
+        let first = create(store, actor, &settings, &user("erin"), &base())
+            .await
+            .expect("create erin");
+        let again = create(store, actor, &settings, &user("ERIN"), &base())
+            .await
+            .expect_err("taken");
+        assert!(again.to_string().contains("already taken"), "{again}");
+        let (total, users) = list(store, &everyone(), &base()).await.expect("list");
+        assert_eq!((total, users), (1, vec![first.resource]));
+    }
+
+    #[tokio::test]
+    async fn with_provisioning_off_a_new_user_is_refused() {
+        let test = TestStore::new().await;
+        let (store, actor) = (&test.store, &Actor::system());
+        let settings = SettingsRow {
+            auto_provisioning: false,
+            ..settings(store).await
+        };
+        let refused = create(store, actor, &settings, &user("finn"), &base())
+            .await
+            .expect_err("provisioning is off");
+        assert!(
+            refused
+                .to_string()
+                .contains("automatic provisioning is disabled"),
+            "{refused}"
+        );
+        let (total, _) = list(store, &everyone(), &base()).await.expect("list");
+        assert_eq!(total, 0);
+    }
+}
