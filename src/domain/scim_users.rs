@@ -505,7 +505,7 @@ mod tests {
     }
 
     async fn settings(store: &Store) -> SettingsRow {
-        store::settings::get(&mut *store.conn().await.expect("connection"))
+        store::settings::get(&mut store.conn().await.expect("connection"))
             .await
             .expect("settings")
     }
