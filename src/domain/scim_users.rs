@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::deprovision::{self, Trigger};
-use crate::scim::error::{ScimError, ScimType};
+use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
@@ -28,15 +28,11 @@ pub struct Written {
 }
 
 /// A page of users as SCIM JSON, and how many match in all.
-pub async fn list(
-    store: &Store,
-    params: &ListParams,
-    base: &BaseUrl,
-) -> Result<(i64, Vec<Value>), ScimError> {
+pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<(i64, Vec<Value>)> {
     let (kind, backend) = (ResourceKind::User, store.backend());
     let filter = params.filter.as_ref();
     let mut conn = store.conn().await?;
-    let count_all = async |conn: &mut Conn| -> Result<i64, ScimError> {
+    let count_all = async |conn: &mut Conn| -> Result<i64> {
         let conditions = scim_query::list_conditions(kind, filter, backend)?;
         Ok(user_rows::count_live(conn, conditions).await?)
     };
@@ -63,7 +59,7 @@ pub async fn list(
     Ok((total, resources))
 }
 
-pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
+pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value> {
     let mut conn = store.conn().await?;
     Ok(to_scim(&live(&mut conn, id, false).await?, base))
 }
@@ -78,7 +74,7 @@ pub async fn create(
     settings: &SettingsRow,
     body: &Value,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let fields = user_from_scim(body)?;
     let mut tx = store.begin().await?;
     let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
@@ -102,14 +98,10 @@ pub async fn create(
             (id, followed, None)
         }
         Some(row) if row.deleted_at.is_none() => {
-            return Err(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                format!(
-                    "userName {:?} is already taken (id {})",
-                    fields.user_name, row.id
-                ),
-            ));
+            return Err(Error::Uniqueness(format!(
+                "userName {:?} is already taken (id {})",
+                fields.user_name, row.id
+            )));
         }
         deleted => {
             if !settings.auto_provisioning {
@@ -158,7 +150,7 @@ pub async fn create(
 /// stay dead and give up the name. A deprovisioning still pending on it is
 /// completed now, whatever the toggles say, so none of its credentials can
 /// pass to the newcomer or come back. Returns the old record's id.
-async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<String, ScimError> {
+async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<String> {
     let id = row.id.clone();
     let reason = "its userName was provisioned again, as a new user";
     deprovision::deprovision_in(conn, actor, row, Some(reason), Trigger::Scim).await?;
@@ -168,11 +160,7 @@ async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<
 
 /// Audits a refused creation on its own (the request's transaction is
 /// abandoned) and returns the error to answer with.
-async fn reject_provisioning(
-    store: &Store,
-    actor: &Actor,
-    user_name: &str,
-) -> Result<ScimError, ScimError> {
+async fn reject_provisioning(store: &Store, actor: &Actor, user_name: &str) -> Result<Error> {
     let mut conn = store.write_conn().await?;
     audit::record(
         &mut conn,
@@ -183,14 +171,10 @@ async fn reject_provisioning(
         json!({ "why": "automatic provisioning is disabled" }),
     )
     .await?;
-    Ok(ScimError::new(
-        403,
-        None,
-        format!(
-            "automatic provisioning is disabled on this service: {user_name:?} was not created; \
+    Ok(Error::ProvisioningDisabled(format!(
+        "automatic provisioning is disabled on this service: {user_name:?} was not created; \
              an administrator can enable it with `scimctl provisioning enable`"
-        ),
-    ))
+    )))
 }
 
 /// `PUT /Users/{id}`: the body replaces the user.
@@ -201,7 +185,7 @@ pub async fn replace(
     body: &Value,
     preconditions: &Preconditions,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let fields = user_from_scim(body)?;
     update(store, actor, id, preconditions, base, |_| Ok(fields)).await
 }
@@ -214,7 +198,7 @@ pub async fn patch(
     body: &Value,
     preconditions: &Preconditions,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let request = PatchRequest::from_json(body)?;
     update(store, actor, id, preconditions, base, |mut current| {
         let active = current.get("active").cloned();
@@ -224,7 +208,7 @@ pub async fn patch(
         if let (Some(object), Some(active)) = (current.as_object_mut(), active) {
             object.entry("active").or_insert(active);
         }
-        user_from_scim(&current)
+        Ok(user_from_scim(&current)?)
     })
     .await
 }
@@ -238,8 +222,8 @@ async fn update(
     id: &str,
     preconditions: &Preconditions,
     base: &BaseUrl,
-    change: impl FnOnce(Value) -> Result<UserFields, ScimError>,
-) -> Result<Written, ScimError> {
+    change: impl FnOnce(Value) -> Result<UserFields>,
+) -> Result<Written> {
     let mut tx = store.begin().await?;
     let UserRecord { row, emails, teams } = live(&mut tx, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
@@ -247,14 +231,10 @@ async fn update(
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
         && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
     {
-        return Err(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "userName {:?} is already taken (id {})",
-                fields.user_name, other.id
-            ),
-        ));
+        return Err(Error::Uniqueness(format!(
+            "userName {:?} is already taken (id {})",
+            fields.user_name, other.id
+        )));
     }
     let was_active = row.active;
     let row = write(&mut tx, row, &fields, Some(&emails)).await?;
@@ -289,7 +269,7 @@ pub async fn delete(
     actor: &Actor,
     id: &str,
     preconditions: &Preconditions,
-) -> Result<bool, ScimError> {
+) -> Result<bool> {
     let mut tx = store.begin().await?;
     let row = live(&mut tx, id, true).await?.row;
     preconditions.check_write(&etag(row.version))?;
@@ -326,7 +306,7 @@ async fn follow_active(
     row: UserRow,
     was_active: bool,
     active: bool,
-) -> Result<Option<bool>, ScimError> {
+) -> Result<Option<bool>> {
     let deprovisioning = row.deprovision_state != "none";
     if !active && (was_active || !deprovisioning) {
         let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
@@ -342,11 +322,7 @@ async fn follow_active(
     }
 }
 
-async fn insert(
-    conn: &mut Conn,
-    fields: &UserFields,
-    default_role: &str,
-) -> Result<UserRow, ScimError> {
+async fn insert(conn: &mut Conn, fields: &UserFields, default_role: &str) -> Result<UserRow> {
     let now = store::now();
     let row = UserRow {
         id: Uuid::new_v4().to_string(),
@@ -382,7 +358,7 @@ async fn write(
     row: UserRow,
     fields: &UserFields,
     emails: Option<&[EmailRow]>,
-) -> Result<UserRow, ScimError> {
+) -> Result<UserRow> {
     let updated = UserRow {
         user_name: fields.user_name.clone(),
         external_id: fields.external_id.clone(),
@@ -406,27 +382,23 @@ async fn write(
     })
 }
 
-async fn save(conn: &mut Conn, row: &UserRow) -> Result<(), ScimError> {
+async fn save(conn: &mut Conn, row: &UserRow) -> Result<()> {
     if user_rows::update(conn, row).await? {
         Ok(())
     } else {
-        Err(ScimError::new(
-            412,
-            None,
-            format!(
-                "user {} changed while this request ran; read it again and retry",
-                row.id
-            ),
-        ))
+        Err(Error::PreconditionFailed(format!(
+            "user {} changed while this request ran; read it again and retry",
+            row.id
+        )))
     }
 }
 
-/// A user that is not a tombstone, with their emails and teams, or 404;
+/// A user that is not a tombstone, with their emails and teams, or not found;
 /// with `lock`, locked until the write transaction commits.
-async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord, ScimError> {
+async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord> {
     match user_rows::load(conn, id, lock).await? {
         Some(record) if record.row.deleted_at.is_none() => Ok(record),
-        _ => Err(ScimError::not_found(format!("no user with id {id}"))),
+        _ => Err(Error::NotFound(format!("no user with id {id}"))),
     }
 }
 
@@ -439,7 +411,7 @@ async fn resource(
     followed: Option<bool>,
     written: Option<UserRecord>,
     base: &BaseUrl,
-) -> Result<Value, ScimError> {
+) -> Result<Value> {
     match written.filter(|_| followed.is_none()) {
         Some(record) => Ok(to_scim(&record, base)),
         None => Ok(to_scim(&live(conn, id, true).await?, base)),

@@ -910,7 +910,7 @@ impl Resolved {
 }
 
 fn invalid_filter(detail: String) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidFilter, detail)
+    ScimError::invalid(ScimType::InvalidFilter, detail)
 }
 
 impl AttrPath {
@@ -2012,8 +2012,7 @@ mod tests {
             ("emails[nosuch eq \"x\"]", "has no sub-attribute"),
         ] {
             let err = parse(text).check(ResourceKind::User).expect_err(text);
-            assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{text}");
-            assert_eq!(err.status, 400);
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidFilter), "{text}");
             assert!(err.detail.contains(needle), "{text}: {}", err.detail);
         }
         parse("members.value eq \"x\" and displayName sw \"a\"")

@@ -58,7 +58,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
     let user_name = take_string(&mut object, "userName")?
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 "userName is required and must not be empty",
             )
@@ -68,7 +68,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
     let active = match object.remove("active") {
         None | Some(Value::Null) => true,
         Some(value) => as_bool(&value).ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("active must be a boolean, not {value}"),
             )
@@ -91,7 +91,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
             (None, None, None)
         }
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("name must be an object, not {other}"),
             ));
@@ -103,7 +103,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(values)) => values.iter().map(email).collect::<Result<_, _>>()?,
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("emails must be an array, not {other}"),
             ));
@@ -160,7 +160,7 @@ fn check_user_text(
 
 fn email(value: &Value) -> Result<EmailRow, ScimError> {
     let invalid = || {
-        ScimError::bad_request(
+        ScimError::invalid(
             ScimType::InvalidValue,
             format!("an email must be an object with a string value, not {value}"),
         )
@@ -186,7 +186,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
     let display_name = take_string(&mut object, "displayName")?
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 "displayName is required and must not be empty",
             )
@@ -207,7 +207,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
                         })
                         .and_then(|(_, id)| id.as_str())
                         .ok_or_else(|| {
-                            ScimError::bad_request(
+                            ScimError::invalid(
                                 ScimType::InvalidValue,
                                 format!(
                                     "a member must be an object with a string value, not {value}"
@@ -219,7 +219,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
             text::member_ids(ids.into_iter())?
         }
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("members must be an array, not {other}"),
             ));
@@ -244,7 +244,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
 /// user's `groups`, and `password`, which is never stored.
 fn canonical_object(body: &Value, kind: ResourceKind) -> Result<Map<String, Value>, ScimError> {
     let object = body.as_object().ok_or_else(|| {
-        ScimError::bad_request(
+        ScimError::invalid(
             ScimType::InvalidSyntax,
             format!("a {} must be a JSON object", kind.name()),
         )
@@ -262,7 +262,7 @@ fn canonical_object(body: &Value, kind: ResourceKind) -> Result<Map<String, Valu
             .find(|schema| schema.id.eq_ignore_ascii_case(key))
         {
             let Value::Object(extension) = value else {
-                return Err(ScimError::bad_request(
+                return Err(ScimError::invalid(
                     ScimType::InvalidValue,
                     format!("{} must be an object", schema.id),
                 ));
@@ -340,12 +340,12 @@ fn canonical_element(attribute: &'static Attribute, value: &Value) -> Result<Val
             }
             Ok(Value::Object(canonical))
         }
-        (Type::Complex, other) => Err(ScimError::bad_request(
+        (Type::Complex, other) => Err(ScimError::invalid(
             ScimType::InvalidValue,
             format!("{} must be an object, not {other}", attribute.name),
         )),
         (Type::Boolean, value) => as_bool(value).map(Value::Bool).ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("{} must be a boolean, not {value}", attribute.name),
             )
@@ -368,7 +368,7 @@ fn take_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<Stri
     match object.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(ScimError::bad_request(
+        Some(other) => Err(ScimError::invalid(
             ScimType::InvalidValue,
             format!("{key} must be a string, not {other}"),
         )),

@@ -90,7 +90,7 @@ fn compile(
 }
 
 fn invalid_filter(detail: String) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidFilter, detail)
+    ScimError::invalid(ScimType::InvalidFilter, detail)
 }
 
 /// How a column holds its text.
@@ -995,7 +995,7 @@ fn qualify(filter: &Filter, attribute: &AttrPath) -> Filter {
 // ---------------------------------------------------------------------------
 
 fn invalid_sort(path: &AttrPath, why: &str) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidValue, format!("sortBy \"{path}\": {why}"))
+    ScimError::invalid(ScimType::InvalidValue, format!("sortBy \"{path}\": {why}"))
 }
 
 /// The SQL expression to `ORDER BY` for `sortBy=path` (append
@@ -1010,7 +1010,7 @@ fn sort_expression(
     backend: Backend,
 ) -> Result<String, ScimError> {
     let resolved = path.resolve(kind).map_err(|err| {
-        ScimError::bad_request(ScimType::InvalidValue, format!("sortBy: {}", err.detail))
+        ScimError::invalid(ScimType::InvalidValue, format!("sortBy: {}", err.detail))
     })?;
     let mut conditions = Conditions::default();
     let compiler = Compiler {
@@ -1242,8 +1242,8 @@ mod tests {
         ] {
             let err = compiled(filter, ResourceKind::User, Backend::Sqlite).expect_err(filter);
             assert_eq!(
-                (err.status, err.scim_type),
-                (400, Some(ScimType::InvalidFilter)),
+                err.problem,
+                crate::scim::error::Problem::Request(ScimType::InvalidFilter),
                 "{filter}"
             );
             assert!(err.detail.contains(needle), "{filter}: {}", err.detail);
@@ -1280,8 +1280,8 @@ mod tests {
             let err =
                 sort_expression(&path(bad), ResourceKind::User, Backend::Sqlite).expect_err(bad);
             assert_eq!(
-                (err.status, err.scim_type),
-                (400, Some(ScimType::InvalidValue)),
+                err.problem,
+                crate::scim::error::Problem::Request(ScimType::InvalidValue),
                 "{bad}"
             );
         }
