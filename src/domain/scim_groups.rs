@@ -13,6 +13,7 @@ use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
+use crate::scim::resolve;
 use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::teams::{self as team_rows, TeamRow};
@@ -27,18 +28,20 @@ pub async fn list(
     base: &BaseUrl,
 ) -> Result<(i64, Vec<Value>)> {
     let (kind, backend) = (ResourceKind::Group, store.backend());
-    let filter = params.filter.as_ref();
+    let filter = (params.filter.as_ref())
+        .map(|filter| resolve::filter(filter, kind))
+        .transpose()?;
+    let filter = filter.as_ref();
     let mut conn = store.conn().await?;
-    let total = team_rows::count_where(
-        &mut conn,
-        scim_query::list_conditions(kind, filter, backend)?,
-    )
-    .await?;
+    let total =
+        team_rows::count_where(&mut conn, scim_query::list_conditions(filter, backend)).await?;
     if params.count == 0 {
         return Ok((total, Vec::new()));
     }
-    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
-    let conditions = scim_query::list_conditions(kind, filter, backend)?;
+    // Resolved only when a page is read: `count=0` ignores `sortBy`.
+    let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
+    let order = scim_query::list_order(&sort, backend);
+    let conditions = scim_query::list_conditions(filter, backend);
     let rows = team_rows::page_where(
         &mut conn,
         conditions,

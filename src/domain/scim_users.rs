@@ -13,6 +13,7 @@ use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
+use crate::scim::resolve;
 use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::settings::SettingsRow;
@@ -30,17 +31,22 @@ pub struct Written {
 /// A page of users as SCIM JSON, and how many match in all.
 pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<(i64, Vec<Value>)> {
     let (kind, backend) = (ResourceKind::User, store.backend());
-    let filter = params.filter.as_ref();
+    let filter = (params.filter.as_ref())
+        .map(|filter| resolve::filter(filter, kind))
+        .transpose()?;
+    let filter = filter.as_ref();
     let mut conn = store.conn().await?;
     let count_all = async |conn: &mut Conn| -> Result<i64> {
-        let conditions = scim_query::list_conditions(kind, filter, backend)?;
+        let conditions = scim_query::list_conditions(filter, backend);
         Ok(user_rows::count_live(conn, conditions).await?)
     };
     if params.count == 0 {
         return Ok((count_all(&mut conn).await?, Vec::new()));
     }
-    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
-    let conditions = scim_query::list_conditions(kind, filter, backend)?;
+    // Resolved only when a page is read: `count=0` ignores `sortBy`.
+    let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
+    let order = scim_query::list_order(&sort, backend);
+    let conditions = scim_query::list_conditions(filter, backend);
     let (records, total) = user_rows::page_live(
         &mut conn,
         conditions,
