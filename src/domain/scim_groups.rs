@@ -14,7 +14,7 @@ use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
 use crate::scim::resolve;
-use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
+use crate::scim::resource::{BaseUrl, GroupFields, GroupView, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::teams::{self as team_rows, TeamRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query, users};
@@ -144,7 +144,7 @@ pub async fn patch(
     preconditions.check_write(&etag(row.version))?;
     if !request.operations.is_empty() {
         let base = BaseUrl(String::new());
-        let mut current = group_to_scim(&row, None, &base);
+        let mut current = render(&row, None, &base);
         patch::apply(&mut current, &request, ResourceKind::Group)?;
         let fields = group_from_scim(&current)?;
         check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
@@ -347,7 +347,22 @@ async fn to_scim(
             let row_members = members
                 .as_mut()
                 .map(|by_team| by_team.remove(&row.id).unwrap_or_default());
-            group_to_scim(row, row_members.as_deref(), base)
+            render(row, row_members.as_deref(), base)
         })
         .collect())
+}
+
+/// A team as SCIM shows it; `members` are `(id, userName)`, or `None` when
+/// they were not read.
+pub fn render(row: &TeamRow, members: Option<&[(String, String)]>, base: &BaseUrl) -> Value {
+    let view = GroupView {
+        id: &row.id,
+        display_name: &row.display_name,
+        external_id: row.external_id.as_deref(),
+        attributes: &row.attributes,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    group_to_scim(&view, members, base)
 }

@@ -14,7 +14,9 @@ use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resolve;
-use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
+use crate::scim::resource::{
+    BaseUrl, Email, EmailView, UserFields, UserView, user_from_scim, user_to_scim,
+};
 use crate::scim::schema::ResourceKind;
 use crate::store::settings::SettingsRow;
 use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
@@ -137,7 +139,7 @@ pub async fn create(
             let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
             let record = UserRecord {
                 row,
-                emails: fields.emails,
+                emails: email_rows(&fields.emails),
                 teams: Vec::new(),
             };
             (id, followed, Some(record))
@@ -233,7 +235,7 @@ async fn update(
     let mut tx = store.begin().await?;
     let UserRecord { row, emails, teams } = live(&mut tx, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
-    let fields = change(user_to_scim(&row, &emails, &teams, base))?;
+    let fields = change(render(&row, &emails, &teams, base))?;
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
         && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
     {
@@ -256,7 +258,7 @@ async fn update(
     let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
     let written = UserRecord {
         row,
-        emails: fields.emails,
+        emails: email_rows(&fields.emails),
         teams,
     };
     let resource = resource(&mut tx, id, followed, Some(written), base).await?;
@@ -351,7 +353,7 @@ async fn insert(conn: &mut Conn, fields: &UserFields, default_role: &str) -> Res
         updated_at: now,
     };
     user_rows::insert(conn, &row).await?;
-    user_rows::insert_emails(conn, &row.id, &fields.emails).await?;
+    user_rows::insert_emails(conn, &row.id, &email_rows(&fields.emails)).await?;
     user_rows::add_role(conn, &row.id, default_role).await?;
     Ok(row)
 }
@@ -379,8 +381,9 @@ async fn write(
         ..row
     };
     save(conn, &updated).await?;
-    if emails != Some(fields.emails.as_slice()) {
-        user_rows::replace_emails(conn, &updated.id, &fields.emails).await?;
+    let written = email_rows(&fields.emails);
+    if emails != Some(written.as_slice()) {
+        user_rows::replace_emails(conn, &updated.id, &written).await?;
     }
     Ok(UserRow {
         version: updated.version + 1,
@@ -425,5 +428,51 @@ async fn resource(
 }
 
 fn to_scim(record: &UserRecord, base: &BaseUrl) -> Value {
-    user_to_scim(&record.row, &record.emails, &record.teams, base)
+    render(&record.row, &record.emails, &record.teams, base)
+}
+
+/// A user's rows as SCIM shows them; `teams` are `(id, display name)`.
+pub fn render(
+    row: &UserRow,
+    emails: &[EmailRow],
+    teams: &[(String, String)],
+    base: &BaseUrl,
+) -> Value {
+    let emails: Vec<EmailView<'_>> = emails
+        .iter()
+        .map(|email| EmailView {
+            value: &email.value,
+            kind: email.kind.as_deref(),
+            primary: email.primary,
+        })
+        .collect();
+    let view = UserView {
+        id: &row.id,
+        user_name: &row.user_name,
+        external_id: row.external_id.as_deref(),
+        given_name: row.given_name.as_deref(),
+        family_name: row.family_name.as_deref(),
+        formatted_name: row.formatted_name.as_deref(),
+        display_name: row.display_name.as_deref(),
+        active: row.active,
+        attributes: &row.attributes,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        emails: &emails,
+        teams,
+    };
+    user_to_scim(&view, base)
+}
+
+/// The emails a body set, as the store keeps them.
+fn email_rows(emails: &[Email]) -> Vec<EmailRow> {
+    emails
+        .iter()
+        .map(|email| EmailRow {
+            value: email.value.clone(),
+            kind: email.kind.clone(),
+            primary: email.primary,
+        })
+        .collect()
 }

@@ -655,10 +655,11 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::domain::{scim_groups, scim_users};
     use crate::scim::error::ScimError;
     use crate::scim::filter::{MAX_DEPTH, MAX_TERMS, parse_filter};
     use crate::scim::resolve;
-    use crate::scim::resource::{BaseUrl, group_to_scim, user_to_scim};
+    use crate::scim::resource::BaseUrl;
     use crate::scim::schema::ResourceKind;
     use crate::store::teams::{self, TeamRow};
     use crate::store::users::{self, EmailRow, UserRow};
@@ -1204,7 +1205,7 @@ mod tests {
             .map(|(row, emails, teams)| {
                 (
                     row.user_name.clone(),
-                    user_to_scim(row, emails, teams, &base),
+                    scim_users::render(row, emails, teams, &base),
                 )
             })
             .collect();
@@ -1234,7 +1235,7 @@ mod tests {
             .map(|(row, members)| {
                 (
                     row.display_name.clone(),
-                    group_to_scim(row, Some(members), &base),
+                    scim_groups::render(row, Some(members), &base),
                 )
             })
             .collect();
