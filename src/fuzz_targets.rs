@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::api::cidr::{parse_cidr, parse_ip};
 use crate::scim::filter::{parse_filter, parse_patch_path};
 use crate::scim::patch::{self, PatchRequest};
+use crate::scim::resolve;
 use crate::scim::resource::{group_from_scim, user_from_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::Backend;
@@ -33,15 +34,19 @@ pub fn filter(data: &[u8]) {
             if parsed.check(kind).is_ok() {
                 let _ = parsed.matches(&sample(kind), kind);
             }
-            for backend in BACKENDS {
-                let _ = list_conditions(kind, Some(&parsed), backend);
+            if let Ok(resolved) = resolve::filter(&parsed, kind) {
+                for backend in BACKENDS {
+                    let _ = list_conditions(Some(&resolved), backend);
+                }
             }
         }
     }
     if let Ok(path) = parse_patch_path(input) {
         for kind in KINDS {
-            for backend in BACKENDS {
-                let _ = list_order(kind, Some(&path.attribute), false, backend);
+            if let Ok(sort) = resolve::sort(kind, Some(&path.attribute), false) {
+                for backend in BACKENDS {
+                    let _ = list_order(&sort, backend);
+                }
             }
         }
     }

@@ -26,8 +26,10 @@ pub mod users;
 
 use crate::store::StoreError;
 
-/// Why a domain operation did not happen. The HTTP layer maps each variant
-/// to a status; the messages are written for the person who sent the request.
+/// Why a domain operation did not happen. Each HTTP surface maps the variants
+/// to its statuses once (`server::error` for the admin API,
+/// `server::scim::error` for SCIM); the messages are written for the person
+/// who sent the request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The credential is missing, malformed, unknown, revoked or expired.
@@ -44,6 +46,22 @@ pub enum Error {
     /// The request itself is wrong; the message says what to change.
     #[error("{0}")]
     Invalid(String),
+    /// A name that must be unique is taken (SCIM's `uniqueness`).
+    #[error("{0}")]
+    Uniqueness(String),
+    /// The resource changed while the request ran (a concurrent write won):
+    /// read it again and retry.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Automatic provisioning is switched off: the identity provider may not
+    /// create users. Audited already, unlike [`Error::Forbidden`].
+    #[error("{0}")]
+    ProvisioningDisabled(String),
+    /// A SCIM request the protocol refuses: malformed, an unknown attribute in
+    /// a filter, a PATCH with no target, a failed `If-Match`… in RFC 7644's
+    /// terms, without a status.
+    #[error(transparent)]
+    Scim(#[from] crate::scim::error::ScimError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

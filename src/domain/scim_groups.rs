@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use crate::scim::error::{ScimError, ScimType};
+use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
-use crate::scim::resource::{BaseUrl, GroupFields, group_from_scim, group_to_scim};
+use crate::scim::resolve;
+use crate::scim::resource::{BaseUrl, GroupFields, GroupView, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::teams::{self as team_rows, TeamRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query, users};
@@ -25,20 +26,22 @@ pub async fn list(
     params: &ListParams,
     with_members: bool,
     base: &BaseUrl,
-) -> Result<(i64, Vec<Value>), ScimError> {
+) -> Result<(i64, Vec<Value>)> {
     let (kind, backend) = (ResourceKind::Group, store.backend());
-    let filter = params.filter.as_ref();
+    let filter = (params.filter.as_ref())
+        .map(|filter| resolve::filter(filter, kind))
+        .transpose()?;
+    let filter = filter.as_ref();
     let mut conn = store.conn().await?;
-    let total = team_rows::count_where(
-        &mut conn,
-        scim_query::list_conditions(kind, filter, backend)?,
-    )
-    .await?;
+    let total =
+        team_rows::count_where(&mut conn, scim_query::list_conditions(filter, backend)).await?;
     if params.count == 0 {
         return Ok((total, Vec::new()));
     }
-    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
-    let conditions = scim_query::list_conditions(kind, filter, backend)?;
+    // Resolved only when a page is read: `count=0` ignores `sortBy`.
+    let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
+    let order = scim_query::list_order(&sort, backend);
+    let conditions = scim_query::list_conditions(filter, backend);
     let rows = team_rows::page_where(
         &mut conn,
         conditions,
@@ -51,12 +54,7 @@ pub async fn list(
     Ok((total, resources))
 }
 
-pub async fn get(
-    store: &Store,
-    id: &str,
-    with_members: bool,
-    base: &BaseUrl,
-) -> Result<Value, ScimError> {
+pub async fn get(store: &Store, id: &str, with_members: bool, base: &BaseUrl) -> Result<Value> {
     let mut conn = store.conn().await?;
     let row = existing(&mut conn, id).await?;
     Ok(to_scim(&mut conn, &[row], with_members, base)
@@ -65,12 +63,7 @@ pub async fn get(
 }
 
 /// `POST /Groups`.
-pub async fn create(
-    store: &Store,
-    actor: &Actor,
-    body: &Value,
-    base: &BaseUrl,
-) -> Result<Value, ScimError> {
+pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) -> Result<Value> {
     let fields = group_from_scim(body)?;
     let mut tx = store.begin().await?;
     check_name_free(&mut tx, &fields.display_name, None).await?;
@@ -109,7 +102,7 @@ pub async fn replace(
     body: &Value,
     preconditions: &Preconditions,
     base: &BaseUrl,
-) -> Result<Value, ScimError> {
+) -> Result<Value> {
     let fields = group_from_scim(body)?;
     let changes = [MemberChange::Replace(fields.members.clone())];
     let mut tx = store.begin().await?;
@@ -142,7 +135,7 @@ pub async fn patch(
     id: &str,
     body: &Value,
     preconditions: &Preconditions,
-) -> Result<(), ScimError> {
+) -> Result<()> {
     let mut request = PatchRequest::from_json(body)?;
     let member_changes = patch::take_member_changes(&mut request)?;
     let mut tx = store.begin().await?;
@@ -151,7 +144,7 @@ pub async fn patch(
     preconditions.check_write(&etag(row.version))?;
     if !request.operations.is_empty() {
         let base = BaseUrl(String::new());
-        let mut current = group_to_scim(&row, None, &base);
+        let mut current = render(&row, None, &base);
         patch::apply(&mut current, &request, ResourceKind::Group)?;
         let fields = group_from_scim(&current)?;
         check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
@@ -181,7 +174,7 @@ pub async fn delete(
     actor: &Actor,
     id: &str,
     preconditions: &Preconditions,
-) -> Result<(), ScimError> {
+) -> Result<()> {
     let mut tx = store.begin().await?;
     let row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
@@ -203,7 +196,7 @@ pub async fn delete(
 /// Locks the users `changes` may add, before the group's own row: joining a
 /// team serialises with the user's deprovisioning, which locks the user and
 /// then the teams it leaves — the same order, so the two cannot deadlock.
-async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Result<(), ScimError> {
+async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Result<()> {
     let joining: Vec<String> = changes
         .iter()
         .flat_map(|change| match change {
@@ -222,7 +215,7 @@ async fn apply_member_changes(
     actor: &Actor,
     team: &TeamRow,
     changes: &[MemberChange],
-) -> Result<bool, ScimError> {
+) -> Result<bool> {
     let mut added = Vec::new();
     let mut removed = Vec::new();
     for change in changes {
@@ -283,17 +276,12 @@ async fn apply_member_changes(
 /// A locked (deprovisioned) user is added like any other, so the directory
 /// stays what the IdP pushed: the lock still blocks every credential, and
 /// `users verify` reports the membership for an operator to see.
-async fn add_members(
-    conn: &mut Conn,
-    team_id: &str,
-    ids: &[String],
-) -> Result<Vec<String>, ScimError> {
+async fn add_members(conn: &mut Conn, team_id: &str, ids: &[String]) -> Result<Vec<String>> {
     let live: BTreeSet<String> = users::lock_live_ids(conn, ids).await?.into_iter().collect();
     if let Some(unknown) = ids.iter().find(|id| !live.contains(*id)) {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidValue,
-            format!("member {unknown:?} is not a user of this service; provision the user first"),
-        ));
+        return Err(Error::Invalid(format!(
+            "member {unknown:?} is not a user of this service; provision the user first"
+        )));
     }
     let mut added = Vec::new();
     for id in ids {
@@ -303,26 +291,18 @@ async fn add_members(
     Ok(added)
 }
 
-async fn check_name_free(
-    conn: &mut Conn,
-    display_name: &str,
-    except: Option<&str>,
-) -> Result<(), ScimError> {
+async fn check_name_free(conn: &mut Conn, display_name: &str, except: Option<&str>) -> Result<()> {
     match team_rows::find_by_name(conn, display_name).await? {
-        Some(other) if Some(other.id.as_str()) != except => Err(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "displayName {display_name:?} is already taken (id {})",
-                other.id
-            ),
-        )),
+        Some(other) if Some(other.id.as_str()) != except => Err(Error::Uniqueness(format!(
+            "displayName {display_name:?} is already taken (id {})",
+            other.id
+        ))),
         _ => Ok(()),
     }
 }
 
 /// Writes the fields over the row; returns the row as stored.
-async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<TeamRow, ScimError> {
+async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<TeamRow> {
     let updated = TeamRow {
         display_name: fields.display_name.clone(),
         external_id: fields.external_id.clone(),
@@ -331,14 +311,10 @@ async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<Te
         ..row
     };
     if !team_rows::update(conn, &updated).await? {
-        return Err(ScimError::new(
-            412,
-            None,
-            format!(
-                "group {} changed while this request ran; read it again and retry",
-                updated.id
-            ),
-        ));
+        return Err(Error::PreconditionFailed(format!(
+            "group {} changed while this request ran; read it again and retry",
+            updated.id
+        )));
     }
     Ok(TeamRow {
         version: updated.version + 1,
@@ -346,11 +322,11 @@ async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<Te
     })
 }
 
-/// The group, locked until a write transaction commits; else 404.
-async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow, ScimError> {
+/// The group, locked until a write transaction commits; else not found.
+async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow> {
     team_rows::get_for_update(conn, id)
         .await?
-        .ok_or_else(|| ScimError::not_found(format!("no group with id {id}")))
+        .ok_or_else(|| Error::NotFound(format!("no group with id {id}")))
 }
 
 async fn to_scim(
@@ -371,7 +347,22 @@ async fn to_scim(
             let row_members = members
                 .as_mut()
                 .map(|by_team| by_team.remove(&row.id).unwrap_or_default());
-            group_to_scim(row, row_members.as_deref(), base)
+            render(row, row_members.as_deref(), base)
         })
         .collect())
+}
+
+/// A team as SCIM shows it; `members` are `(id, userName)`, or `None` when
+/// they were not read.
+pub fn render(row: &TeamRow, members: Option<&[(String, String)]>, base: &BaseUrl) -> Value {
+    let view = GroupView {
+        id: &row.id,
+        display_name: &row.display_name,
+        external_id: row.external_id.as_deref(),
+        attributes: &row.attributes,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    group_to_scim(&view, members, base)
 }

@@ -9,11 +9,14 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::deprovision::{self, Trigger};
-use crate::scim::error::{ScimError, ScimType};
+use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
-use crate::scim::resource::{BaseUrl, UserFields, user_from_scim, user_to_scim};
+use crate::scim::resolve;
+use crate::scim::resource::{
+    BaseUrl, Email, EmailView, UserFields, UserView, user_from_scim, user_to_scim,
+};
 use crate::scim::schema::ResourceKind;
 use crate::store::settings::SettingsRow;
 use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
@@ -28,23 +31,24 @@ pub struct Written {
 }
 
 /// A page of users as SCIM JSON, and how many match in all.
-pub async fn list(
-    store: &Store,
-    params: &ListParams,
-    base: &BaseUrl,
-) -> Result<(i64, Vec<Value>), ScimError> {
+pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<(i64, Vec<Value>)> {
     let (kind, backend) = (ResourceKind::User, store.backend());
-    let filter = params.filter.as_ref();
+    let filter = (params.filter.as_ref())
+        .map(|filter| resolve::filter(filter, kind))
+        .transpose()?;
+    let filter = filter.as_ref();
     let mut conn = store.conn().await?;
-    let count_all = async |conn: &mut Conn| -> Result<i64, ScimError> {
-        let conditions = scim_query::list_conditions(kind, filter, backend)?;
+    let count_all = async |conn: &mut Conn| -> Result<i64> {
+        let conditions = scim_query::list_conditions(filter, backend);
         Ok(user_rows::count_live(conn, conditions).await?)
     };
     if params.count == 0 {
         return Ok((count_all(&mut conn).await?, Vec::new()));
     }
-    let order = scim_query::list_order(kind, params.sort_by.as_ref(), params.descending, backend)?;
-    let conditions = scim_query::list_conditions(kind, filter, backend)?;
+    // Resolved only when a page is read: `count=0` ignores `sortBy`.
+    let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
+    let order = scim_query::list_order(&sort, backend);
+    let conditions = scim_query::list_conditions(filter, backend);
     let (records, total) = user_rows::page_live(
         &mut conn,
         conditions,
@@ -63,7 +67,7 @@ pub async fn list(
     Ok((total, resources))
 }
 
-pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value, ScimError> {
+pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value> {
     let mut conn = store.conn().await?;
     Ok(to_scim(&live(&mut conn, id, false).await?, base))
 }
@@ -78,7 +82,7 @@ pub async fn create(
     settings: &SettingsRow,
     body: &Value,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let fields = user_from_scim(body)?;
     let mut tx = store.begin().await?;
     // A name nobody holds, the common case, costs no lookup: the insert
@@ -113,14 +117,10 @@ pub async fn create(
                 deprovisioned: followed == Some(true),
             })
         }
-        Some(row) if row.deleted_at.is_none() => Err(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "userName {:?} is already taken (id {})",
-                fields.user_name, row.id
-            ),
-        )),
+        Some(row) if row.deleted_at.is_none() => Err(Error::Uniqueness(format!(
+            "userName {:?} is already taken (id {})",
+            fields.user_name, row.id
+        ))),
         deleted => {
             if !settings.auto_provisioning {
                 drop(tx);
@@ -133,11 +133,10 @@ pub async fn create(
             let row = insert(&mut tx, &fields, &settings.default_role, false)
                 .await?
                 .ok_or_else(|| {
-                    ScimError::new(
-                        409,
-                        Some(ScimType::Uniqueness),
-                        format!("userName {:?} was taken meanwhile", fields.user_name),
-                    )
+                    Error::Uniqueness(format!(
+                        "userName {:?} was taken meanwhile",
+                        fields.user_name
+                    ))
                 })?;
             provisioned(tx, actor, settings, fields, row, replaces, base).await
         }
@@ -154,7 +153,7 @@ async fn provisioned(
     row: UserRow,
     replaces: Option<String>,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     audit::record(
         &mut tx,
         actor,
@@ -173,7 +172,7 @@ async fn provisioned(
     let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
     let record = UserRecord {
         row,
-        emails: fields.emails,
+        emails: email_rows(&fields.emails),
         teams: Vec::new(),
     };
     let resource = resource(&mut tx, &id, followed, Some(record), base).await?;
@@ -189,7 +188,7 @@ async fn provisioned(
 /// stay dead and give up the name. A deprovisioning still pending on it is
 /// completed now, whatever the toggles say, so none of its credentials can
 /// pass to the newcomer or come back. Returns the old record's id.
-async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<String, ScimError> {
+async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<String> {
     let id = row.id.clone();
     let reason = "its userName was provisioned again, as a new user";
     deprovision::deprovision_in(conn, actor, row, Some(reason), Trigger::Scim).await?;
@@ -199,11 +198,7 @@ async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<
 
 /// Audits a refused creation on its own (the request's transaction is
 /// abandoned) and returns the error to answer with.
-async fn reject_provisioning(
-    store: &Store,
-    actor: &Actor,
-    user_name: &str,
-) -> Result<ScimError, ScimError> {
+async fn reject_provisioning(store: &Store, actor: &Actor, user_name: &str) -> Result<Error> {
     let mut conn = store.write_conn().await?;
     audit::record(
         &mut conn,
@@ -214,14 +209,10 @@ async fn reject_provisioning(
         json!({ "why": "automatic provisioning is disabled" }),
     )
     .await?;
-    Ok(ScimError::new(
-        403,
-        None,
-        format!(
-            "automatic provisioning is disabled on this service: {user_name:?} was not created; \
+    Ok(Error::ProvisioningDisabled(format!(
+        "automatic provisioning is disabled on this service: {user_name:?} was not created; \
              an administrator can enable it with `scimctl provisioning enable`"
-        ),
-    ))
+    )))
 }
 
 /// `PUT /Users/{id}`: the body replaces the user.
@@ -232,7 +223,7 @@ pub async fn replace(
     body: &Value,
     preconditions: &Preconditions,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let fields = user_from_scim(body)?;
     update(store, actor, id, preconditions, base, |_| Ok(fields)).await
 }
@@ -245,7 +236,7 @@ pub async fn patch(
     body: &Value,
     preconditions: &Preconditions,
     base: &BaseUrl,
-) -> Result<Written, ScimError> {
+) -> Result<Written> {
     let request = PatchRequest::from_json(body)?;
     update(store, actor, id, preconditions, base, |mut current| {
         let active = current.get("active").cloned();
@@ -255,7 +246,7 @@ pub async fn patch(
         if let (Some(object), Some(active)) = (current.as_object_mut(), active) {
             object.entry("active").or_insert(active);
         }
-        user_from_scim(&current)
+        Ok(user_from_scim(&current)?)
     })
     .await
 }
@@ -269,23 +260,19 @@ async fn update(
     id: &str,
     preconditions: &Preconditions,
     base: &BaseUrl,
-    change: impl FnOnce(Value) -> Result<UserFields, ScimError>,
-) -> Result<Written, ScimError> {
+    change: impl FnOnce(Value) -> Result<UserFields>,
+) -> Result<Written> {
     let mut tx = store.begin().await?;
     let UserRecord { row, emails, teams } = live(&mut tx, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
-    let fields = change(user_to_scim(&row, &emails, &teams, base))?;
+    let fields = change(render(&row, &emails, &teams, base))?;
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
         && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
     {
-        return Err(ScimError::new(
-            409,
-            Some(ScimType::Uniqueness),
-            format!(
-                "userName {:?} is already taken (id {})",
-                fields.user_name, other.id
-            ),
-        ));
+        return Err(Error::Uniqueness(format!(
+            "userName {:?} is already taken (id {})",
+            fields.user_name, other.id
+        )));
     }
     let was_active = row.active;
     let row = write(&mut tx, row, &fields, Some(&emails)).await?;
@@ -301,7 +288,7 @@ async fn update(
     let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
     let written = UserRecord {
         row,
-        emails: fields.emails,
+        emails: email_rows(&fields.emails),
         teams,
     };
     let resource = resource(&mut tx, id, followed, Some(written), base).await?;
@@ -320,7 +307,7 @@ pub async fn delete(
     actor: &Actor,
     id: &str,
     preconditions: &Preconditions,
-) -> Result<bool, ScimError> {
+) -> Result<bool> {
     let mut tx = store.begin().await?;
     let row = live(&mut tx, id, true).await?.row;
     preconditions.check_write(&etag(row.version))?;
@@ -357,7 +344,7 @@ async fn follow_active(
     row: UserRow,
     was_active: bool,
     active: bool,
-) -> Result<Option<bool>, ScimError> {
+) -> Result<Option<bool>> {
     let deprovisioning = row.deprovision_state != "none";
     if !active && (was_active || !deprovisioning) {
         let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
@@ -380,7 +367,7 @@ async fn insert(
     fields: &UserFields,
     default_role: &str,
     if_free: bool,
-) -> Result<Option<UserRow>, ScimError> {
+) -> Result<Option<UserRow>> {
     let now = store::now();
     let row = UserRow {
         id: Uuid::new_v4().to_string(),
@@ -409,7 +396,7 @@ async fn insert(
     } else {
         user_rows::insert(conn, &row).await?;
     }
-    user_rows::insert_emails(conn, &row.id, &fields.emails).await?;
+    user_rows::insert_emails(conn, &row.id, &email_rows(&fields.emails)).await?;
     user_rows::add_role(conn, &row.id, default_role).await?;
     Ok(Some(row))
 }
@@ -422,7 +409,7 @@ async fn write(
     row: UserRow,
     fields: &UserFields,
     emails: Option<&[EmailRow]>,
-) -> Result<UserRow, ScimError> {
+) -> Result<UserRow> {
     let updated = UserRow {
         user_name: fields.user_name.clone(),
         external_id: fields.external_id.clone(),
@@ -437,8 +424,9 @@ async fn write(
         ..row
     };
     save(conn, &updated).await?;
-    if emails != Some(fields.emails.as_slice()) {
-        user_rows::replace_emails(conn, &updated.id, &fields.emails).await?;
+    let written = email_rows(&fields.emails);
+    if emails != Some(written.as_slice()) {
+        user_rows::replace_emails(conn, &updated.id, &written).await?;
     }
     Ok(UserRow {
         version: updated.version + 1,
@@ -446,27 +434,23 @@ async fn write(
     })
 }
 
-async fn save(conn: &mut Conn, row: &UserRow) -> Result<(), ScimError> {
+async fn save(conn: &mut Conn, row: &UserRow) -> Result<()> {
     if user_rows::update(conn, row).await? {
         Ok(())
     } else {
-        Err(ScimError::new(
-            412,
-            None,
-            format!(
-                "user {} changed while this request ran; read it again and retry",
-                row.id
-            ),
-        ))
+        Err(Error::PreconditionFailed(format!(
+            "user {} changed while this request ran; read it again and retry",
+            row.id
+        )))
     }
 }
 
-/// A user that is not a tombstone, with their emails and teams, or 404;
+/// A user that is not a tombstone, with their emails and teams, or not found;
 /// with `lock`, locked until the write transaction commits.
-async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord, ScimError> {
+async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord> {
     match user_rows::load(conn, id, lock).await? {
         Some(record) if record.row.deleted_at.is_none() => Ok(record),
-        _ => Err(ScimError::not_found(format!("no user with id {id}"))),
+        _ => Err(Error::NotFound(format!("no user with id {id}"))),
     }
 }
 
@@ -479,7 +463,7 @@ async fn resource(
     followed: Option<bool>,
     written: Option<UserRecord>,
     base: &BaseUrl,
-) -> Result<Value, ScimError> {
+) -> Result<Value> {
     match written.filter(|_| followed.is_none()) {
         Some(record) => Ok(to_scim(&record, base)),
         None => Ok(to_scim(&live(conn, id, true).await?, base)),
@@ -487,7 +471,53 @@ async fn resource(
 }
 
 fn to_scim(record: &UserRecord, base: &BaseUrl) -> Value {
-    user_to_scim(&record.row, &record.emails, &record.teams, base)
+    render(&record.row, &record.emails, &record.teams, base)
+}
+
+/// A user's rows as SCIM shows them; `teams` are `(id, display name)`.
+pub fn render(
+    row: &UserRow,
+    emails: &[EmailRow],
+    teams: &[(String, String)],
+    base: &BaseUrl,
+) -> Value {
+    let emails: Vec<EmailView<'_>> = emails
+        .iter()
+        .map(|email| EmailView {
+            value: &email.value,
+            kind: email.kind.as_deref(),
+            primary: email.primary,
+        })
+        .collect();
+    let view = UserView {
+        id: &row.id,
+        user_name: &row.user_name,
+        external_id: row.external_id.as_deref(),
+        given_name: row.given_name.as_deref(),
+        family_name: row.family_name.as_deref(),
+        formatted_name: row.formatted_name.as_deref(),
+        display_name: row.display_name.as_deref(),
+        active: row.active,
+        attributes: &row.attributes,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        emails: &emails,
+        teams,
+    };
+    user_to_scim(&view, base)
+}
+
+/// The emails a body set, as the store keeps them.
+fn email_rows(emails: &[Email]) -> Vec<EmailRow> {
+    emails
+        .iter()
+        .map(|email| EmailRow {
+            value: email.value.clone(),
+            kind: email.kind.clone(),
+            primary: email.primary,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::text;
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
 
-/// A user by id or userName, or a 404 that says how to find one.
+/// A user by id or userName, or a not-found error that says how to find one.
 pub async fn find(conn: &mut Conn, id_or_name: &str) -> Result<UserRow> {
     text::check("user", id_or_name, text::Kind::Name, usize::MAX)?;
     user_rows::resolve(conn, id_or_name).await?.ok_or_else(|| {

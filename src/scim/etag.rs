@@ -37,14 +37,10 @@ impl Preconditions {
     pub fn check_write(&self, current: &str) -> Result<(), ScimError> {
         self.check_if_match(current)?;
         if self.none_match_hits(current) {
-            return Err(ScimError::new(
-                412,
-                None,
-                format!(
-                    "If-None-Match matches the resource's current version {current}, so the \
+            return Err(ScimError::precondition(format!(
+                "If-None-Match matches the resource's current version {current}, so the \
                      request was not carried out"
-                ),
-            ));
+            )));
         }
         Ok(())
     }
@@ -63,15 +59,11 @@ impl Preconditions {
         if tags.iter().any(|tag| tag == "*" || same_tag(tag, current)) {
             return Ok(());
         }
-        Err(ScimError::new(
-            412,
-            None,
-            format!(
-                "the resource has changed: its version is {current}, not {}; GET it again and \
+        Err(ScimError::precondition(format!(
+            "the resource has changed: its version is {current}, not {}; GET it again and \
                  retry with the new ETag in If-Match",
-                tags.join(", ")
-            ),
-        ))
+            tags.join(", ")
+        )))
     }
 
     fn none_match_hits(&self, current: &str) -> bool {
@@ -123,6 +115,7 @@ fn same_tag(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::error::Problem;
 
     fn headers(if_match: &[&'static str], if_none_match: &[&'static str]) -> Preconditions {
         Preconditions::new(if_match.iter().copied(), if_none_match.iter().copied())
@@ -157,12 +150,12 @@ mod tests {
         let stale = headers(&["W/\"2\""], &[])
             .check_write(&current)
             .expect_err("stale");
-        assert_eq!(stale.status, 412);
+        assert_eq!(stale.problem, Problem::Precondition);
         assert!(stale.detail.contains("W/\"3\""), "{}", stale.detail);
         let exists = headers(&[], &["*"])
             .check_write(&current)
             .expect_err("exists");
-        assert_eq!(exists.status, 412);
+        assert_eq!(exists.problem, Problem::Precondition);
         assert!(headers(&[], &["W/\"2\""]).check_write(&current).is_ok());
     }
 
@@ -174,8 +167,8 @@ mod tests {
         assert_eq!(
             headers(&["W/\"2\""], &[])
                 .not_modified(&current)
-                .map_err(|e| e.status),
-            Err(412)
+                .map_err(|e| e.problem),
+            Err(Problem::Precondition)
         );
     }
 }

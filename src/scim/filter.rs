@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::{ScimError, ScimType};
+pub use super::resolved::CompareOp;
 use super::schema::{Attribute, Mutability, ResourceKind, Returned, Schema, Type, Uniqueness};
 
 /// `urn:…:User:name.givenName`: an optional schema URN, an attribute name
@@ -29,19 +30,6 @@ pub struct AttrPath {
     pub urn: Option<String>,
     pub name: String,
     pub sub_attribute: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Co,
-    Sw,
-    Ew,
-    Gt,
-    Ge,
-    Lt,
-    Le,
 }
 
 /// A filter expression.
@@ -753,41 +741,6 @@ fn path_from_sub(name: String) -> AttrPath {
 // Canonical text
 // ---------------------------------------------------------------------------
 
-impl CompareOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "eq",
-            CompareOp::Ne => "ne",
-            CompareOp::Co => "co",
-            CompareOp::Sw => "sw",
-            CompareOp::Ew => "ew",
-            CompareOp::Gt => "gt",
-            CompareOp::Ge => "ge",
-            CompareOp::Lt => "lt",
-            CompareOp::Le => "le",
-        }
-    }
-
-    /// `gt`, `ge`, `lt` or `le`.
-    pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-        )
-    }
-
-    /// `co`, `sw` or `ew`.
-    pub fn is_substring(self) -> bool {
-        matches!(self, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
-    }
-}
-
-impl fmt::Display for CompareOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl fmt::Display for AttrPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(urn) = &self.urn {
@@ -910,7 +863,7 @@ impl Resolved {
 }
 
 fn invalid_filter(detail: String) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidFilter, detail)
+    ScimError::invalid(ScimType::InvalidFilter, detail)
 }
 
 impl AttrPath {
@@ -2012,8 +1965,7 @@ mod tests {
             ("emails[nosuch eq \"x\"]", "has no sub-attribute"),
         ] {
             let err = parse(text).check(ResourceKind::User).expect_err(text);
-            assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{text}");
-            assert_eq!(err.status, 400);
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidFilter), "{text}");
             assert!(err.detail.contains(needle), "{text}: {}", err.detail);
         }
         parse("members.value eq \"x\" and displayName sw \"a\"")

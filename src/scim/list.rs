@@ -37,10 +37,7 @@ impl ListParams {
             .filter(|text| !text.trim().is_empty())
             .map(|text| {
                 parse_filter(text).map_err(|err| {
-                    ScimError::bad_request(
-                        ScimType::InvalidFilter,
-                        format!("filter {text:?}: {err}"),
-                    )
+                    ScimError::invalid(ScimType::InvalidFilter, format!("filter {text:?}: {err}"))
                 })
             })
             .transpose()?;
@@ -52,7 +49,7 @@ impl ListParams {
                     .filter(|path| path.value_filter.is_none())
                     .map(|path| path.attribute)
                     .ok_or_else(|| {
-                        ScimError::bad_request(
+                        ScimError::invalid(
                             ScimType::InvalidValue,
                             format!("sortBy {text:?} is not an attribute path"),
                         )
@@ -63,7 +60,7 @@ impl ListParams {
             None | Some("ascending") => false,
             Some("descending") => true,
             Some(other) => {
-                return Err(ScimError::bad_request(
+                return Err(ScimError::invalid(
                     ScimType::InvalidValue,
                     format!("sortOrder {other:?} must be \"ascending\" or \"descending\""),
                 ));
@@ -159,7 +156,7 @@ fn paths(text: Option<&str>, parameter: &str) -> Result<Vec<AttrPath>, ScimError
                 .filter(|path| path.value_filter.is_none())
                 .map(|path| path.attribute)
                 .ok_or_else(|| {
-                    ScimError::bad_request(
+                    ScimError::invalid(
                         ScimType::InvalidValue,
                         format!("{parameter}: {part:?} is not an attribute path"),
                     )

@@ -7,6 +7,8 @@ pub mod etag;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod resolve;
+pub mod resolved;
 pub mod resource;
 pub mod schema;
 

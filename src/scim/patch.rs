@@ -161,7 +161,7 @@ impl Operation {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => Some(text.clone()),
             Some(other) => {
-                return Err(ScimError::bad_request(
+                return Err(ScimError::invalid(
                     ScimType::InvalidPath,
                     format!(
                         "operation {number} has a \"path\" that is not a string: {}",
@@ -173,7 +173,7 @@ impl Operation {
         let target = match &path {
             None => Target::Resource,
             Some(text) => parse_target(text).map_err(|error| {
-                ScimError::bad_request(
+                ScimError::invalid(
                     ScimType::InvalidPath,
                     format!(
                         "operation {number} has the path {}, which does not parse: {} at position {}",
@@ -187,7 +187,7 @@ impl Operation {
         let value = field(object, "value").cloned();
         match op {
             Op::Remove if matches!(target, Target::Resource) => {
-                return Err(ScimError::bad_request(
+                return Err(ScimError::invalid(
                     ScimType::NoTarget,
                     format!(
                         "operation {number} is a remove without a path: name what to remove, as in \"path\": \"members[value eq \\\"…\\\"]\""
@@ -204,7 +204,7 @@ impl Operation {
                     )));
                 }
                 (Target::Resource, Some(value)) if !value.is_object() => {
-                    return Err(ScimError::bad_request(
+                    return Err(ScimError::invalid(
                         ScimType::InvalidValue,
                         format!(
                             "operation {number} has no path, so its value must be an object of attributes, not {}",
@@ -266,11 +266,10 @@ pub fn apply(
     kind: ResourceKind,
 ) -> Result<(), ScimError> {
     let Value::Object(original) = resource else {
-        return Err(ScimError::new(
-            500,
-            None,
-            format!("the stored {} is not a JSON object", kind.name()),
-        ));
+        return Err(ScimError::internal(format!(
+            "the stored {} is not a JSON object",
+            kind.name()
+        )));
     };
     let mut working = original.clone();
     for operation in &request.operations {
@@ -337,7 +336,7 @@ fn without_path(
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
     if op == Op::Remove {
-        return Err(ScimError::bad_request(
+        return Err(ScimError::invalid(
             ScimType::NoTarget,
             "a remove needs a path naming an attribute, not the whole resource",
         ));
@@ -835,7 +834,7 @@ fn filtered(
     };
     filter.check_within(attribute)?;
     let no_match = || {
-        ScimError::bad_request(
+        ScimError::invalid(
             ScimType::NoTarget,
             format!("no value of {} matches the filter", slot.key),
         )
@@ -900,7 +899,7 @@ fn filtered(
                 // Entra adds `emails[type eq "work"].value` for a user without
                 // a work email: the filter's `eq` terms describe the new value.
                 let element = element_from_filter(filter, slot.attribute).ok_or_else(|| {
-                    ScimError::bad_request(
+                    ScimError::invalid(
                         ScimType::NoTarget,
                         format!(
                             "no value of {} matches the filter, and a new one can only be made from `eq` comparisons joined by `and`",
@@ -1325,19 +1324,19 @@ fn shown(value: &Value) -> String {
 }
 
 fn syntax(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidSyntax, detail)
+    ScimError::invalid(ScimType::InvalidSyntax, detail)
 }
 
 fn invalid_path(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidPath, detail)
+    ScimError::invalid(ScimType::InvalidPath, detail)
 }
 
 fn invalid_value(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidValue, detail)
+    ScimError::invalid(ScimType::InvalidValue, detail)
 }
 
 fn mutability(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request(ScimType::Mutability, detail)
+    ScimError::invalid(ScimType::Mutability, detail)
 }
 
 fn read_only(attribute: &Attribute) -> ScimError {
@@ -1399,7 +1398,7 @@ fn member_change(
             }
             let change = match (operation.op, &path.value_filter) {
                 (Op::Remove, Some(filter)) => Some(MemberChange::Remove(filter_ids(filter).ok_or_else(|| {
-                    ScimError::bad_request(
+                    ScimError::invalid(
                         ScimType::InvalidFilter,
                         "members are selected by id only, as in members[value eq \"…\"] (several joined by or)",
                     )
@@ -1524,6 +1523,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::scim::error::Problem;
     use crate::scim::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
     fn body(operations: Value) -> Value {
@@ -1544,7 +1544,7 @@ mod tests {
         let mut copy = resource.clone();
         let err = apply(&mut copy, &request(operations), kind).expect_err("should be refused");
         assert_eq!(copy, resource, "a refused PATCH changes nothing");
-        assert_eq!(err.status, 400);
+        assert!(matches!(err.problem, Problem::Request(_)));
         err
     }
 
@@ -1602,8 +1602,8 @@ mod tests {
         for case in cases {
             let err = unparsable(case.clone());
             assert_eq!(
-                (err.status, err.scim_type),
-                (400, Some(ScimType::InvalidSyntax)),
+                err.problem,
+                Problem::Request(ScimType::InvalidSyntax),
                 "{case}"
             );
         }
@@ -1627,7 +1627,7 @@ mod tests {
         assert!(PatchRequest::from_json(&lower).is_ok());
         for op in [json!("move"), json!(1), Value::Null] {
             let err = unparsable(body(json!([{ "op": op, "path": "title", "value": "x" }])));
-            assert_eq!(err.scim_type, Some(ScimType::InvalidSyntax));
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidSyntax));
             assert!(
                 err.detail.contains("add, replace or remove"),
                 "{}",
@@ -1641,20 +1641,20 @@ mod tests {
         let err = unparsable(body(
             json!([{ "op": "remove", "path": "emails[type eq \"work\"" }]),
         ));
-        assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidPath));
         assert!(err.detail.contains("position"), "{}", err.detail);
         let err = unparsable(body(json!([{ "op": "remove", "path": 42 }])));
-        assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidPath));
     }
 
     #[test]
     fn add_and_replace_need_a_value_and_remove_needs_a_path() {
         let err = unparsable(body(json!([{ "op": "add", "path": "title" }])));
-        assert_eq!(err.scim_type, Some(ScimType::InvalidSyntax));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidSyntax));
         let err = unparsable(body(json!([{ "op": "remove" }])));
-        assert_eq!(err.scim_type, Some(ScimType::NoTarget));
+        assert_eq!(err.scim_type(), Some(ScimType::NoTarget));
         let err = unparsable(body(json!([{ "op": "replace", "value": "Babs" }])));
-        assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue));
         // A remove may carry a value (Entra lists the members to remove).
         assert!(
             PatchRequest::from_json(&body(
@@ -1763,7 +1763,7 @@ mod tests {
             USER_KIND,
             json!([{ "op": "add", "path": "emails[type co \"x\"].value", "value": "a@b.c" }]),
         );
-        assert_eq!(err.scim_type, Some(ScimType::NoTarget));
+        assert_eq!(err.scim_type(), Some(ScimType::NoTarget));
     }
 
     // --- replace -------------------------------------------------------------
@@ -1827,7 +1827,7 @@ mod tests {
                 USER_KIND,
                 json!([{ "op": "replace", "path": path, "value": "x@y.z" }]),
             );
-            assert_eq!(err.scim_type, Some(ScimType::NoTarget), "{path}");
+            assert_eq!(err.scim_type(), Some(ScimType::NoTarget), "{path}");
         }
     }
 
@@ -1909,7 +1909,7 @@ mod tests {
             let result = apply(&mut resource, &request(operations.clone()), USER_KIND);
             if path.contains('[') {
                 assert_eq!(
-                    result.expect_err(path).scim_type,
+                    result.expect_err(path).scim_type(),
                     Some(ScimType::NoTarget),
                     "{path}"
                 );
@@ -1942,7 +1942,7 @@ mod tests {
         ] {
             let err = refused(user(), USER_KIND, operations.clone());
             assert_eq!(
-                err.scim_type,
+                err.scim_type(),
                 Some(ScimType::Mutability),
                 "{operations}: {}",
                 err.detail
@@ -1953,7 +1953,7 @@ mod tests {
             GROUP_KIND,
             json!([{ "op": "remove", "path": "displayName" }]),
         );
-        assert_eq!(err.scim_type, Some(ScimType::Mutability));
+        assert_eq!(err.scim_type(), Some(ScimType::Mutability));
         assert!(
             err.detail.contains("displayName is required"),
             "{}",
@@ -1969,7 +1969,7 @@ mod tests {
             json!([{ "op": "remove", "path": "members[value eq \"2819c223\"].value" }]),
         ] {
             let err = refused(group(), GROUP_KIND, operations.clone());
-            assert_eq!(err.scim_type, Some(ScimType::Mutability), "{operations}");
+            assert_eq!(err.scim_type(), Some(ScimType::Mutability), "{operations}");
         }
         // Whole members come and go.
         let result = patched(
@@ -2054,7 +2054,7 @@ mod tests {
             GROUP_KIND,
             json!([{ "op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "x" }]),
         );
-        assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidPath));
     }
 
     // --- Entra's and Okta's requests -----------------------------------------
@@ -2097,7 +2097,7 @@ mod tests {
         ] {
             let err = refused(user(), USER_KIND, operations.clone());
             assert_eq!(
-                err.scim_type,
+                err.scim_type(),
                 Some(ScimType::InvalidValue),
                 "{operations}: {}",
                 err.detail
@@ -2131,7 +2131,7 @@ mod tests {
             USER_KIND,
             json!([{ "op": "remove", "path": "favouriteColour[value eq \"x\"]" }]),
         );
-        assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidPath));
     }
 
     #[test]
@@ -2223,7 +2223,7 @@ mod tests {
                 { "op": "remove", "path": "emails[type eq \"pager\"]" },
             ]),
         );
-        assert_eq!(err.scim_type, Some(ScimType::NoTarget));
+        assert_eq!(err.scim_type(), Some(ScimType::NoTarget));
         assert!(
             err.detail.starts_with("remove emails[type eq \"pager\"]: "),
             "{}",
@@ -2334,7 +2334,7 @@ mod tests {
             let before = format!("{:?}", parsed.operations);
             let err = take_member_changes(&mut parsed).expect_err("refused");
             assert_eq!(
-                err.scim_type,
+                err.scim_type(),
                 Some(scim_type),
                 "{operations}: {}",
                 err.detail
@@ -2477,8 +2477,7 @@ mod tests {
                 Ok(()) => prop_assert!(patched.is_object()),
                 Err(err) => {
                     prop_assert_eq!(&patched, &resource);
-                    prop_assert_eq!(err.status, 400);
-                    prop_assert!(err.scim_type.is_some());
+                    prop_assert!(matches!(err.problem, Problem::Request(_)));
                 }
             }
         }
@@ -2526,7 +2525,7 @@ mod tests {
             let err = result.expect_err("refused");
             prop_assert_eq!(resource, user());
             let expected = if attribute.starts_with("urn:") { ScimType::InvalidPath } else { ScimType::NoTarget };
-            prop_assert_eq!(err.scim_type, Some(expected), "{}", err.detail);
+            prop_assert_eq!(err.scim_type(), Some(expected), "{}", err.detail);
         }
     }
 }

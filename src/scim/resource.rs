@@ -7,9 +7,9 @@ use super::error::{ScimError, ScimType};
 use super::etag::etag;
 use super::schema::{Attribute, ResourceKind, Type};
 use super::{GROUP_SCHEMA, USER_SCHEMA};
+use time::OffsetDateTime;
+
 use crate::api::rfc3339;
-use crate::store::teams::TeamRow;
-use crate::store::users::{EmailRow, UserRow};
 use crate::text;
 
 /// What a SCIM User body sets, split into the column-backed attributes and
@@ -23,7 +23,7 @@ pub struct UserFields {
     pub formatted_name: Option<String>,
     pub display_name: Option<String>,
     pub active: bool,
-    pub emails: Vec<EmailRow>,
+    pub emails: Vec<Email>,
     /// Every other attribute, `name`'s other parts and the extensions included.
     pub attributes: Map<String, Value>,
 }
@@ -36,6 +36,57 @@ pub struct GroupFields {
     /// Member ids, in the order sent, without repeats.
     pub members: Vec<String>,
     pub attributes: Map<String, Value>,
+}
+
+/// An email address of a user, as a body sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+/// An email address of a user, as a resource shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailView<'a> {
+    pub value: &'a str,
+    pub kind: Option<&'a str>,
+    pub primary: bool,
+}
+
+/// What a User resource shows of the directory's record. The domain fills
+/// it from its rows, so `scim` knows nothing of how they are stored.
+#[derive(Debug, Clone, Copy)]
+pub struct UserView<'a> {
+    pub id: &'a str,
+    pub user_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub given_name: Option<&'a str>,
+    pub family_name: Option<&'a str>,
+    pub formatted_name: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub active: bool,
+    /// The JSON object of the attributes no column holds.
+    pub attributes: &'a str,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub emails: &'a [EmailView<'a>],
+    /// `(id, display name)` of the teams the user is in.
+    pub teams: &'a [(String, String)],
+}
+
+/// What a Group resource shows of the directory's record.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+    pub external_id: Option<&'a str>,
+    /// The JSON object of the attributes no column holds.
+    pub attributes: &'a str,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 /// Where resources live, for `meta.location` and `$ref`: `https://host/scim/v2`.
@@ -58,7 +109,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
     let user_name = take_string(&mut object, "userName")?
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 "userName is required and must not be empty",
             )
@@ -68,7 +119,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
     let active = match object.remove("active") {
         None | Some(Value::Null) => true,
         Some(value) => as_bool(&value).ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("active must be a boolean, not {value}"),
             )
@@ -91,7 +142,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
             (None, None, None)
         }
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("name must be an object, not {other}"),
             ));
@@ -103,7 +154,7 @@ pub fn user_from_scim(body: &Value) -> Result<UserFields, ScimError> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(values)) => values.iter().map(email).collect::<Result<_, _>>()?,
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("emails must be an array, not {other}"),
             ));
@@ -158,9 +209,9 @@ fn check_user_text(
     Ok(())
 }
 
-fn email(value: &Value) -> Result<EmailRow, ScimError> {
+fn email(value: &Value) -> Result<Email, ScimError> {
     let invalid = || {
-        ScimError::bad_request(
+        ScimError::invalid(
             ScimType::InvalidValue,
             format!("an email must be an object with a string value, not {value}"),
         )
@@ -173,7 +224,7 @@ fn email(value: &Value) -> Result<EmailRow, ScimError> {
             .map(|(_, value)| value)
     };
     let address = get("value").and_then(Value::as_str).ok_or_else(invalid)?;
-    Ok(EmailRow {
+    Ok(Email {
         value: address.to_owned(),
         kind: get("type").and_then(Value::as_str).map(str::to_owned),
         primary: get("primary").and_then(as_bool).unwrap_or(false),
@@ -186,7 +237,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
     let display_name = take_string(&mut object, "displayName")?
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 "displayName is required and must not be empty",
             )
@@ -207,7 +258,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
                         })
                         .and_then(|(_, id)| id.as_str())
                         .ok_or_else(|| {
-                            ScimError::bad_request(
+                            ScimError::invalid(
                                 ScimType::InvalidValue,
                                 format!(
                                     "a member must be an object with a string value, not {value}"
@@ -219,7 +270,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
             text::member_ids(ids.into_iter())?
         }
         Some(other) => {
-            return Err(ScimError::bad_request(
+            return Err(ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("members must be an array, not {other}"),
             ));
@@ -244,7 +295,7 @@ pub fn group_from_scim(body: &Value) -> Result<GroupFields, ScimError> {
 /// user's `groups`, and `password`, which is never stored.
 fn canonical_object(body: &Value, kind: ResourceKind) -> Result<Map<String, Value>, ScimError> {
     let object = body.as_object().ok_or_else(|| {
-        ScimError::bad_request(
+        ScimError::invalid(
             ScimType::InvalidSyntax,
             format!("a {} must be a JSON object", kind.name()),
         )
@@ -262,7 +313,7 @@ fn canonical_object(body: &Value, kind: ResourceKind) -> Result<Map<String, Valu
             .find(|schema| schema.id.eq_ignore_ascii_case(key))
         {
             let Value::Object(extension) = value else {
-                return Err(ScimError::bad_request(
+                return Err(ScimError::invalid(
                     ScimType::InvalidValue,
                     format!("{} must be an object", schema.id),
                 ));
@@ -340,12 +391,12 @@ fn canonical_element(attribute: &'static Attribute, value: &Value) -> Result<Val
             }
             Ok(Value::Object(canonical))
         }
-        (Type::Complex, other) => Err(ScimError::bad_request(
+        (Type::Complex, other) => Err(ScimError::invalid(
             ScimType::InvalidValue,
             format!("{} must be an object, not {other}", attribute.name),
         )),
         (Type::Boolean, value) => as_bool(value).map(Value::Bool).ok_or_else(|| {
-            ScimError::bad_request(
+            ScimError::invalid(
                 ScimType::InvalidValue,
                 format!("{} must be a boolean, not {value}", attribute.name),
             )
@@ -368,21 +419,17 @@ fn take_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<Stri
     match object.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(ScimError::bad_request(
+        Some(other) => Err(ScimError::invalid(
             ScimType::InvalidValue,
             format!("{key} must be a string, not {other}"),
         )),
     }
 }
 
-/// A user as SCIM returns it. `teams` are `(id, display name)`.
-pub fn user_to_scim(
-    row: &UserRow,
-    emails: &[EmailRow],
-    teams: &[(String, String)],
-    base: &BaseUrl,
-) -> Value {
-    let mut object: Map<String, Value> = serde_json::from_str(&row.attributes).unwrap_or_default();
+/// A user as SCIM returns it.
+pub fn user_to_scim(row: &UserView<'_>, base: &BaseUrl) -> Value {
+    let (emails, teams) = (row.emails, row.teams);
+    let mut object: Map<String, Value> = serde_json::from_str(row.attributes).unwrap_or_default();
     // The core schema, then every extension the user has data under.
     let mut schemas = vec![json!(USER_SCHEMA)];
     schemas.extend(
@@ -393,7 +440,7 @@ pub fn user_to_scim(
     );
     object.insert("schemas".into(), Value::Array(schemas));
     object.insert("id".into(), json!(row.id));
-    if let Some(external_id) = &row.external_id {
+    if let Some(external_id) = row.external_id {
         object.insert("externalId".into(), json!(external_id));
     }
     object.insert("userName".into(), json!(row.user_name));
@@ -402,9 +449,9 @@ pub fn user_to_scim(
         _ => Map::new(),
     };
     for (key, value) in [
-        ("formatted", &row.formatted_name),
-        ("familyName", &row.family_name),
-        ("givenName", &row.given_name),
+        ("formatted", row.formatted_name),
+        ("familyName", row.family_name),
+        ("givenName", row.given_name),
     ] {
         if let Some(value) = value {
             name.insert(key.into(), json!(value));
@@ -413,7 +460,7 @@ pub fn user_to_scim(
     if !name.is_empty() {
         object.insert("name".into(), Value::Object(name));
     }
-    if let Some(display_name) = &row.display_name {
+    if let Some(display_name) = row.display_name {
         object.insert("displayName".into(), json!(display_name));
     }
     object.insert("active".into(), json!(row.active));
@@ -423,7 +470,7 @@ pub fn user_to_scim(
             .iter()
             .map(|email| {
                 let mut value = json!({ "value": email.value, "primary": email.primary });
-                if let Some(kind) = &email.kind {
+                if let Some(kind) = email.kind {
                     value["type"] = json!(kind);
                 }
                 value
@@ -446,7 +493,7 @@ pub fn user_to_scim(
             "resourceType": "User",
             "created": rfc3339(row.created_at),
             "lastModified": rfc3339(row.updated_at),
-            "location": base.user(&row.id),
+            "location": base.user(row.id),
             "version": etag(row.version),
         }),
     );
@@ -455,11 +502,15 @@ pub fn user_to_scim(
 
 /// A group as SCIM returns it; `members` are `(id, userName)`, or `None`
 /// when the client excluded them (and they were not read).
-pub fn group_to_scim(row: &TeamRow, members: Option<&[(String, String)]>, base: &BaseUrl) -> Value {
-    let mut object: Map<String, Value> = serde_json::from_str(&row.attributes).unwrap_or_default();
+pub fn group_to_scim(
+    row: &GroupView<'_>,
+    members: Option<&[(String, String)]>,
+    base: &BaseUrl,
+) -> Value {
+    let mut object: Map<String, Value> = serde_json::from_str(row.attributes).unwrap_or_default();
     object.insert("schemas".into(), json!([GROUP_SCHEMA]));
     object.insert("id".into(), json!(row.id));
-    if let Some(external_id) = &row.external_id {
+    if let Some(external_id) = row.external_id {
         object.insert("externalId".into(), json!(external_id));
     }
     object.insert("displayName".into(), json!(row.display_name));
@@ -478,7 +529,7 @@ pub fn group_to_scim(row: &TeamRow, members: Option<&[(String, String)]>, base: 
             "resourceType": "Group",
             "created": rfc3339(row.created_at),
             "lastModified": rfc3339(row.updated_at),
-            "location": base.group(&row.id),
+            "location": base.group(row.id),
             "version": etag(row.version),
         }),
     );

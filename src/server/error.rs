@@ -70,6 +70,16 @@ impl From<domain::Error> for ApiError {
             domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
             domain::Error::Conflict(_) => StatusCode::CONFLICT,
             domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            domain::Error::Uniqueness(_) => StatusCode::CONFLICT,
+            domain::Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            domain::Error::ProvisioningDisabled(_) => StatusCode::FORBIDDEN,
+            // Only SCIM requests raise these; the admin API answers them in
+            // its own format all the same.
+            domain::Error::Scim(scim) => match scim.problem {
+                crate::scim::error::Problem::Request(_) => StatusCode::BAD_REQUEST,
+                crate::scim::error::Problem::Precondition => StatusCode::PRECONDITION_FAILED,
+                crate::scim::error::Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             domain::Error::Store(source) => {
                 // The cause stays in the server log; the client learns only
                 // that it was not its fault.

@@ -10,7 +10,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
@@ -22,8 +22,8 @@ use super::auth::bearer_token;
 use super::client_ip::ClientIp;
 use super::config::{Limits, Rate};
 use super::error::ApiError;
+use super::scim::error::ScimHttpError;
 use crate::domain::token::PresentedToken;
-use crate::scim::error::ScimError;
 
 /// Key ids longer than this are not real (ours are far shorter) and are not
 /// tracked one by one: a client could otherwise fill memory with made-up
@@ -205,7 +205,8 @@ impl Throttled {
 
     /// `429` in the SCIM error format, with `Retry-After`.
     pub fn scim_response(&self) -> Response {
-        let mut response = ScimError::new(429, None, self.message()).into_response();
+        let mut response =
+            ScimHttpError::new(StatusCode::TOO_MANY_REQUESTS, None, self.message()).into_response();
         response.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from(self.retry_after_seconds()),

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::scim::PREFIX as SCIM_PREFIX;
-use crate::scim::error::{ScimError, ScimType};
+use super::scim::error::ScimHttpError;
+use crate::scim::error::ScimType;
 use crate::text::{self, Kind, TextError};
 
 pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
@@ -28,7 +29,7 @@ pub async fn refuse_control_characters(request: Request, next: Next) -> Response
         } else {
             ScimType::InvalidValue
         };
-        ScimError::bad_request(scim_type, err.to_string()).into_response()
+        ScimHttpError::bad_request(scim_type, err.to_string()).into_response()
     } else {
         ApiError::new(StatusCode::BAD_REQUEST, err.to_string()).into_response()
     }

@@ -4,15 +4,16 @@
 
 use axum::Router;
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::super::AppState;
+use super::error::ScimHttpError;
 use super::gate::SCOPE;
 use super::http::{ScimQuery, ScimResponse};
 use crate::scim::LIST_RESPONSE_SCHEMA;
-use crate::scim::error::ScimError;
 use crate::scim::list::MAX_RESULTS;
 use crate::scim::resource::BaseUrl;
 use crate::scim::schema::{ResourceKind, Schema};
@@ -47,7 +48,7 @@ async fn service_provider_config(base: BaseUrl) -> ScimResponse {
 async fn resource_types(
     base: BaseUrl,
     ScimQuery(query): ScimQuery<DiscoveryQuery>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     refuse_filter(&query, "ResourceTypes")?;
     let all: Vec<Value> = KINDS
         .iter()
@@ -56,12 +57,15 @@ async fn resource_types(
     Ok(ScimResponse::ok(list(all)))
 }
 
-async fn resource_type(base: BaseUrl, Path(id): Path<String>) -> Result<ScimResponse, ScimError> {
+async fn resource_type(
+    base: BaseUrl,
+    Path(id): Path<String>,
+) -> Result<ScimResponse, ScimHttpError> {
     let kind = KINDS
         .into_iter()
         .find(|kind| kind.name().eq_ignore_ascii_case(&id))
         .ok_or_else(|| {
-            ScimError::not_found(format!(
+            ScimHttpError::not_found(format!(
                 "no resource type {id:?}; this service has {}",
                 names(KINDS.iter().map(|kind| kind.name()))
             ))
@@ -72,7 +76,7 @@ async fn resource_type(base: BaseUrl, Path(id): Path<String>) -> Result<ScimResp
 async fn schemas(
     base: BaseUrl,
     ScimQuery(query): ScimQuery<DiscoveryQuery>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     refuse_filter(&query, "Schemas")?;
     let all: Vec<Value> = all_schemas()
         .map(|schema| schema_json(schema, &base))
@@ -80,11 +84,11 @@ async fn schemas(
     Ok(ScimResponse::ok(list(all)))
 }
 
-async fn schema(base: BaseUrl, Path(id): Path<String>) -> Result<ScimResponse, ScimError> {
+async fn schema(base: BaseUrl, Path(id): Path<String>) -> Result<ScimResponse, ScimHttpError> {
     let schema = all_schemas()
         .find(|schema| schema.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| {
-            ScimError::not_found(format!(
+            ScimHttpError::not_found(format!(
                 "no schema {id:?}; this service has {}",
                 names(all_schemas().map(|schema| schema.id))
             ))
@@ -94,10 +98,10 @@ async fn schema(base: BaseUrl, Path(id): Path<String>) -> Result<ScimResponse, S
 
 /// RFC 7644 §4: a filter on discovery lists is not evaluated, and a client
 /// that sent one must not believe its conditions held.
-fn refuse_filter(query: &DiscoveryQuery, endpoint: &str) -> Result<(), ScimError> {
+fn refuse_filter(query: &DiscoveryQuery, endpoint: &str) -> Result<(), ScimHttpError> {
     if query.filter.is_some() {
-        return Err(ScimError::new(
-            403,
+        return Err(ScimHttpError::new(
+            StatusCode::FORBIDDEN,
             None,
             format!(
                 "/{endpoint} cannot be filtered (RFC 7644 §4); GET it without `filter` and pick \

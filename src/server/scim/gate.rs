@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,9 +15,9 @@ use super::super::AppState;
 use super::super::auth::{self, Caller, Refusal, RequestFacts};
 use super::super::client_ip::ClientIp;
 use super::super::limits::Throttled;
+use super::error::ScimHttpError;
 use crate::domain::allowlist;
 use crate::domain::scope::Scope;
-use crate::scim::error::ScimError;
 
 /// The one scope every SCIM endpoint needs.
 pub const SCOPE: Scope = Scope::ScimProvision;
@@ -40,13 +41,13 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
 
 /// Why the gate stayed shut.
 enum Refused {
-    Error(ScimError),
+    Error(ScimHttpError),
     /// A key over its rate limit: `429` with `Retry-After`.
     Throttled(Throttled),
 }
 
-impl From<ScimError> for Refused {
-    fn from(err: ScimError) -> Self {
+impl From<ScimHttpError> for Refused {
+    fn from(err: ScimHttpError) -> Self {
         Refused::Error(err)
     }
 }
@@ -63,7 +64,7 @@ impl From<Refusal> for Refused {
 async fn admit(state: &AppState, request: &Parts) -> Result<Caller, Refused> {
     let Some(ip) = client_ip(request) else {
         tracing::error!("request without a peer address: serve with connect info");
-        return Err(internal().into());
+        return Err(ScimHttpError::internal().into());
     };
     let facts = RequestFacts {
         ip,
@@ -81,20 +82,22 @@ async fn admit(state: &AppState, request: &Parts) -> Result<Caller, Refused> {
     Ok(caller)
 }
 
-impl From<Refusal> for ScimError {
+impl From<Refusal> for ScimHttpError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::NotAllowed(message) => ScimError::new(403, None, message),
-            Refusal::Unauthenticated(reason) => ScimError::new(
-                401,
+            Refusal::NotAllowed(message) => {
+                ScimHttpError::new(StatusCode::FORBIDDEN, None, message)
+            }
+            Refusal::Unauthenticated(reason) => ScimHttpError::new(
+                StatusCode::UNAUTHORIZED,
                 None,
                 format!(
                     "{reason}; the identity provider needs a key with scope {SCOPE} \
                      (`scimctl keys create --name okta --scope {SCOPE}`)"
                 ),
             ),
-            Refusal::MissingScope(scope) => ScimError::new(
-                403,
+            Refusal::MissingScope(scope) => ScimHttpError::new(
+                StatusCode::FORBIDDEN,
                 None,
                 format!(
                     "key lacks scope {scope}; give the identity provider a key that has it \
@@ -102,7 +105,9 @@ impl From<Refusal> for ScimError {
                 ),
             ),
             Refusal::Failed(err) => err.into(),
-            Refusal::Throttled(throttled) => ScimError::new(429, None, throttled.message()),
+            Refusal::Throttled(throttled) => {
+                ScimHttpError::new(StatusCode::TOO_MANY_REQUESTS, None, throttled.message())
+            }
         }
     }
 }
@@ -117,10 +122,4 @@ fn client_ip(request: &Parts) -> Option<std::net::IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| allowlist::canonical(peer.ip()))
-}
-
-/// A refusal that is the server's fault. Its cause is in the log: logged
-/// above, or by `ApiError::from` when the allowlist could not be read.
-fn internal() -> ScimError {
-    ScimError::new(500, None, "internal error; the server log has the details")
 }

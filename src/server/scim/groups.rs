@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use super::super::AppState;
 use super::super::auth::Caller;
+use super::error::ScimHttpError;
 use super::http::{ScimJson, ScimQuery, ScimResponse};
 use super::listing::{ListQuery, ProjectionQuery};
 use crate::domain::scim_groups;
-use crate::scim::error::ScimError;
 use crate::scim::etag::Preconditions;
 use crate::scim::list::list_response;
 use crate::scim::resource::BaseUrl;
@@ -30,7 +30,7 @@ async fn list(
     State(state): State<AppState>,
     base: BaseUrl,
     ScimQuery(query): ScimQuery<ListQuery>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     answer_list(&state, &base, &query).await
 }
 
@@ -38,7 +38,7 @@ async fn search(
     State(state): State<AppState>,
     base: BaseUrl,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     answer_list(&state, &base, &ListQuery::from_search(&body)?).await
 }
 
@@ -46,7 +46,7 @@ async fn answer_list(
     state: &AppState,
     base: &BaseUrl,
     query: &ListQuery,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let params = query.params()?;
     let projection = query.projection()?;
     let with_members = !projection.leaves_out("members");
@@ -68,7 +68,7 @@ async fn show(
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery<ProjectionQuery>,
     preconditions: Preconditions,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let projection = query.projection()?;
     let with_members = !projection.leaves_out("members");
     let resource = scim_groups::get(&state.store, &id, with_members, &base).await?;
@@ -80,7 +80,7 @@ async fn create(
     Extension(caller): Extension<Caller>,
     base: BaseUrl,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let resource = scim_groups::create(&state.store, &caller.actor, &body, &base).await?;
     Ok(ScimResponse::created(resource))
 }
@@ -92,7 +92,7 @@ async fn replace(
     Path(id): Path<String>,
     preconditions: Preconditions,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let resource = scim_groups::replace(
         &state.store,
         &caller.actor,
@@ -113,7 +113,7 @@ async fn patch(
     Path(id): Path<String>,
     preconditions: Preconditions,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     scim_groups::patch(&state.store, &caller.actor, &id, &body, &preconditions).await?;
     Ok(ScimResponse::no_content())
 }
@@ -123,7 +123,7 @@ async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     preconditions: Preconditions,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     scim_groups::delete(&state.store, &caller.actor, &id, &preconditions).await?;
     Ok(ScimResponse::no_content())
 }

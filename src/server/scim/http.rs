@@ -1,7 +1,7 @@
 //! SCIM over HTTP: the request body extractor ([`ScimJson`]), the query
-//! extractor ([`ScimQuery`]), the responder ([`ScimResponse`]), SCIM errors as
-//! responses, weak ETags and their preconditions (`If-Match`,
-//! `If-None-Match`), and where this service is reached ([`BaseUrl`]).
+//! extractor ([`ScimQuery`]), the responder ([`ScimResponse`]), weak ETags
+//! and their preconditions (`If-Match`, `If-None-Match`), and where this
+//! service is reached ([`BaseUrl`]). Errors are `error::ScimHttpError`.
 //!
 //! Every answer under `/scim/v2` is `application/scim+json; charset=utf-8`,
 //! errors included (RFC 7644 §3.1, §3.12).
@@ -20,8 +20,9 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::error::ScimHttpError;
 use crate::scim::MEDIA_TYPE;
-use crate::scim::error::{ScimError, ScimType};
+use crate::scim::error::ScimType;
 use crate::scim::etag::Preconditions;
 use crate::scim::list::Projection;
 use crate::scim::resource::BaseUrl;
@@ -48,24 +49,10 @@ pub(crate) struct ScimSettings {
 }
 
 // ---------------------------------------------------------------------------
-// Errors as responses
-
-impl IntoResponse for ScimError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = scim_body(status, &self.body());
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE),
-            );
-        }
-        response
-    }
-}
+// Bodies
 
 /// `status` with `body` as `application/scim+json`.
-fn scim_body(status: StatusCode, body: &Value) -> Response {
+pub(super) fn scim_body(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response
         .headers_mut()
@@ -79,7 +66,7 @@ fn scim_body(status: StatusCode, body: &Value) -> Response {
 /// A SCIM request body: JSON labelled `application/scim+json` or
 /// `application/json` (a `charset` other than UTF-8 is refused), parsed into
 /// `T` (`serde_json::Value` or a typed struct). Its rejection is a
-/// [`ScimError`]: `415` for another media type, `413` over the body limit,
+/// [`ScimHttpError`]: `415` for another media type, `413` over the body limit,
 /// `400 invalidSyntax` for malformed JSON or the wrong shape, saying where.
 #[derive(Debug, Clone)]
 pub struct ScimJson<T>(pub T);
@@ -89,7 +76,7 @@ where
     T: DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = ScimError;
+    type Rejection = ScimHttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         check_media_type(request.headers())?;
@@ -105,10 +92,10 @@ where
 }
 
 /// `415` unless the request says its body is SCIM JSON or plain JSON.
-fn check_media_type(headers: &HeaderMap) -> Result<(), ScimError> {
+fn check_media_type(headers: &HeaderMap) -> Result<(), ScimHttpError> {
     let unsupported = |what: String| {
-        ScimError::new(
-            415,
+        ScimHttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
             None,
             format!(
                 "{what}; send the body as JSON with `Content-Type: {MEDIA_TYPE}` (or \
@@ -150,11 +137,11 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), ScimError> {
     Ok(())
 }
 
-fn body_error(rejection: &BytesRejection, limit: Option<usize>) -> ScimError {
+fn body_error(rejection: &BytesRejection, limit: Option<usize>) -> ScimHttpError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         let limit = limit.map_or_else(String::new, |limit| format!(" of {limit} bytes"));
-        return ScimError::new(
-            413,
+        return ScimHttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
             None,
             format!(
                 "the request body is larger than the limit{limit} this server accepts; send \
@@ -162,7 +149,7 @@ fn body_error(rejection: &BytesRejection, limit: Option<usize>) -> ScimError {
             ),
         );
     }
-    ScimError::bad_request(
+    ScimHttpError::bad_request(
         ScimType::InvalidSyntax,
         format!(
             "the request body could not be read: {}",
@@ -172,9 +159,9 @@ fn body_error(rejection: &BytesRejection, limit: Option<usize>) -> ScimError {
 }
 
 /// Parses a body, or says where and how it is broken.
-fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ScimError> {
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ScimHttpError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ScimError::bad_request(
+        return Err(ScimHttpError::bad_request(
             ScimType::InvalidSyntax,
             "the request body is empty; send a JSON object",
         ));
@@ -185,7 +172,7 @@ fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ScimError> {
             _ => "is not valid JSON",
         };
         // serde_json's message ends with "at line L column C".
-        ScimError::bad_request(
+        ScimHttpError::bad_request(
             ScimType::InvalidSyntax,
             format!("the request body {what}: {err}"),
         )
@@ -202,12 +189,12 @@ where
     T: DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = ScimError;
+    type Rejection = ScimHttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ScimQuery(value)),
-            Err(rejection) => Err(ScimError::bad_request(
+            Err(rejection) => Err(ScimHttpError::bad_request(
                 ScimType::InvalidValue,
                 rejection.body_text(),
             )),
@@ -291,7 +278,7 @@ impl ScimResponse {
         mut resource: Value,
         projection: &Projection,
         preconditions: &Preconditions,
-    ) -> Result<ScimResponse, ScimError> {
+    ) -> Result<ScimResponse, ScimHttpError> {
         let etag = meta_string(&resource, "version");
         projection.apply(&mut resource);
         ScimResponse {
@@ -306,7 +293,7 @@ impl ScimResponse {
     /// `ETag` is `412`; an `If-None-Match` one of whose tags is (or `*`)
     /// turns the answer into `304 Not Modified` with the `ETag` and no body.
     /// An answer without an `ETag` is returned as it is.
-    pub fn conditional(self, preconditions: &Preconditions) -> Result<ScimResponse, ScimError> {
+    pub fn conditional(self, preconditions: &Preconditions) -> Result<ScimResponse, ScimHttpError> {
         let Some(current) = self.etag.clone() else {
             return Ok(self);
         };
@@ -380,7 +367,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
 // Where the service is reached
 
 impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
-    type Rejection = ScimError;
+    type Rejection = ScimHttpError;
 
     /// `scheme://host/scim/v2` as the client reached it: the `Host` header
     /// (or the URI's authority, HTTP/2), `http` since this server speaks
@@ -456,7 +443,7 @@ pub async fn scim_errors(request: Request, next: Next) -> Response {
     } else {
         text
     };
-    let mut rewritten = ScimError::new(status.as_u16(), None, detail).into_response();
+    let mut rewritten = ScimHttpError::new(status, None, detail).into_response();
     // Keep what the original said beyond its body (Allow on a 405, the
     // request id, …), but not its body's description.
     for (name, value) in &parts.headers {
@@ -592,13 +579,14 @@ mod tests {
 
     #[test]
     fn errors_are_scim_json_and_401_says_how_to_authenticate() {
-        let response = ScimError::new(401, None, "missing key").into_response();
+        let response =
+            ScimHttpError::new(StatusCode::UNAUTHORIZED, None, "missing key").into_response();
         assert_eq!(
             response.headers()[header::WWW_AUTHENTICATE],
             WWW_AUTHENTICATE
         );
         assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
-        let response = ScimError::not_found("x").into_response();
+        let response = ScimHttpError::not_found("x").into_response();
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 

@@ -4,8 +4,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::error::ScimHttpError;
 use crate::scim::SEARCH_REQUEST_SCHEMA;
-use crate::scim::error::{ScimError, ScimType};
+use crate::scim::error::ScimType;
 use crate::scim::list::{ListParams, Projection};
 
 /// `?filter=…&startIndex=…&count=…&sortBy=…&sortOrder=…&attributes=…&excludedAttributes=…`.
@@ -22,7 +23,7 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    pub fn params(&self) -> Result<ListParams, ScimError> {
+    pub fn params(&self) -> Result<ListParams, ScimHttpError> {
         ListParams::parse(
             self.filter.as_deref(),
             self.start_index,
@@ -30,19 +31,21 @@ impl ListQuery {
             self.sort_by.as_deref(),
             self.sort_order.as_deref(),
         )
+        .map_err(Into::into)
     }
 
-    pub fn projection(&self) -> Result<Projection, ScimError> {
+    pub fn projection(&self) -> Result<Projection, ScimHttpError> {
         Projection::parse(
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
         )
+        .map_err(Into::into)
     }
 
     /// A `SearchRequest` body, whose `attributes` are arrays.
-    pub fn from_search(body: &Value) -> Result<ListQuery, ScimError> {
+    pub fn from_search(body: &Value) -> Result<ListQuery, ScimHttpError> {
         let object = body.as_object().ok_or_else(|| {
-            ScimError::bad_request(
+            ScimHttpError::bad_request(
                 ScimType::InvalidSyntax,
                 "a SearchRequest must be a JSON object",
             )
@@ -52,7 +55,7 @@ impl ListQuery {
             .and_then(Value::as_array)
             .is_some_and(|schemas| schemas.iter().any(|schema| schema == SEARCH_REQUEST_SCHEMA));
         if !names_schema {
-            return Err(ScimError::bad_request(
+            return Err(ScimHttpError::bad_request(
                 ScimType::InvalidSyntax,
                 format!("a SearchRequest must list {SEARCH_REQUEST_SCHEMA} in schemas"),
             ));
@@ -91,10 +94,11 @@ pub struct ProjectionQuery {
 }
 
 impl ProjectionQuery {
-    pub fn projection(&self) -> Result<Projection, ScimError> {
+    pub fn projection(&self) -> Result<Projection, ScimHttpError> {
         Projection::parse(
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
         )
+        .map_err(Into::into)
     }
 }

@@ -8,9 +8,10 @@
 //! `Extension<Caller>` for who is calling, [`BaseUrl`](crate::scim::resource::BaseUrl)
 //! for where they are reached, [`http::ScimJson`] for bodies and
 //! [`http::ScimQuery`] for query strings, and return
-//! `Result<http::ScimResponse, ScimError>`.
+//! `Result<http::ScimResponse, error::ScimHttpError>`.
 
 mod discovery;
+pub(crate) mod error;
 mod gate;
 mod groups;
 pub(crate) mod http;
@@ -18,12 +19,12 @@ mod listing;
 mod users;
 
 use axum::extract::OriginalUri;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::routing::{any, post};
 use axum::{Extension, Router, middleware};
 
 use super::{AppState, ServerConfig};
-use crate::scim::error::ScimError;
+use error::ScimHttpError;
 
 /// Where the SCIM API is mounted.
 pub const PREFIX: &str = "/scim/v2";
@@ -58,9 +59,9 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
 
 /// `POST /.search` across resource types (RFC 7644 §3.4.3) is optional;
 /// 501 is how a service provider says it does not do it.
-async fn search_everything() -> ScimError {
-    ScimError::new(
-        501,
+async fn search_everything() -> ScimHttpError {
+    ScimHttpError::new(
+        StatusCode::NOT_IMPLEMENTED,
         None,
         format!(
             "searching across resource types is not supported: use {PREFIX}/Users/.search or \
@@ -69,17 +70,17 @@ async fn search_everything() -> ScimError {
     )
 }
 
-async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimError {
-    ScimError::not_found(format!(
+async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimHttpError {
+    ScimHttpError::not_found(format!(
         "no such SCIM endpoint: {method} {}; this service has {PREFIX}/Users, {PREFIX}/Groups, \
          {PREFIX}/ServiceProviderConfig, {PREFIX}/ResourceTypes and {PREFIX}/Schemas",
         uri.path()
     ))
 }
 
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ScimError {
-    ScimError::new(
-        405,
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ScimHttpError {
+    ScimHttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
         None,
         format!(
             "{method} is not supported on {}; the Allow header lists what is",

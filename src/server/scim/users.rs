@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::super::AppState;
 use super::super::auth::Caller;
+use super::error::ScimHttpError;
 use super::http::{ScimJson, ScimQuery, ScimResponse};
 use super::listing::{ListQuery, ProjectionQuery};
 use crate::domain::deprovision::Trigger;
 use crate::domain::scim_users::{self, Written};
-use crate::scim::error::ScimError;
 use crate::scim::etag::Preconditions;
 use crate::scim::list::list_response;
 use crate::scim::resource::BaseUrl;
@@ -32,7 +32,7 @@ async fn list(
     State(state): State<AppState>,
     base: BaseUrl,
     ScimQuery(query): ScimQuery<ListQuery>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     answer_list(&state, &base, &query).await
 }
 
@@ -40,7 +40,7 @@ async fn search(
     State(state): State<AppState>,
     base: BaseUrl,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     answer_list(&state, &base, &ListQuery::from_search(&body)?).await
 }
 
@@ -48,7 +48,7 @@ async fn answer_list(
     state: &AppState,
     base: &BaseUrl,
     query: &ListQuery,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let params = query.params()?;
     let projection = query.projection()?;
     let (total, mut resources) = scim_users::list(&state.store, &params, base).await?;
@@ -68,7 +68,7 @@ async fn show(
     Path(id): Path<String>,
     ScimQuery(query): ScimQuery<ProjectionQuery>,
     preconditions: Preconditions,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let projection = query.projection()?;
     let resource = scim_users::get(&state.store, &id, &base).await?;
     ScimResponse::projected(resource, &projection, &preconditions)
@@ -79,7 +79,7 @@ async fn create(
     Extension(caller): Extension<Caller>,
     base: BaseUrl,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let settings = &caller.policy.settings;
     let written = scim_users::create(&state.store, &caller.actor, settings, &body, &base).await?;
     Ok(ScimResponse::created(counted(&state, written)))
@@ -92,7 +92,7 @@ async fn replace(
     Path(id): Path<String>,
     preconditions: Preconditions,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let written = scim_users::replace(
         &state.store,
         &caller.actor,
@@ -112,7 +112,7 @@ async fn patch(
     Path(id): Path<String>,
     preconditions: Preconditions,
     ScimJson(body): ScimJson<Value>,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     let written = scim_users::patch(
         &state.store,
         &caller.actor,
@@ -130,7 +130,7 @@ async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     preconditions: Preconditions,
-) -> Result<ScimResponse, ScimError> {
+) -> Result<ScimResponse, ScimHttpError> {
     if scim_users::delete(&state.store, &caller.actor, &id, &preconditions).await? {
         state.metrics.deprovisioned(Trigger::Scim);
     }
