@@ -8,9 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::credentials::StoreKind;
+use serde::{Deserialize, Serialize};
 
 /// Where a server is expected when nothing says otherwise: `scimctl server
 /// --dev`'s address.
@@ -18,6 +16,15 @@ pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8080";
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "default";
 pub const CONFIG_FILE: &str = "config.toml";
+
+/// Which store holds tokens (`credential_store` in config.toml). Unset means
+/// the keyring, falling back to the file where there is no keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Keyring,
+    File,
+}
 
 /// config.toml as read. Unknown keys are ignored so an older scimctl can
 /// read a newer one's file.

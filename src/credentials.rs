@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{DEFAULT_PROFILE, StoreKind};
+
 /// Environment variable whose token wins over any stored one.
 pub const TOKEN_ENV: &str = "SCIMCTL_TOKEN";
 /// Keyring service name; the keyring user is the profile name.
@@ -40,15 +42,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
-}
-
-/// Which store holds tokens (`credential_store` in config.toml). Unset means
-/// the keyring, falling back to the file where there is no keyring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    Keyring,
-    File,
 }
 
 /// Where a token was found or put.
@@ -123,7 +116,7 @@ pub enum CredentialsError {
 }
 
 fn profile_note(profile: &str) -> String {
-    if profile == crate::config::DEFAULT_PROFILE {
+    if profile == DEFAULT_PROFILE {
         String::new()
     } else {
         format!(" (profile {profile:?})")
@@ -131,7 +124,7 @@ fn profile_note(profile: &str) -> String {
 }
 
 fn profile_flag(profile: &str) -> String {
-    if profile == crate::config::DEFAULT_PROFILE {
+    if profile == DEFAULT_PROFILE {
         String::new()
     } else {
         format!(" --profile {profile}")
