@@ -297,13 +297,9 @@ pub struct Authentication {
     pub verdict: std::result::Result<Authenticated, String>,
 }
 
-/// Checks a bearer token (`None` when the request has none). On success
-/// notes the key's use.
-pub async fn authenticate(
-    store: &Store,
-    presented: Option<&str>,
-    ip: IpAddr,
-) -> Result<Authentication> {
+/// Checks a bearer token (`None` when the request has none). Changes
+/// nothing: once the request is let in, [`note_use`] records the use.
+pub async fn authenticate(store: &Store, presented: Option<&str>) -> Result<Authentication> {
     let Some(presented) = presented else {
         let config_version = settings_rows::config_version(&mut *store.conn().await?).await?;
         return Ok(Authentication {
@@ -319,15 +315,15 @@ pub async fn authenticate(
         token.as_ref().map_or("", |token| token.id),
     )
     .await?;
-    let now = store::now();
     let checked = match &token {
-        Some(token) => judge(found.key, token, now),
+        Some(token) => judge(found.key, token, store::now()),
         None => KeyCheck::Unknown,
     };
     let verdict = match checked {
-        KeyCheck::Live { row, scopes } => Ok(note_use(store, *row, ip, now)
-            .await
-            .map(|key| Authenticated { key, scopes })?),
+        KeyCheck::Live { row, scopes } => Ok(Authenticated {
+            key: to_api(*row),
+            scopes,
+        }),
         KeyCheck::Unknown => Err("invalid API key".to_owned()),
         KeyCheck::Refused { reason } => {
             Err(format!("{reason}; ask an administrator for a new key"))
@@ -339,21 +335,20 @@ pub async fn authenticate(
     })
 }
 
-/// Records the key's last use, at most once per [`LAST_USED_RESOLUTION`]
-/// and address, and returns it as the caller sees it.
-async fn note_use(store: &Store, row: KeyRow, ip: IpAddr, now: OffsetDateTime) -> Result<ApiKey> {
-    let ip = ip.to_string();
-    let stale = row.last_used_at.is_none_or(|at| {
-        now - at >= LAST_USED_RESOLUTION || row.last_used_ip.as_deref() != Some(&ip)
+/// Records that `key` let a request in from `ip`, at most once per
+/// [`LAST_USED_RESOLUTION`] and address (so authenticating does not turn
+/// every read into a write), and updates `key` to match.
+pub async fn note_use(store: &Store, key: &mut ApiKey, ip: IpAddr) -> Result<()> {
+    let (now, ip) = (store::now(), ip.to_string());
+    let stale = key.last_used_at.is_none_or(|at| {
+        now - at >= LAST_USED_RESOLUTION || key.last_used_ip.as_deref() != Some(&ip)
     });
     if stale {
-        key_rows::record_use(&mut *store.write_conn().await?, &row.id, now, &ip).await?;
+        key_rows::record_use(&mut *store.write_conn().await?, &key.id, now, &ip).await?;
+        key.last_used_at = Some(now);
     }
-    Ok(to_api(KeyRow {
-        last_used_at: if stale { Some(now) } else { row.last_used_at },
-        last_used_ip: Some(ip),
-        ..row
-    }))
+    key.last_used_ip = Some(ip);
+    Ok(())
 }
 
 /// What a presented API key is worth right now.
@@ -466,10 +461,16 @@ mod tests {
     const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     async fn verdict(store: &Store, token: &str) -> std::result::Result<Authenticated, String> {
-        authenticate(store, Some(token), LOOPBACK)
+        let mut verdict = authenticate(store, Some(token))
             .await
             .expect("the check itself works")
-            .verdict
+            .verdict;
+        if let Ok(live) = &mut verdict {
+            note_use(store, &mut live.key, LOOPBACK)
+                .await
+                .expect("note the use");
+        }
+        verdict
     }
 
     #[tokio::test]
@@ -494,7 +495,7 @@ mod tests {
             let refused = verdict(&test.store, presented).await.expect_err(presented);
             assert_eq!(refused, "invalid API key");
         }
-        let missing = authenticate(&test.store, None, LOOPBACK)
+        let missing = authenticate(&test.store, None)
             .await
             .expect("the check itself works");
         assert!(
@@ -568,7 +569,7 @@ mod tests {
     async fn the_config_version_moves_with_the_allowlist_and_the_settings() {
         let test = TestStore::new().await;
         let version = || async {
-            authenticate(&test.store, None, LOOPBACK)
+            authenticate(&test.store, None)
                 .await
                 .expect("the check itself works")
                 .config_version

@@ -68,7 +68,7 @@ pub struct RequestFacts<'a> {
 /// judged first: a refused address learns nothing about its key.
 pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Caller, Refusal> {
     let presented = bearer_token(request.headers);
-    let authentication = keys::authenticate(&state.store, presented, request.ip).await?;
+    let authentication = keys::authenticate(&state.store, presented).await?;
     let policy = state
         .policy
         .at(&state.store, authentication.config_version)
@@ -100,7 +100,8 @@ pub async fn identify(state: &AppState, request: &RequestFacts<'_>) -> Result<Ca
         )));
     }
     match authentication.verdict {
-        Ok(keys::Authenticated { key, scopes }) => {
+        Ok(keys::Authenticated { mut key, scopes }) => {
+            keys::note_use(&state.store, &mut key, request.ip).await?;
             state
                 .limiter
                 .request_with_key(&key.id)

@@ -479,6 +479,9 @@ both_backends! {
         );
         assert_eq!(denied.len(), 2);
         assert!(denied.iter().all(|row| row["source_ip"] == "203.0.113.7"), "{denied:?}");
+        // A refused request is not a use of its key.
+        let used = server.query_rows("SELECT last_used_ip FROM api_keys");
+        assert!(used.iter().all(|row| row["last_used_ip"] != "203.0.113.7"), "{used:?}");
 
         // The guard judges the forwarded address: the client at
         // 198.51.100.20 may not drop its own network.
