@@ -1,6 +1,8 @@
 //! Who is calling and may they: bearer-key authentication for a whole API,
 //! and the per-route scope check. Both audit what they refuse.
 
+use std::sync::Arc;
+
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -10,8 +12,6 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{ApiError, Denial};
 use super::limits::Throttled;
-use std::sync::Arc;
-
 use crate::api::ApiKey;
 use crate::domain::actor::Actor;
 use crate::domain::policy::Policy;
