@@ -10,7 +10,9 @@ use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
 use super::{Result, access};
 use crate::api::groups::TeamRef;
-use crate::api::users::{Check, DeprovisionReport, User, UserRef, VerificationReport};
+use crate::api::users::{
+    Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
+};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, keys, locks, sessions, settings, teams};
 
@@ -66,7 +68,7 @@ async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, Stor
     let sessions = sessions::live_for_user(conn, &user.id, store::now()).await?;
     let lock = locks::for_user(conn, &user.id).await?.map(|lock| lock.id);
     let already_deprovisioned = !user.active
-        && user.deprovision_state == "done"
+        && user.deprovision_state == DeprovisionState::Done
         && roles.is_empty()
         && teams.is_empty()
         && personal_keys.is_empty()
@@ -118,7 +120,7 @@ pub async fn deprovision_in(
     report.lock = Some(locks::ensure(conn, &lock_id, &user.id, &reason, &actor.name, now).await?);
     let updated = UserRow {
         active: false,
-        deprovision_state: "done".to_owned(),
+        deprovision_state: DeprovisionState::Done,
         deprovisioned_at: Some(now),
         updated_at: now,
         ..user
@@ -160,13 +162,13 @@ pub async fn deactivate_in(
             .await
             .map(Some);
     }
-    if user.deprovision_state != "none" && !user.active {
+    if user.deprovision_state != DeprovisionState::None && !user.active {
         return Ok(None);
     }
     let now = store::now();
     let updated = UserRow {
         active: false,
-        deprovision_state: "pending".to_owned(),
+        deprovision_state: DeprovisionState::Pending,
         updated_at: now,
         ..user
     };
@@ -233,7 +235,7 @@ pub async fn reactivate_in(
     }
     let updated = UserRow {
         active: true,
-        deprovision_state: "none".to_owned(),
+        deprovision_state: DeprovisionState::None,
         deprovisioned_at: None,
         deleted_at: None,
         updated_at: now,

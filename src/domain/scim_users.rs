@@ -10,6 +10,7 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::deprovision::{self, Trigger};
 use super::{Error, Result};
+use crate::api::users::{DeprovisionState, Origin};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
@@ -94,7 +95,7 @@ pub async fn create(
     }
     let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
     match existing {
-        Some(row) if row.origin == "manual" && row.deleted_at.is_none() => {
+        Some(row) if row.origin == Origin::Manual && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
             let row = write(&mut tx, row, &fields, None).await?;
@@ -345,7 +346,7 @@ async fn follow_active(
     was_active: bool,
     active: bool,
 ) -> Result<Option<bool>> {
-    let deprovisioning = row.deprovision_state != "none";
+    let deprovisioning = row.deprovision_state != DeprovisionState::None;
     if !active && (was_active || !deprovisioning) {
         let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
         Ok(Some(
@@ -380,10 +381,10 @@ async fn insert(
         // Active until `follow_active` says otherwise, so deactivation on
         // creation goes through the engine like any other.
         active: true,
-        origin: "scim".to_owned(),
+        origin: Origin::Scim,
         attributes: Value::Object(fields.attributes.clone()).to_string(),
         version: 1,
-        deprovision_state: "none".to_owned(),
+        deprovision_state: DeprovisionState::None,
         deprovisioned_at: None,
         deleted_at: None,
         created_at: now,
@@ -417,7 +418,7 @@ async fn write(
         family_name: fields.family_name.clone(),
         formatted_name: fields.formatted_name.clone(),
         display_name: fields.display_name.clone(),
-        origin: "scim".to_owned(),
+        origin: Origin::Scim,
         attributes: Value::Object(fields.attributes.clone()).to_string(),
         deleted_at: None,
         updated_at: store::now(),

@@ -57,7 +57,8 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
             Some(UserStatus::Inactive) => Some(false),
             Some(UserStatus::Pending) | None => None,
         },
-        deprovision_state: (query.status == Some(UserStatus::Pending)).then_some("pending"),
+        deprovision_state: (query.status == Some(UserStatus::Pending))
+            .then_some(DeprovisionState::Pending),
         role: query.role.clone(),
         team: query.team.clone(),
         search: query.search.clone().filter(|text| !text.is_empty()),
@@ -147,10 +148,10 @@ pub async fn create_manual(
             .clone()
             .filter(|name| !name.trim().is_empty()),
         active: true,
-        origin: "manual".to_owned(),
+        origin: Origin::Manual,
         attributes: "{}".to_owned(),
         version: 1,
-        deprovision_state: "none".to_owned(),
+        deprovision_state: DeprovisionState::None,
         deprovisioned_at: None,
         deleted_at: None,
         created_at: now,
@@ -259,29 +260,17 @@ fn to_api(
             })
             .collect(),
         active: row.active,
-        origin: if row.origin == "scim" {
-            Origin::Scim
-        } else {
-            Origin::Manual
-        },
+        origin: row.origin,
         roles,
         teams: teams
             .into_iter()
             .map(|(id, display_name)| TeamRef { id, display_name })
             .collect(),
-        deprovisioning: deprovision_state(&row.deprovision_state),
+        deprovisioning: row.deprovision_state,
         deprovisioned_at: row.deprovisioned_at,
         locked,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
-}
-
-pub(crate) fn deprovision_state(stored: &str) -> DeprovisionState {
-    match stored {
-        "pending" => DeprovisionState::Pending,
-        "done" => DeprovisionState::Done,
-        _ => DeprovisionState::None,
     }
 }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::sql::{Conditions, contains_pattern};
 use super::teams::Named;
 use super::{Conn, StoreError, for_update, from_millis, get_bool, grouped, to_millis};
+use crate::api::users::{DeprovisionState, Origin};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -20,13 +21,11 @@ pub struct UserRow {
     pub formatted_name: Option<String>,
     pub display_name: Option<String>,
     pub active: bool,
-    /// `scim` or `manual`.
-    pub origin: String,
+    pub origin: Origin,
     /// JSON object of the attributes no column holds.
     pub attributes: String,
     pub version: i64,
-    /// `none`, `pending` or `done`.
-    pub deprovision_state: String,
+    pub deprovision_state: DeprovisionState,
     pub deprovisioned_at: Option<OffsetDateTime>,
     pub deleted_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -49,6 +48,41 @@ pub fn name_key(name: &str) -> String {
 /// [`crate::text::user_name_key`]).
 pub use crate::text::user_name_key;
 
+/// How `origin` is stored.
+fn origin_text(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Scim => "scim",
+        Origin::Manual => "manual",
+    }
+}
+
+fn decode_origin(text: &str) -> Result<Origin, StoreError> {
+    [Origin::Scim, Origin::Manual]
+        .into_iter()
+        .find(|origin| origin_text(*origin) == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("user origin {text:?}")))
+}
+
+/// How `deprovision_state` is stored.
+fn state_text(state: DeprovisionState) -> &'static str {
+    match state {
+        DeprovisionState::None => "none",
+        DeprovisionState::Pending => "pending",
+        DeprovisionState::Done => "done",
+    }
+}
+
+fn decode_state(text: &str) -> Result<DeprovisionState, StoreError> {
+    [
+        DeprovisionState::None,
+        DeprovisionState::Pending,
+        DeprovisionState::Done,
+    ]
+    .into_iter()
+    .find(|state| state_text(*state) == text)
+    .ok_or_else(|| StoreError::Corrupt(format!("user deprovisioning state {text:?}")))
+}
+
 const COLUMNS: &str = "id, user_name, external_id, given_name, family_name, formatted_name, \
      display_name, active, origin, attributes, version, deprovision_state, deprovisioned_at, \
      deleted_at, created_at, updated_at";
@@ -65,10 +99,10 @@ fn from_row(row: &AnyRow) -> Result<UserRow, StoreError> {
         formatted_name: row.try_get("formatted_name")?,
         display_name: row.try_get("display_name")?,
         active: get_bool(row, "active")?,
-        origin: row.try_get("origin")?,
+        origin: decode_origin(&row.try_get::<String, _>("origin")?)?,
         attributes: row.try_get("attributes")?,
         version: row.try_get("version")?,
-        deprovision_state: row.try_get("deprovision_state")?,
+        deprovision_state: decode_state(&row.try_get::<String, _>("deprovision_state")?)?,
         deprovisioned_at: optional_time(row.try_get("deprovisioned_at")?)?,
         deleted_at: optional_time(row.try_get("deleted_at")?)?,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -182,10 +216,10 @@ async fn insert_returning_count(
     .bind(&user.formatted_name)
     .bind(&user.display_name)
     .bind(user.active)
-    .bind(&user.origin)
+    .bind(origin_text(user.origin))
     .bind(crate::text::storable_json(&user.attributes).as_ref())
     .bind(user.version)
-    .bind(&user.deprovision_state)
+    .bind(state_text(user.deprovision_state))
     .bind(user.deprovisioned_at.map(to_millis))
     .bind(user.deleted_at.map(to_millis))
     .bind(to_millis(user.created_at))
@@ -216,9 +250,9 @@ pub async fn update(conn: &mut Conn, user: &UserRow) -> Result<bool, StoreError>
     .bind(&user.formatted_name)
     .bind(&user.display_name)
     .bind(user.active)
-    .bind(&user.origin)
+    .bind(origin_text(user.origin))
     .bind(crate::text::storable_json(&user.attributes).as_ref())
-    .bind(&user.deprovision_state)
+    .bind(state_text(user.deprovision_state))
     .bind(user.deprovisioned_at.map(to_millis))
     .bind(user.deleted_at.map(to_millis))
     .bind(to_millis(user.updated_at))
@@ -288,7 +322,7 @@ pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<UserRow
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     pub active: Option<bool>,
-    pub deprovision_state: Option<&'static str>,
+    pub deprovision_state: Option<DeprovisionState>,
     pub role: Option<String>,
     /// A team id or display name.
     pub team: Option<String>,
@@ -309,7 +343,7 @@ pub async fn list(
         conditions.and(format!("active = {active}"));
     }
     if let Some(state) = filter.deprovision_state {
-        let state = conditions.bind(state.to_owned());
+        let state = conditions.bind(state_text(state).to_owned());
         conditions.and(format!("deprovision_state = {state}"));
     }
     if let Some(role) = &filter.role {
