@@ -149,6 +149,26 @@ fn start(backend: crate::support::Backend) -> Option<TestServer> {
     })
 }
 
+/// `token` was just taken away through `server`: that replica refuses it
+/// at once, and how long `other` kept honouring it goes to `worst`.
+#[track_caller]
+fn assert_refused_everywhere(
+    server: &TestServer,
+    other: &OtherReplica,
+    token: &str,
+    worst: &mut Worst,
+) {
+    let (status, _, _) = server.http(Method::GET, "/admin/v1/whoami", Some(token), None);
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the replica that made the change"
+    );
+    worst.note(staleness(|| {
+        other.status(Method::GET, "/admin/v1/whoami", token, None, None) == StatusCode::UNAUTHORIZED
+    }));
+}
+
 fn scim_user(user_name: &str) -> Value {
     json!({ "schemas": [USER_SCHEMA], "userName": user_name, "active": true })
 }
@@ -169,12 +189,7 @@ both_backends! {
                 None,
             );
             assert_eq!(status, StatusCode::OK, "revoke: {body}");
-            let (status, _, _) = server.http(Method::GET, "/admin/v1/whoami", Some(&token), None);
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "the replica that revoked it");
-            worst.note(staleness(|| {
-                other.status(Method::GET, "/admin/v1/whoami", &token, None, None)
-                    == StatusCode::UNAUTHORIZED
-            }));
+            assert_refused_everywhere(&server, &other, &token, &mut worst);
         }
         worst.check("key revocation", &server);
     }
@@ -208,12 +223,7 @@ both_backends! {
                 Some(json!({})),
             );
             assert_eq!(status, StatusCode::OK, "deprovision: {body}");
-            let (status, _, _) = server.http(Method::GET, "/admin/v1/whoami", Some(&token), None);
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "the replica that locked them");
-            worst.note(staleness(|| {
-                other.status(Method::GET, "/admin/v1/whoami", &token, None, None)
-                    == StatusCode::UNAUTHORIZED
-            }));
+            assert_refused_everywhere(&server, &other, &token, &mut worst);
         }
         worst.check("deprovisioning (lock)", &server);
     }
