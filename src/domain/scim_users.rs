@@ -50,19 +50,15 @@ pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<
     let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
     let order = scim_query::list_order(&sort, backend);
     let conditions = scim_query::list_conditions(filter, backend);
-    let (records, total) = user_rows::page_live(
-        &mut conn,
-        conditions,
-        &order,
-        params.start_index - 1,
-        params.count,
-    )
-    .await?;
-    // The page counts the matches; a page past the end has no row to say.
-    let total = match total {
-        Some(total) => total,
-        None if params.start_index == 1 => 0,
-        None => count_all(&mut conn).await?,
+    let offset = params.start_index - 1;
+    let records = user_rows::page_live(&mut conn, conditions, &order, offset, params.count).await?;
+    // A page that is not full, and not past the end, says how many match:
+    // a lookup by userName (an IdP's usual request) needs no count.
+    let shown = records.len() as i64;
+    let total = if shown < params.count && (shown > 0 || offset == 0) {
+        offset + shown
+    } else {
+        count_all(&mut conn).await?
     };
     let resources = records.iter().map(|record| to_scim(record, base)).collect();
     Ok((total, resources))

@@ -526,41 +526,29 @@ pub async fn count_live(conn: &mut Conn, mut conditions: Conditions) -> Result<i
     Ok(row.try_get("n")?)
 }
 
-/// One page of the users `count_live` counts, and how many match in all
-/// (`None` when the page is empty: no row carries the count). `order_by`
-/// is SQL built from constants (a column or an expression
-/// `store::scim_query` chose).
+/// One page of the users `count_live` counts, with their emails and teams
+/// (read for the page's rows only). `order_by` is SQL built from constants
+/// (a column or an expression `store::scim_query` chose).
 pub async fn page_live(
     conn: &mut Conn,
     mut conditions: Conditions,
     order_by: &str,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<UserRecord>, Option<i64>), StoreError> {
+) -> Result<Vec<UserRecord>, StoreError> {
     conditions.and("deleted_at IS NULL");
     let where_clause = conditions.where_clause();
     let limit = conditions.bind(limit);
     let offset = conditions.bind(offset);
     let columns = record_columns(conn);
-    // The inner window counts every match before LIMIT applies: the total
-    // and the page in one round trip. The emails and teams are read in the
-    // outer query, for the page's rows only.
     let sql = format!(
-        "SELECT {columns}, page.total_matches FROM \
-         (SELECT id AS page_id, COUNT(*) OVER () AS total_matches, \
-          ROW_NUMBER() OVER (ORDER BY {order_by}, id) AS page_position \
-          FROM users {where_clause} ORDER BY page_position LIMIT {limit} OFFSET {offset}) page \
-         JOIN users ON users.id = page.page_id ORDER BY page.page_position"
+        "SELECT {columns} FROM users {where_clause} ORDER BY {order_by}, id \
+         LIMIT {limit} OFFSET {offset}"
     );
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
-    let total = rows
-        .first()
-        .map(|row| row.try_get::<i64, _>("total_matches"))
-        .transpose()?;
-    let records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
-    Ok((records, total))
+    rows.iter().map(record_from_row).collect()
 }
 
 /// Which of `ids` are users that are not tombstones, each locked until the
