@@ -54,6 +54,15 @@ impl Conditions {
     }
 }
 
+/// `LIMIT n OFFSET m` for a page, written as numbers rather than bound:
+/// with them bound, PostgreSQL never trusts a generic plan for a page query
+/// and plans it again on every execution (measured: a SCIM lookup by
+/// userName at 60 % of a GET by id; SQLite gained too). Both are integers,
+/// so nothing a client sends is spliced into the SQL.
+pub fn limit_offset(limit: i64, offset: i64) -> String {
+    format!("LIMIT {limit} OFFSET {offset}")
+}
+
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` in it
 /// taken literally. Use with `LIKE $n ESCAPE '\'`.
 pub fn contains_pattern(text: &str) -> String {

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::sql::Conditions;
+use super::sql::{Conditions, limit_offset};
 use super::users::name_key;
 use super::{Conn, StoreError, for_update, from_millis, grouped, to_millis};
 
@@ -275,18 +275,14 @@ pub async fn count_where(conn: &mut Conn, conditions: Conditions) -> Result<i64,
 /// constants).
 pub async fn page_where(
     conn: &mut Conn,
-    mut conditions: Conditions,
+    conditions: Conditions,
     order_by: &str,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<TeamRow>, StoreError> {
     let where_clause = conditions.where_clause();
-    let limit = conditions.bind(limit);
-    let offset = conditions.bind(offset);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM teams {where_clause} ORDER BY {order_by}, id \
-         LIMIT {limit} OFFSET {offset}"
-    );
+    let page = limit_offset(limit, offset);
+    let sql = format!("SELECT {COLUMNS} FROM teams {where_clause} ORDER BY {order_by}, id {page}");
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;

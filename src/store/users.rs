@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::sql::{Conditions, contains_pattern};
+use super::sql::{Conditions, contains_pattern, limit_offset};
 use super::teams::Named;
 use super::{Conn, StoreError, for_update, from_millis, get_bool, grouped, to_millis};
 use crate::api::users::{DeprovisionState, Origin};
@@ -538,13 +538,9 @@ pub async fn page_live(
 ) -> Result<Vec<UserRecord>, StoreError> {
     conditions.and("deleted_at IS NULL");
     let where_clause = conditions.where_clause();
-    let limit = conditions.bind(limit);
-    let offset = conditions.bind(offset);
     let columns = record_columns(conn);
-    let sql = format!(
-        "SELECT {columns} FROM users {where_clause} ORDER BY {order_by}, id \
-         LIMIT {limit} OFFSET {offset}"
-    );
+    let page = limit_offset(limit, offset);
+    let sql = format!("SELECT {columns} FROM users {where_clause} ORDER BY {order_by}, id {page}");
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
