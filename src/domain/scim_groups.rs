@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
+use super::scim_users::page_total;
 use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
@@ -33,33 +34,44 @@ pub async fn list(
         .transpose()?;
     let filter = filter.as_ref();
     let mut conn = store.conn().await?;
-    let total =
-        team_rows::count_where(&mut conn, scim_query::list_conditions(filter, backend)).await?;
+    let count_all = async |conn: &mut Conn| -> Result<i64> {
+        let conditions = scim_query::list_conditions(filter, backend);
+        Ok(team_rows::count_where(conn, conditions).await?)
+    };
     if params.count == 0 {
-        return Ok((total, Vec::new()));
+        return Ok((count_all(&mut conn).await?, Vec::new()));
     }
     // Resolved only when a page is read: `count=0` ignores `sortBy`.
     let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
     let order = scim_query::list_order(&sort, backend);
     let conditions = scim_query::list_conditions(filter, backend);
-    let rows = team_rows::page_where(
+    let offset = params.start_index - 1;
+    let page = team_rows::page_where(
         &mut conn,
         conditions,
         &order,
-        params.start_index - 1,
+        offset,
         params.count,
+        with_members,
     )
     .await?;
-    let resources = to_scim(&mut conn, &rows, with_members, base).await?;
+    let total = page_total(offset, params.count, page.len(), async || {
+        count_all(&mut conn).await
+    })
+    .await?;
+    let resources = page
+        .iter()
+        .map(|(row, members)| render(row, members.as_deref(), base))
+        .collect();
     Ok((total, resources))
 }
 
 pub async fn get(store: &Store, id: &str, with_members: bool, base: &BaseUrl) -> Result<Value> {
     let mut conn = store.conn().await?;
-    let row = existing(&mut conn, id).await?;
-    Ok(to_scim(&mut conn, &[row], with_members, base)
+    let (row, members) = team_rows::load(&mut conn, id, with_members)
         .await?
-        .remove(0))
+        .ok_or_else(|| not_found(id))?;
+    Ok(render(&row, members.as_deref(), base))
 }
 
 /// `POST /Groups`.
@@ -326,7 +338,11 @@ async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<Te
 async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow> {
     team_rows::get_for_update(conn, id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no group with id {id}")))
+        .ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("no group with id {id}"))
 }
 
 async fn to_scim(

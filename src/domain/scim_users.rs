@@ -52,16 +52,30 @@ pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<
     let conditions = scim_query::list_conditions(filter, backend);
     let offset = params.start_index - 1;
     let records = user_rows::page_live(&mut conn, conditions, &order, offset, params.count).await?;
-    // A page that is not full, and not past the end, says how many match:
-    // a lookup by userName (an IdP's usual request) needs no count.
-    let shown = records.len() as i64;
-    let total = if shown < params.count && (shown > 0 || offset == 0) {
-        offset + shown
-    } else {
-        count_all(&mut conn).await?
-    };
+    let total = page_total(offset, params.count, records.len(), async || {
+        count_all(&mut conn).await
+    })
+    .await?;
     let resources = records.iter().map(|record| to_scim(record, base)).collect();
     Ok((total, resources))
+}
+
+/// How many match in all, for a page of `shown` items at `offset` that
+/// asked for `count`: a page that is not full, and not past the end, says
+/// it (a lookup by userName or displayName, an IdP's usual request, needs
+/// no count); otherwise `count_all` is asked.
+pub(crate) async fn page_total(
+    offset: i64,
+    count: i64,
+    shown: usize,
+    count_all: impl AsyncFnOnce() -> Result<i64>,
+) -> Result<i64> {
+    let shown = shown as i64;
+    if shown < count && (shown > 0 || offset == 0) {
+        Ok(offset + shown)
+    } else {
+        count_all().await
+    }
 }
 
 pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value> {

@@ -380,6 +380,30 @@ pub(crate) fn concat_words(conn: &Conn, expr: &str) -> String {
     }
 }
 
+/// A scalar sub-select giving, as a JSON array of arrays (text; `NULL` on
+/// PostgreSQL when there is none), `items` of the rows `from` selects, in
+/// `order`: what hangs off a row, read with it in one query.
+/// `json_agg(json_build_array(…))` on PostgreSQL, `json_group_array(
+/// json_array(…))` on SQLite. Every argument is SQL built from constants.
+pub(crate) fn json_rows(conn: &Conn, items: &str, from: &str, order: &str) -> String {
+    if conn.backend_name() == "PostgreSQL" {
+        format!("(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {from})::text")
+    } else {
+        format!("(SELECT json_group_array(json_array({items}) ORDER BY {order}) {from})")
+    }
+}
+
+/// Reads a [`json_rows`] column.
+pub(crate) fn from_json_rows<T: serde::de::DeserializeOwned>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Vec<T>, StoreError> {
+    use sqlx::Row as _;
+    let text: Option<String> = row.try_get(column)?;
+    serde_json::from_str(text.as_deref().unwrap_or("[]"))
+        .map_err(|err| StoreError::Corrupt(format!("{column} does not read back: {err}")))
+}
+
 /// What hangs off each of `ids`, in one query: `select` gets the
 /// placeholder list for `IN (…)` and returns SQL built from constants whose
 /// first column, named `owner`, is the id a row belongs to; `item` reads the

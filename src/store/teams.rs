@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 use super::sql::{Conditions, limit_offset};
 use super::users::name_key;
-use super::{Conn, StoreError, for_update, from_millis, grouped, to_millis};
+use super::{
+    Conn, StoreError, for_update, from_json_rows, from_millis, grouped, json_rows, to_millis,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRow {
@@ -279,14 +281,62 @@ pub async fn page_where(
     order_by: &str,
     offset: i64,
     limit: i64,
-) -> Result<Vec<TeamRow>, StoreError> {
+    with_members: bool,
+) -> Result<Vec<TeamWithMembers>, StoreError> {
     let where_clause = conditions.where_clause();
+    let columns = columns_with(conn, with_members);
     let page = limit_offset(limit, offset);
-    let sql = format!("SELECT {COLUMNS} FROM teams {where_clause} ORDER BY {order_by}, id {page}");
+    let sql = format!("SELECT {columns} FROM teams {where_clause} ORDER BY {order_by}, id {page}");
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter()
+        .map(|row| with_members_from_row(row, with_members))
+        .collect()
+}
+
+/// A team and, when asked for, its members as `(user id, userName)` by
+/// userName, read in the same query.
+pub type TeamWithMembers = (TeamRow, Option<Vec<Named>>);
+
+/// [`COLUMNS`], and the members as a JSON array when `with_members`.
+fn columns_with(conn: &Conn, with_members: bool) -> String {
+    if !with_members {
+        return COLUMNS.to_owned();
+    }
+    let members = json_rows(
+        conn,
+        "u.id, u.user_name",
+        "FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = teams.id",
+        "u.user_name_key",
+    );
+    format!("{COLUMNS}, {members} AS members_json")
+}
+
+fn with_members_from_row(row: &AnyRow, with_members: bool) -> Result<TeamWithMembers, StoreError> {
+    let members = if with_members {
+        Some(from_json_rows(row, "members_json")?)
+    } else {
+        None
+    };
+    Ok((from_row(row)?, members))
+}
+
+/// A team by id, with its members when `with_members`.
+pub async fn load(
+    conn: &mut Conn,
+    id: &str,
+    with_members: bool,
+) -> Result<Option<TeamWithMembers>, StoreError> {
+    let columns = columns_with(conn, with_members);
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {columns} FROM teams WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| with_members_from_row(&row, with_members))
+        .transpose()
 }
 
 /// Members of each of `team_ids` as `(user id, userName)`.

@@ -8,7 +8,10 @@ use time::OffsetDateTime;
 
 use super::sql::{Conditions, contains_pattern, limit_offset};
 use super::teams::Named;
-use super::{Conn, StoreError, for_update, from_millis, get_bool, grouped, to_millis};
+use super::{
+    Conn, StoreError, for_update, from_json_rows, from_millis, get_bool, grouped, json_rows,
+    to_millis,
+};
 use crate::api::users::{DeprovisionState, Origin};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,39 +126,25 @@ pub struct UserRecord {
 /// [`COLUMNS`] and, as JSON arrays, the user's emails and teams: a user and
 /// everything hanging off them in one round trip.
 fn record_columns(conn: &Conn) -> String {
-    let (emails, teams) = if conn.backend_name() == "PostgreSQL" {
-        (
-            "(SELECT json_agg(json_build_array(e.value, e.type, e.is_primary) \
-              ORDER BY e.position) FROM user_emails e WHERE e.user_id = users.id)::text",
-            "(SELECT json_agg(json_build_array(t.id, t.display_name) ORDER BY t.display_name_key) \
-              FROM team_members m JOIN teams t ON t.id = m.team_id \
-              WHERE m.user_id = users.id)::text",
-        )
-    } else {
-        (
-            "(SELECT json_group_array(json_array(e.value, e.type, e.is_primary) \
-              ORDER BY e.position) FROM user_emails e WHERE e.user_id = users.id)",
-            "(SELECT json_group_array(json_array(t.id, t.display_name) \
-              ORDER BY t.display_name_key) \
-              FROM team_members m JOIN teams t ON t.id = m.team_id \
-              WHERE m.user_id = users.id)",
-        )
-    };
+    let emails = json_rows(
+        conn,
+        "e.value, e.type, e.is_primary",
+        "FROM user_emails e WHERE e.user_id = users.id",
+        "e.position",
+    );
+    let teams = json_rows(
+        conn,
+        "t.id, t.display_name",
+        "FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.user_id = users.id",
+        "t.display_name_key",
+    );
     format!("{COLUMNS}, {emails} AS emails_json, {teams} AS teams_json")
 }
 
 fn record_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
-    let emails: Option<String> = row.try_get("emails_json")?;
-    let teams: Option<String> = row.try_get("teams_json")?;
-    let corrupt = |what: &str, err: serde_json::Error| {
-        StoreError::Corrupt(format!("the {what} of a user do not read back: {err}"))
-    };
     // `is_primary` is a JSON boolean on PostgreSQL, 0 or 1 on SQLite.
     let emails: Vec<(String, Option<String>, serde_json::Value)> =
-        serde_json::from_str(emails.as_deref().unwrap_or("[]"))
-            .map_err(|err| corrupt("emails", err))?;
-    let teams: Vec<Named> = serde_json::from_str(teams.as_deref().unwrap_or("[]"))
-        .map_err(|err| corrupt("teams", err))?;
+        from_json_rows(row, "emails_json")?;
     Ok(UserRecord {
         row: from_row(row)?,
         emails: emails
@@ -166,7 +155,7 @@ fn record_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
                 primary: primary.as_bool().unwrap_or(primary.as_i64() == Some(1)),
             })
             .collect(),
-        teams,
+        teams: from_json_rows(row, "teams_json")?,
     })
 }
 
