@@ -203,6 +203,7 @@ fn failed_authentications_lock_out_the_address_and_the_key_id() {
     assert_throttled(status, &headers, &body);
     assert_eq!(body["schemas"], json!([ERROR]), "{body}");
     assert_eq!(body["status"], "429", "{body}");
+    assert_eq!(headers["content-type"], "application/scim+json");
     // Health checks are never limited.
     let (status, _, _) = server.http(Method::GET, "/healthz", None, None);
     assert_eq!(status, StatusCode::OK);

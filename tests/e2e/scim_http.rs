@@ -38,17 +38,15 @@ fn get(server: &TestServer, path: &str, token: Option<&str>) -> (StatusCode, Hea
     server.http(Method::GET, &format!("/scim/v2{path}"), token, None)
 }
 
-/// Every SCIM answer with a body: `application/scim+json` and a request id.
+/// Every SCIM answer with a body: exactly `application/scim+json` (no
+/// parameters: RFC 7644 §8.1 registers none) and a request id.
 #[track_caller]
 fn assert_scim_answer(headers: &HeaderMap, body: &Value) {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    assert_eq!(
-        content_type, "application/scim+json; charset=utf-8",
-        "{body}"
-    );
+    assert_eq!(content_type, "application/scim+json", "{body}");
     assert!(
         headers.get("x-request-id").is_some_and(|id| !id.is_empty()),
         "no X-Request-Id: {headers:?}"

@@ -3,8 +3,8 @@
 //! and their preconditions (`If-Match`, `If-None-Match`), and where this
 //! service is reached ([`BaseUrl`]). Errors are `error::ScimHttpError`.
 //!
-//! Every answer under `/scim/v2` is `application/scim+json; charset=utf-8`,
-//! errors included (RFC 7644 §3.1, §3.12).
+//! Every answer under `/scim/v2` is `application/scim+json`, errors
+//! included (RFC 7644 §3.1, §3.12).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,8 +29,11 @@ use crate::scim::resource::BaseUrl;
 
 use super::PREFIX;
 
-/// The `Content-Type` of every SCIM answer with a body.
-pub const CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
+/// The `Content-Type` of every SCIM answer with a body: the bare media
+/// type. Its IANA registration (RFC 7644 §8.1) lists "Optional parameters:
+/// none", and JSON has no charset parameter (RFC 8259 §11); clients that
+/// compare the header exactly fail on anything more.
+pub const CONTENT_TYPE: &str = MEDIA_TYPE;
 
 /// `WWW-Authenticate` on every `401` (RFC 7644 §2, RFC 6750 §3).
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"scimctl\"";
@@ -205,7 +208,7 @@ where
 // ---------------------------------------------------------------------------
 // Responses
 
-/// A SCIM answer: status, body as `application/scim+json; charset=utf-8`,
+/// A SCIM answer: status, body as `application/scim+json`,
 /// and the `ETag`/`Location` headers where they belong.
 ///
 /// - [`ScimResponse::resource`]: `200` with one resource; `ETag` from its
