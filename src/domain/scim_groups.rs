@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::scim_users::page_total;
 use super::{Error, Result};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
@@ -45,7 +44,7 @@ pub async fn list(
     let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
     let order = scim_query::list_order(&sort, backend);
     let conditions = scim_query::list_conditions(filter, backend);
-    let offset = params.start_index - 1;
+    let offset = params.offset();
     let page = team_rows::page_where(
         &mut conn,
         conditions,
@@ -55,10 +54,10 @@ pub async fn list(
         with_members,
     )
     .await?;
-    let total = page_total(offset, params.count, page.len(), async || {
-        count_all(&mut conn).await
-    })
-    .await?;
+    let total = match params.total_from_page(page.len()) {
+        Some(total) => total,
+        None => count_all(&mut conn).await?,
+    };
     let resources = page
         .iter()
         .map(|(row, members)| render(row, members.as_deref(), base))

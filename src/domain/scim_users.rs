@@ -50,32 +50,14 @@ pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<
     let sort = resolve::sort(kind, params.sort_by.as_ref(), params.descending)?;
     let order = scim_query::list_order(&sort, backend);
     let conditions = scim_query::list_conditions(filter, backend);
-    let offset = params.start_index - 1;
+    let offset = params.offset();
     let records = user_rows::page_live(&mut conn, conditions, &order, offset, params.count).await?;
-    let total = page_total(offset, params.count, records.len(), async || {
-        count_all(&mut conn).await
-    })
-    .await?;
+    let total = match params.total_from_page(records.len()) {
+        Some(total) => total,
+        None => count_all(&mut conn).await?,
+    };
     let resources = records.iter().map(|record| to_scim(record, base)).collect();
     Ok((total, resources))
-}
-
-/// How many match in all, for a page of `shown` items at `offset` that
-/// asked for `count`: a page that is not full, and not past the end, says
-/// it (a lookup by userName or displayName, an IdP's usual request, needs
-/// no count); otherwise `count_all` is asked.
-pub(crate) async fn page_total(
-    offset: i64,
-    count: i64,
-    shown: usize,
-    count_all: impl AsyncFnOnce() -> Result<i64>,
-) -> Result<i64> {
-    let shown = shown as i64;
-    if shown < count && (shown > 0 || offset == 0) {
-        Ok(offset + shown)
-    } else {
-        count_all().await
-    }
 }
 
 pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value> {
@@ -99,7 +81,7 @@ pub async fn create(
     // A name nobody holds, the common case, costs no lookup: the insert
     // claims it, or finds it taken and the cases below decide.
     if settings.auto_provisioning
-        && let Some(row) = insert(&mut tx, &fields, &settings.default_role, true).await?
+        && let Some(row) = insert(&mut tx, &fields, &settings.default_role).await?
     {
         return provisioned(tx, actor, settings, fields, row, None, base).await;
     }
@@ -141,7 +123,8 @@ pub async fn create(
                 Some(row) => Some(retire_deleted(&mut tx, actor, row).await?),
                 None => None,
             };
-            let row = insert(&mut tx, &fields, &settings.default_role, false)
+            // Released above; only a concurrent creation can hold it now.
+            let row = insert(&mut tx, &fields, &settings.default_role)
                 .await?
                 .ok_or_else(|| {
                     Error::Uniqueness(format!(
@@ -372,12 +355,11 @@ async fn follow_active(
 }
 
 /// Inserts a new SCIM user with the default role; `None` when the
-/// userName is taken and `if_free` says to give way rather than fail.
+/// userName is taken (nothing is written then).
 async fn insert(
     conn: &mut Conn,
     fields: &UserFields,
     default_role: &str,
-    if_free: bool,
 ) -> Result<Option<UserRow>> {
     let now = store::now();
     let row = UserRow {
@@ -400,12 +382,8 @@ async fn insert(
         created_at: now,
         updated_at: now,
     };
-    if if_free {
-        if !user_rows::insert_if_name_free(conn, &row).await? {
-            return Ok(None);
-        }
-    } else {
-        user_rows::insert(conn, &row).await?;
+    if !user_rows::insert_if_name_free(conn, &row).await? {
+        return Ok(None);
     }
     user_rows::insert_emails(conn, &row.id, &email_rows(&fields.emails)).await?;
     user_rows::add_role(conn, &row.id, default_role).await?;

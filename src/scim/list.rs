@@ -24,6 +24,20 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// Rows to skip: `startIndex` is 1-based.
+    pub fn offset(&self) -> i64 {
+        self.start_index - 1
+    }
+
+    /// `totalResults` as a page of `shown` resources tells it: a page that
+    /// is not full, and not past the end, holds every match from its offset
+    /// on (a lookup by userName or displayName, an IdP's usual request, so
+    /// needs no count). `None` when only counting can tell.
+    pub fn total_from_page(&self, shown: usize) -> Option<i64> {
+        let shown = i64::try_from(shown).ok()?;
+        (shown < self.count && (shown > 0 || self.offset() == 0)).then(|| self.offset() + shown)
+    }
+
     /// From the raw parameters, as `GET` query or `.search` body give them.
     /// Out-of-range `startIndex`/`count` are clamped as RFC 7644 §3.4.2.4 says.
     pub fn parse(
@@ -273,5 +287,23 @@ fn remove_path(object: &mut Map<String, Value>, path: &AttrPath) {
             Some(Value::Object(inner)) => inner.retain(|name, _| !name.eq_ignore_ascii_case(sub)),
             _ => {}
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_that_is_not_full_tells_the_total() {
+        let page = |start: i64, count: i64| {
+            ListParams::parse(None, Some(start), Some(count), None, None).expect("valid")
+        };
+        assert_eq!(page(1, 100).total_from_page(1), Some(1));
+        assert_eq!(page(1, 100).total_from_page(0), Some(0));
+        assert_eq!(page(11, 10).total_from_page(3), Some(13));
+        // A full page, or an empty one past the start, cannot tell.
+        assert_eq!(page(1, 10).total_from_page(10), None);
+        assert_eq!(page(11, 10).total_from_page(0), None);
     }
 }
