@@ -45,7 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('roles', 'roles', [CompletionResultType]::ParameterValue, 'List, create and delete roles (named sets of permissions)')
             [CompletionResult]::new('allowlist', 'allowlist', [CompletionResultType]::ParameterValue, 'List and change the IP allowlist; check whether an address may connect')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'List, show and create users; deprovision, verify and reactivate them')
-            [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups (teams) and their members')
+            [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups and their members')
             [CompletionResult]::new('locks', 'locks', [CompletionResultType]::ParameterValue, 'List and remove the locks that block deprovisioned users'' credentials')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'Issue session tokens for users')
             [CompletionResult]::new('introspect', 'introspect', [CompletionResultType]::ParameterValue, 'Check whether a session token or API key is live; exit 0 if so, 5 if not')
@@ -683,8 +683,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users, ordered by userName')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, teams, emails, deprovisioning state')
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for teams without an IdP yet, and for tests)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, groups, emails, deprovisioning state')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for organisations without an IdP yet, and for tests)')
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
@@ -693,7 +693,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         }
         'scimctl;users;list' {
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Only users with this role')
-            [CompletionResult]::new('--team', '--team', [CompletionResultType]::ParameterName, 'Only members of this team (display name or id)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Only members of this group (display name or id)')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only users whose userName, display name or an email contains TEXT (ignoring case)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Users fetched per request, 1 to 1000 [default: 100]')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
@@ -730,7 +730,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'An email address; repeat for several (the first is primary)')
             [CompletionResult]::new('--display-name', '--display-name', [CompletionResultType]::ParameterName, 'The name shown for people, e.g. "Alice Example"')
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'A role to give; repeat for several [default: the default role]')
-            [CompletionResult]::new('--team', '--team', [CompletionResultType]::ParameterName, 'A team to join by display name; repeat for several. Missing teams are created')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group to join by display name; repeat for several. Missing groups are created')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
@@ -791,8 +791,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         }
         'scimctl;users;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users, ordered by userName')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, teams, emails, deprovisioning state')
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for teams without an IdP yet, and for tests)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, groups, emails, deprovisioning state')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for organisations without an IdP yet, and for tests)')
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
@@ -1073,7 +1073,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('roles', 'roles', [CompletionResultType]::ParameterValue, 'List, create and delete roles (named sets of permissions)')
             [CompletionResult]::new('allowlist', 'allowlist', [CompletionResultType]::ParameterValue, 'List and change the IP allowlist; check whether an address may connect')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'List, show and create users; deprovision, verify and reactivate them')
-            [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups (teams) and their members')
+            [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups and their members')
             [CompletionResult]::new('locks', 'locks', [CompletionResultType]::ParameterValue, 'List and remove the locks that block deprovisioned users'' credentials')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'Issue session tokens for users')
             [CompletionResult]::new('introspect', 'introspect', [CompletionResultType]::ParameterValue, 'Check whether a session token or API key is live; exit 0 if so, 5 if not')
@@ -1198,8 +1198,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         }
         'scimctl;help;users' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users, ordered by userName')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, teams, emails, deprovisioning state')
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for teams without an IdP yet, and for tests)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, groups, emails, deprovisioning state')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a user by hand (for organisations without an IdP yet, and for tests)')
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')

@@ -3318,7 +3318,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__create)
-            opts="-o -q -v -h --email --display-name --role --team --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --email --display-name --role --group --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3336,7 +3336,7 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --team)
+                --group)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3510,7 +3510,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__list)
-            opts="-o -q -v -h --active --inactive --pending --role --team --search --limit --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --active --inactive --pending --role --group --search --limit --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3520,7 +3520,7 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --team)
+                --group)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

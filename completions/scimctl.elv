@@ -42,7 +42,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand roles 'List, create and delete roles (named sets of permissions)'
             cand allowlist 'List and change the IP allowlist; check whether an address may connect'
             cand users 'List, show and create users; deprovision, verify and reactivate them'
-            cand groups 'List and show groups (teams) and their members'
+            cand groups 'List and show groups and their members'
             cand locks 'List and remove the locks that block deprovisioned users'' credentials'
             cand sessions 'Issue session tokens for users'
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
@@ -613,8 +613,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand list 'List users, ordered by userName'
-            cand show 'Show one user: roles, teams, emails, deprovisioning state'
-            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand show 'Show one user: roles, groups, emails, deprovisioning state'
+            cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
@@ -622,7 +622,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;users;list'= {
             cand --role 'Only users with this role'
-            cand --team 'Only members of this team (display name or id)'
+            cand --group 'Only members of this group (display name or id)'
             cand --search 'Only users whose userName, display name or an email contains TEXT (ignoring case)'
             cand --limit 'Users fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
@@ -657,7 +657,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --email 'An email address; repeat for several (the first is primary)'
             cand --display-name 'The name shown for people, e.g. "Alice Example"'
             cand --role 'A role to give; repeat for several [default: the default role]'
-            cand --team 'A team to join by display name; repeat for several. Missing teams are created'
+            cand --group 'A group to join by display name; repeat for several. Missing groups are created'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -714,8 +714,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;users;help'= {
             cand list 'List users, ordered by userName'
-            cand show 'Show one user: roles, teams, emails, deprovisioning state'
-            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand show 'Show one user: roles, groups, emails, deprovisioning state'
+            cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
@@ -962,7 +962,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand roles 'List, create and delete roles (named sets of permissions)'
             cand allowlist 'List and change the IP allowlist; check whether an address may connect'
             cand users 'List, show and create users; deprovision, verify and reactivate them'
-            cand groups 'List and show groups (teams) and their members'
+            cand groups 'List and show groups and their members'
             cand locks 'List and remove the locks that block deprovisioned users'' credentials'
             cand sessions 'Issue session tokens for users'
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
@@ -1055,8 +1055,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;help;users'= {
             cand list 'List users, ordered by userName'
-            cand show 'Show one user: roles, teams, emails, deprovisioning state'
-            cand create 'Create a user by hand (for teams without an IdP yet, and for tests)'
+            cand show 'Show one user: roles, groups, emails, deprovisioning state'
+            cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'

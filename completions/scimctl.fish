@@ -44,7 +44,7 @@ complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "default-role" -d 'S
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "roles" -d 'List, create and delete roles (named sets of permissions)'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "allowlist" -d 'List and change the IP allowlist; check whether an address may connect'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "users" -d 'List, show and create users; deprovision, verify and reactivate them'
-complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "groups" -d 'List and show groups (teams) and their members'
+complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "groups" -d 'List and show groups and their members'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "locks" -d 'List and remove the locks that block deprovisioned users\' credentials'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "sessions" -d 'Issue session tokens for users'
 complete -c scimctl -n "__fish_scimctl_needs_command" -f -a "introspect" -d 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
@@ -122,7 +122,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 users:read\t'list and show users, verification reports, locks'
 users:write\t'create users by hand, with roles it could grant itself'
 users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
-groups:read\t'list and show groups (teams)'
+groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
 settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
 allowlist:manage\t'change and check the IP allowlist'
@@ -305,7 +305,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 users:read\t'list and show users, verification reports, locks'
 users:write\t'create users by hand, with roles it could grant itself'
 users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
-groups:read\t'list and show groups (teams)'
+groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
 settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
 allowlist:manage\t'change and check the IP allowlist'
@@ -407,14 +407,14 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "list" -d 'List users, ordered by userName'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l team -d 'Only members of this team (display name or id)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group (display name or id)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l limit -d 'Users fetched per request, 1 to 1000 [default: 100]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
@@ -439,7 +439,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l email -d 'An email address; repeat for several (the first is primary)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l display-name -d 'The name shown for people, e.g. "Alice Example"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l role -d 'A role to give; repeat for several [default: the default role]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l team -d 'A team to join by display name; repeat for several. Missing teams are created' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l group -d 'A group to join by display name; repeat for several. Missing groups are created' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -476,8 +476,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users, ordered by userName'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
@@ -620,7 +620,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "roles" -d 'List, create and delete roles (named sets of permissions)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "allowlist" -d 'List and change the IP allowlist; check whether an address may connect'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "users" -d 'List, show and create users; deprovision, verify and reactivate them'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "groups" -d 'List and show groups (teams) and their members'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "groups" -d 'List and show groups and their members'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "locks" -d 'List and remove the locks that block deprovisioned users\' credentials'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "sessions" -d 'Issue session tokens for users'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_seen_subcommand_from server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help" -f -a "introspect" -d 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
@@ -649,8 +649,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from allowlist" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "list" -d 'List users, ordered by userName'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "show" -d 'Show one user: roles, teams, emails, deprovisioning state'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "create" -d 'Create a user by hand (for teams without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "reactivate" -d 'Give a deprovisioned user access again'

@@ -14,7 +14,7 @@ use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, AllowlistCheck, AllowlistEntry, RemoveEntriesRequest,
     ReplaceAllowlistRequest,
 };
-use crate::api::groups::{Team, TeamListQuery};
+use crate::api::groups::{Group, GroupListQuery};
 use crate::api::locks::Lock;
 use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
 use crate::api::users::{
@@ -221,7 +221,7 @@ impl Client {
         }
         for (name, value) in [
             ("role", &query.role),
-            ("team", &query.team),
+            ("group", &query.group),
             ("search", &query.search),
             ("cursor", &query.cursor),
         ] {
@@ -286,7 +286,10 @@ impl Client {
     }
 
     /// `GET /admin/v1/groups`: one page.
-    pub async fn list_groups_page(&self, query: &TeamListQuery) -> Result<Page<Team>, ClientError> {
+    pub async fn list_groups_page(
+        &self,
+        query: &GroupListQuery,
+    ) -> Result<Page<Group>, ClientError> {
         let mut pairs = Vec::new();
         if let Some(limit) = query.limit {
             pairs.push(("limit", limit.to_string()));
@@ -299,7 +302,7 @@ impl Client {
     }
 
     /// `GET /admin/v1/groups/{group}`, by id or displayName, with members.
-    pub async fn get_group(&self, group: &str) -> Result<Team, ClientError> {
+    pub async fn get_group(&self, group: &str) -> Result<Group, ClientError> {
         self.call(Method::GET, self.url(&["groups", group]), &[], None::<&()>)
             .await
     }

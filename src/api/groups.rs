@@ -1,4 +1,4 @@
-//! Groups (the IdP's groups, which the domain calls teams) in the admin API:
+//! Groups (the IdP's groups, or made by hand) in the admin API:
 //! `/admin/v1/groups`.
 
 use serde::{Deserialize, Serialize};
@@ -7,15 +7,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::users::UserRef;
 
-/// A team named in another resource.
+/// A group named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TeamRef {
+pub struct GroupRef {
     pub id: String,
     pub display_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Team {
+pub struct Group {
     pub id: String,
     pub display_name: String,
     pub external_id: Option<String>,
@@ -33,7 +33,7 @@ pub struct Team {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct TeamListQuery {
+pub struct GroupListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

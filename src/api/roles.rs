@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn role_names_are_lowercase_words() {
-        for good in ["ops", "read-only", "team_lead", "l2", &"a".repeat(64)] {
+        for good in ["ops", "read-only", "group_lead", "l2", &"a".repeat(64)] {
             assert!(check_role_name(good).is_ok(), "{good}");
         }
         for (bad, says) in [

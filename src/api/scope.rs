@@ -69,7 +69,7 @@ scopes! {
     UsersDeprovision => "users:deprovision",
         "deprovision, deactivate and reactivate users; remove locks";
     GroupsRead => "groups:read",
-        "list and show groups (teams)";
+        "list and show groups";
     KeysManage => "keys:manage",
         "create, list and revoke API keys, within its own scopes";
     SettingsManage => "settings:manage",

@@ -50,7 +50,7 @@ pub struct Introspection {
     pub kind: Option<CredentialKind>,
     pub user: Option<UserRef>,
     pub roles: Vec<String>,
-    pub teams: Vec<String>,
+    pub groups: Vec<String>,
     /// For an API key: the scopes it may use now.
     pub scopes: Vec<Scope>,
     #[serde(with = "time::serde::rfc3339::option")]

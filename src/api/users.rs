@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::groups::TeamRef;
+use super::groups::GroupRef;
 
 /// A user named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -56,7 +56,7 @@ pub struct User {
     pub active: bool,
     pub origin: Origin,
     pub roles: Vec<String>,
-    pub teams: Vec<TeamRef>,
+    pub groups: Vec<GroupRef>,
     pub deprovisioning: DeprovisionState,
     #[serde(with = "time::serde::rfc3339::option")]
     pub deprovisioned_at: Option<OffsetDateTime>,
@@ -68,7 +68,7 @@ pub struct User {
     pub updated_at: OffsetDateTime,
 }
 
-/// `POST /admin/v1/users`: a manual user, for teams without an IdP yet.
+/// `POST /admin/v1/users`: a manual user, for organisations without an IdP yet.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
@@ -80,9 +80,9 @@ pub struct CreateUserRequest {
     /// Roles to give; empty means the default role.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Teams to join by display name; missing ones are created.
+    /// Groups to join by display name; missing ones are created.
     #[serde(default)]
-    pub teams: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 /// Which users `GET /admin/v1/users` returns.
@@ -105,9 +105,9 @@ pub struct UserListQuery {
     pub status: Option<UserStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// A team's display name or id.
+    /// A group's display name or id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
+    pub group: Option<String>,
     /// Case-insensitive substring of userName, displayName or an email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
@@ -139,7 +139,7 @@ pub struct DeprovisionReport {
     /// Whether the user was active before.
     pub was_active: bool,
     pub roles: Vec<String>,
-    pub teams: Vec<TeamRef>,
+    pub groups: Vec<GroupRef>,
     /// Ids of the personal API keys deleted.
     pub personal_keys: Vec<String>,
     /// Ids of the live sessions revoked.
@@ -151,7 +151,7 @@ pub struct DeprovisionReport {
 /// One line of the verification checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Check {
-    /// `inactive`, `no_roles`, `no_teams`, `no_personal_keys`,
+    /// `inactive`, `no_roles`, `no_groups`, `no_personal_keys`,
     /// `no_live_sessions`, `lock_present`.
     pub name: String,
     pub passed: bool,

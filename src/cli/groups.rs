@@ -1,11 +1,11 @@
-//! `scimctl groups list|show`: the directory's teams (SCIM groups), as the
-//! IdP pushed them or as `users create --team` made them.
+//! `scimctl groups list|show`: the directory's groups, as the
+//! IdP pushed them or as `users create --group` made them.
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
 use super::{Context, listing};
-use crate::api::groups::TeamListQuery;
+use crate::api::groups::GroupListQuery;
 use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, command: GroupsCommand) -> anyhow::Result<Output
         GroupsCommand::List(args) => {
             let client = &client;
             let count = listing::stream(ctx, "groups", |cursor| {
-                let query = TeamListQuery {
+                let query = GroupListQuery {
                     limit: args.limit,
                     cursor,
                 };
@@ -54,8 +54,8 @@ pub async fn run(ctx: &Context, command: GroupsCommand) -> anyhow::Result<Output
             })
         }
         GroupsCommand::Show(args) => {
-            let team = client.get_group(&args.group).await?;
-            Ok(Output::one(team))
+            let group = client.get_group(&args.group).await?;
+            Ok(Output::one(group))
         }
     }
 }

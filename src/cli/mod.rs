@@ -179,7 +179,7 @@ pub enum Command {
     /// Show or switch automatic deprovisioning of deactivated users
     ///
     /// On (the default), a user the IdP deactivates or deletes loses access
-    /// at once: roles, teams, personal keys and sessions are removed and a
+    /// at once: roles, groups, personal keys and sessions are removed and a
     /// lock is set. Off, the user is flagged pending and keeps access until
     /// an operator runs `scimctl users deprovision`.
     #[command(subcommand)]
@@ -204,7 +204,7 @@ pub enum Command {
     #[command(subcommand)]
     Users(users::UsersCommand),
 
-    /// List and show groups (teams) and their members
+    /// List and show groups and their members
     #[command(subcommand)]
     Groups(groups::GroupsCommand),
 
@@ -218,7 +218,7 @@ pub enum Command {
 
     /// Check whether a session token or API key is live; exit 0 if so, 5 if not
     ///
-    /// Prints whose it is, with their roles and teams, or why it is not live
+    /// Prints whose it is, with their roles and groups, or why it is not live
     /// (revoked, expired, user locked or inactive, unknown).
     Introspect(sessions::IntrospectArgs),
 

@@ -22,18 +22,18 @@ pub enum UsersCommand {
     /// lists in constant memory; -o json prints one JSON array of users.
     List(ListArgs),
 
-    /// Show one user: roles, teams, emails, deprovisioning state
+    /// Show one user: roles, groups, emails, deprovisioning state
     Show(UserArg),
 
-    /// Create a user by hand (for teams without an IdP yet, and for tests)
+    /// Create a user by hand (for organisations without an IdP yet, and for tests)
     ///
-    /// Users an IdP pushes over SCIM need no creating. Teams that do not
+    /// Users an IdP pushes over SCIM need no creating. Groups that do not
     /// exist yet are created. Without --role the user gets the default role.
     Create(CreateArgs),
 
     /// Take away all of a user's access, in one step
     ///
-    /// Deactivates the user and removes their roles, team memberships,
+    /// Deactivates the user and removes their roles, group memberships,
     /// personal API keys and live sessions, and locks every credential.
     /// First shows what will be removed and asks on a terminal; without one,
     /// pass --yes. --dry-run only shows it. Running it again on a
@@ -42,14 +42,14 @@ pub enum UsersCommand {
 
     /// Check that a user has no access left; exit 0 only if so
     ///
-    /// Prints the checklist (inactive, no roles, no teams, no personal keys,
+    /// Prints the checklist (inactive, no roles, no groups, no personal keys,
     /// no live sessions, lock present) with what was found. Exits 5 when
     /// any check fails, so a runbook can stop on it.
     Verify(UserArg),
 
     /// Give a deprovisioned user access again
     ///
-    /// Lifts the lock, activates the user and gives the default role; teams
+    /// Lifts the lock, activates the user and gives the default role; groups
     /// and other roles come back only as they are granted again. Asks on a
     /// terminal; without one, pass --yes.
     Reactivate(ReactivateArgs),
@@ -77,9 +77,9 @@ pub struct ListArgs {
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
 
-    /// Only members of this team (display name or id)
-    #[arg(long, value_name = "TEAM")]
-    pub team: Option<String>,
+    /// Only members of this group (display name or id)
+    #[arg(long, value_name = "GROUP", alias = "team")]
+    pub group: Option<String>,
 
     /// Only users whose userName, display name or an email contains TEXT
     /// (ignoring case)
@@ -111,7 +111,7 @@ impl ListArgs {
         UserListQuery {
             status: self.status(),
             role: self.role.clone(),
-            team: self.team.clone(),
+            group: self.group.clone(),
             search: self.search.clone(),
             limit: self.limit,
             cursor: None,
@@ -121,7 +121,7 @@ impl ListArgs {
     fn filtered(&self) -> bool {
         self.status().is_some()
             || self.role.is_some()
-            || self.team.is_some()
+            || self.group.is_some()
             || self.search.is_some()
     }
 }
@@ -151,10 +151,15 @@ pub struct CreateArgs {
     #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
     pub roles: Vec<String>,
 
-    /// A team to join by display name; repeat for several. Missing teams are
+    /// A group to join by display name; repeat for several. Missing groups are
     /// created
-    #[arg(long = "team", value_name = "TEAM", value_parser = NonEmptyStringValueParser::new())]
-    pub teams: Vec<String>,
+    #[arg(
+        long = "group",
+        alias = "team",
+        value_name = "GROUP",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub groups: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -221,7 +226,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
         display_name: args.display_name,
         emails: dedup(args.emails),
         roles: dedup(args.roles),
-        teams: dedup(args.teams),
+        groups: dedup(args.groups),
     };
     let (client, _) = ctx.client().await?;
     let user = client.create_user(&request).await?;
@@ -229,7 +234,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
     Ok(Output::one(user).note(note))
 }
 
-/// Keeps the order given, minus repeats: `--team eng --team eng` is a
+/// Keeps the order given, minus repeats: `--group eng --group eng` is a
 /// slip, not a request the server should reject.
 fn dedup(values: Vec<String>) -> Vec<String> {
     let mut kept: Vec<String> = Vec::with_capacity(values.len());
@@ -388,7 +393,7 @@ mod tests {
             "--pending",
             "--role",
             "admin",
-            "--team",
+            "--group",
             "eng",
             "--search",
             "ali",
@@ -401,7 +406,7 @@ mod tests {
         let query = args.query();
         assert_eq!(query.status, Some(UserStatus::Pending));
         assert_eq!(query.role.as_deref(), Some("admin"));
-        assert_eq!(query.team.as_deref(), Some("eng"));
+        assert_eq!(query.group.as_deref(), Some("eng"));
         assert_eq!(query.search.as_deref(), Some("ali"));
         assert_eq!(query.limit, Some(5));
         assert!(query.cursor.is_none());
@@ -424,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn create_takes_repeated_emails_roles_and_teams() {
+    fn create_takes_repeated_emails_roles_and_groups() {
         let UsersCommand::Create(args) = parse(&[
             "create",
             "alice",
@@ -434,8 +439,10 @@ mod tests {
             "admin",
             "--role",
             "auditor",
-            "--team",
+            "--group",
             "Sales, EMEA",
+            "--team",
+            "Ops",
             "--display-name",
             "Alice",
         ])
@@ -445,8 +452,9 @@ mod tests {
         assert_eq!(args.user_name, "alice");
         assert_eq!(args.emails, ["alice@example.com"]);
         assert_eq!(args.roles, ["admin", "auditor"]);
-        // Team names may hold commas: no splitting.
-        assert_eq!(args.teams, ["Sales, EMEA"]);
+        // Group names may hold commas: no splitting. `--team`, the flag's
+        // name before groups had one noun, still works for old scripts.
+        assert_eq!(args.groups, ["Sales, EMEA", "Ops"]);
         assert_eq!(args.display_name.as_deref(), Some("Alice"));
     }
 

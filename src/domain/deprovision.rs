@@ -9,12 +9,12 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
 use super::{Result, access};
-use crate::api::groups::TeamRef;
+use crate::api::groups::GroupRef;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
 };
 use crate::store::users::{self as user_rows, UserRow};
-use crate::store::{self, Conn, Store, StoreError, keys, locks, sessions, settings, teams};
+use crate::store::{self, Conn, Store, StoreError, groups, keys, locks, sessions, settings};
 
 /// What started a deprovisioning, for the audit log and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,7 +60,7 @@ async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, Stor
         .await?
         .remove(&user.id)
         .unwrap_or_default();
-    let teams = teams::teams_of(conn, &ids)
+    let groups = groups::groups_of(conn, &ids)
         .await?
         .remove(&user.id)
         .unwrap_or_default();
@@ -70,7 +70,7 @@ async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, Stor
     let already_deprovisioned = !user.active
         && user.deprovision_state == DeprovisionState::Done
         && roles.is_empty()
-        && teams.is_empty()
+        && groups.is_empty()
         && personal_keys.is_empty()
         && sessions.is_empty()
         && lock.is_some();
@@ -80,9 +80,9 @@ async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, Stor
         already_deprovisioned,
         was_active: user.active,
         roles,
-        teams: teams
+        groups: groups
             .into_iter()
-            .map(|(id, display_name)| TeamRef { id, display_name })
+            .map(|(id, display_name)| GroupRef { id, display_name })
             .collect(),
         personal_keys,
         sessions,
@@ -91,7 +91,7 @@ async fn plan(conn: &mut Conn, user: &UserRow) -> Result<DeprovisionReport, Stor
 }
 
 /// Deprovisions `user` on `conn` (the caller's transaction): inactive, no
-/// roles, no teams, no personal keys, no live sessions, locked; audited with
+/// roles, no groups, no personal keys, no live sessions, locked; audited with
 /// what was removed. A user already fully deprovisioned is left untouched.
 pub async fn deprovision_in(
     conn: &mut Conn,
@@ -108,12 +108,12 @@ pub async fn deprovision_in(
     let now = store::now();
     let reason = reason.unwrap_or("deprovisioned").to_owned();
     report.roles = user_rows::remove_all_roles(conn, &user.id).await?;
-    let left: Vec<String> = teams::remove_from_all(conn, &user.id)
+    let left: Vec<String> = groups::remove_from_all(conn, &user.id)
         .await?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    teams::touch(conn, &left, now).await?;
+    groups::touch(conn, &left, now).await?;
     report.personal_keys = keys::delete_owned_by(conn, &user.id).await?;
     report.sessions = sessions::revoke_for_user(conn, &user.id, now).await?;
     let lock_id = Uuid::new_v4().to_string();
@@ -137,7 +137,7 @@ pub async fn deprovision_in(
             "trigger": trigger.as_str(),
             "reason": reason,
             "roles_removed": report.roles,
-            "teams_removed": report.teams,
+            "groups_removed": report.groups,
             "personal_keys_deleted": report.personal_keys,
             "sessions_revoked": report.sessions,
             "lock": report.lock,
@@ -290,10 +290,10 @@ pub async fn verify(store: &Store, id_or_name: &str) -> Result<VerificationRepor
             format!("{label}: {}", items.join(", "))
         }
     };
-    let team_names: Vec<String> = plan
-        .teams
+    let group_names: Vec<String> = plan
+        .groups
         .iter()
-        .map(|team| team.display_name.clone())
+        .map(|group| group.display_name.clone())
         .collect();
     let checks = vec![
         Check {
@@ -307,9 +307,9 @@ pub async fn verify(store: &Store, id_or_name: &str) -> Result<VerificationRepor
             evidence: listed("roles", &plan.roles),
         },
         Check {
-            name: "no_teams".to_owned(),
-            passed: plan.teams.is_empty(),
-            evidence: listed("teams", &team_names),
+            name: "no_groups".to_owned(),
+            passed: plan.groups.is_empty(),
+            evidence: listed("groups", &group_names),
         },
         Check {
             name: "no_personal_keys".to_owned(),
@@ -370,7 +370,7 @@ mod tests {
     use crate::domain::test_store::TestStore;
     use crate::domain::{sessions as session_rules, users as user_rules};
 
-    /// A user with everything deprovisioning takes away: a role, a team, a
+    /// A user with everything deprovisioning takes away: a role, a group, a
     /// personal key and a live session. Their session token.
     async fn gus(test: &TestStore) -> String {
         test.user("gus", &["auditor"], &["Ops"]).await;
@@ -402,7 +402,7 @@ mod tests {
             .expect("deprovision");
         assert!(!report.already_deprovisioned && report.was_active);
         assert_eq!(report.roles, ["auditor"]);
-        assert_eq!(report.teams.len(), 1);
+        assert_eq!(report.groups.len(), 1);
         assert_eq!((report.personal_keys.len(), report.sessions.len()), (1, 1));
         assert!(report.lock.is_some());
         let after = verify(store, "gus").await.expect("verify");
@@ -476,8 +476,8 @@ mod tests {
         assert!(user.active && !user.locked);
         assert_eq!(user.roles, ["member"]);
         assert!(
-            user.teams.is_empty(),
-            "teams come back only as the IdP pushes them"
+            user.groups.is_empty(),
+            "groups come back only as the IdP pushes them"
         );
         let shown = user_rules::show(store, "gus").await.expect("show");
         assert_eq!(shown.deprovisioning, DeprovisionState::None);

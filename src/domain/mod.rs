@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ceiling;
 pub mod denials;
 pub mod deprovision;
+pub mod groups;
 pub mod keys;
 pub mod locks;
 pub mod policy;
@@ -18,7 +19,6 @@ pub mod scim_users;
 pub mod scope;
 pub mod sessions;
 pub mod settings;
-pub mod teams;
 #[cfg(test)]
 mod test_store;
 pub mod token;

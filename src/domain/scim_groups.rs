@@ -1,4 +1,4 @@
-//! What SCIM requests on Groups do to the directory: teams and their
+//! What SCIM requests on Groups do to the directory: groups and their
 //! memberships, as the IdP pushes them. Membership changes are row changes,
 //! so a PATCH on a 10,000-member group touches only the members named.
 
@@ -16,7 +16,7 @@ use crate::scim::patch::{self, MemberChange, PatchRequest};
 use crate::scim::resolve;
 use crate::scim::resource::{BaseUrl, GroupFields, GroupView, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
-use crate::store::teams::{self as team_rows, TeamRow};
+use crate::store::groups::{self as group_rows, GroupRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query, users};
 
 /// A page of groups as SCIM JSON, and how many match in all. Members are
@@ -35,7 +35,7 @@ pub async fn list(
     let mut conn = store.conn().await?;
     let count_all = async |conn: &mut Conn| -> Result<i64> {
         let conditions = scim_query::list_conditions(filter, backend);
-        Ok(team_rows::count_where(conn, conditions).await?)
+        Ok(group_rows::count_where(conn, conditions).await?)
     };
     if params.count == 0 {
         return Ok((count_all(&mut conn).await?, Vec::new()));
@@ -45,7 +45,7 @@ pub async fn list(
     let order = scim_query::list_order(&sort, backend);
     let conditions = scim_query::list_conditions(filter, backend);
     let offset = params.offset();
-    let page = team_rows::page_where(
+    let page = group_rows::page_where(
         &mut conn,
         conditions,
         &order,
@@ -67,7 +67,7 @@ pub async fn list(
 
 pub async fn get(store: &Store, id: &str, with_members: bool, base: &BaseUrl) -> Result<Value> {
     let mut conn = store.conn().await?;
-    let (row, members) = team_rows::load(&mut conn, id, with_members)
+    let (row, members) = group_rows::load(&mut conn, id, with_members)
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(render(&row, members.as_deref(), base))
@@ -79,7 +79,7 @@ pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) 
     let mut tx = store.begin().await?;
     check_name_free(&mut tx, &fields.display_name, None).await?;
     let now = store::now();
-    let row = TeamRow {
+    let row = GroupRow {
         id: Uuid::new_v4().to_string(),
         display_name: fields.display_name.clone(),
         external_id: fields.external_id.clone(),
@@ -88,7 +88,7 @@ pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) 
         created_at: now,
         updated_at: now,
     };
-    team_rows::insert(&mut tx, &row).await?;
+    group_rows::insert(&mut tx, &row).await?;
     let added = add_members(&mut tx, &row.id, &fields.members).await?;
     audit::record(
         &mut tx,
@@ -173,13 +173,13 @@ pub async fn patch(
     if apply_member_changes(&mut tx, actor, &row, &member_changes).await?
         && request.operations.is_empty()
     {
-        team_rows::touch(&mut tx, std::slice::from_ref(&row.id), store::now()).await?;
+        group_rows::touch(&mut tx, std::slice::from_ref(&row.id), store::now()).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(())
 }
 
-/// `DELETE /Groups/{id}`: the team and its memberships go.
+/// `DELETE /Groups/{id}`: the group and its memberships go.
 pub async fn delete(
     store: &Store,
     actor: &Actor,
@@ -189,8 +189,8 @@ pub async fn delete(
     let mut tx = store.begin().await?;
     let row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
-    let members = team_rows::member_ids(&mut tx, id).await?;
-    team_rows::delete(&mut tx, id).await?;
+    let members = group_rows::member_ids(&mut tx, id).await?;
+    group_rows::delete(&mut tx, id).await?;
     audit::record(
         &mut tx,
         actor,
@@ -205,8 +205,8 @@ pub async fn delete(
 }
 
 /// Locks the users `changes` may add, before the group's own row: joining a
-/// team serialises with the user's deprovisioning, which locks the user and
-/// then the teams it leaves — the same order, so the two cannot deadlock.
+/// group serialises with the user's deprovisioning, which locks the user and
+/// then the groups it leaves — the same order, so the two cannot deadlock.
 async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Result<()> {
     let joining: Vec<String> = changes
         .iter()
@@ -224,35 +224,35 @@ async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Resu
 async fn apply_member_changes(
     conn: &mut Conn,
     actor: &Actor,
-    team: &TeamRow,
+    group: &GroupRow,
     changes: &[MemberChange],
 ) -> Result<bool> {
     let mut added = Vec::new();
     let mut removed = Vec::new();
     for change in changes {
         match change {
-            MemberChange::Add(ids) => added.extend(add_members(conn, &team.id, ids).await?),
+            MemberChange::Add(ids) => added.extend(add_members(conn, &group.id, ids).await?),
             MemberChange::Remove(ids) => {
                 for id in ids {
-                    if team_rows::remove_member(conn, &team.id, id).await? {
+                    if group_rows::remove_member(conn, &group.id, id).await? {
                         removed.push(id.clone());
                     }
                 }
             }
             MemberChange::RemoveAll => {
-                for id in team_rows::member_ids(conn, &team.id).await? {
-                    team_rows::remove_member(conn, &team.id, &id).await?;
+                for id in group_rows::member_ids(conn, &group.id).await? {
+                    group_rows::remove_member(conn, &group.id, &id).await?;
                     removed.push(id);
                 }
             }
             MemberChange::Replace(ids) => {
                 let wanted: BTreeSet<&String> = ids.iter().collect();
-                let current: BTreeSet<String> = team_rows::member_ids(conn, &team.id)
+                let current: BTreeSet<String> = group_rows::member_ids(conn, &group.id)
                     .await?
                     .into_iter()
                     .collect();
                 for id in current.iter().filter(|id| !wanted.contains(id)) {
-                    team_rows::remove_member(conn, &team.id, id).await?;
+                    group_rows::remove_member(conn, &group.id, id).await?;
                     removed.push(id.clone());
                 }
                 let missing: Vec<String> = ids
@@ -260,7 +260,7 @@ async fn apply_member_changes(
                     .filter(|id| !current.contains(*id))
                     .cloned()
                     .collect();
-                added.extend(add_members(conn, &team.id, &missing).await?);
+                added.extend(add_members(conn, &group.id, &missing).await?);
             }
         }
     }
@@ -273,9 +273,9 @@ async fn apply_member_changes(
                 conn,
                 actor,
                 action,
-                Some(&team.display_name),
+                Some(&group.display_name),
                 Outcome::Success,
-                json!({ "id": team.id, "members": ids }),
+                json!({ "id": group.id, "members": ids }),
             )
             .await?;
         }
@@ -287,7 +287,7 @@ async fn apply_member_changes(
 /// A locked (deprovisioned) user is added like any other, so the directory
 /// stays what the IdP pushed: the lock still blocks every credential, and
 /// `users verify` reports the membership for an operator to see.
-async fn add_members(conn: &mut Conn, team_id: &str, ids: &[String]) -> Result<Vec<String>> {
+async fn add_members(conn: &mut Conn, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
     let live: BTreeSet<String> = users::lock_live_ids(conn, ids).await?.into_iter().collect();
     if let Some(unknown) = ids.iter().find(|id| !live.contains(*id)) {
         return Err(Error::Invalid(format!(
@@ -296,14 +296,14 @@ async fn add_members(conn: &mut Conn, team_id: &str, ids: &[String]) -> Result<V
     }
     let mut added = Vec::new();
     for id in ids {
-        team_rows::add_member(conn, team_id, id).await?;
+        group_rows::add_member(conn, group_id, id).await?;
         added.push(id.clone());
     }
     Ok(added)
 }
 
 async fn check_name_free(conn: &mut Conn, display_name: &str, except: Option<&str>) -> Result<()> {
-    match team_rows::find_by_name(conn, display_name).await? {
+    match group_rows::find_by_name(conn, display_name).await? {
         Some(other) if Some(other.id.as_str()) != except => Err(Error::Uniqueness(format!(
             "displayName {display_name:?} is already taken (id {})",
             other.id
@@ -313,29 +313,29 @@ async fn check_name_free(conn: &mut Conn, display_name: &str, except: Option<&st
 }
 
 /// Writes the fields over the row; returns the row as stored.
-async fn write(conn: &mut Conn, row: TeamRow, fields: &GroupFields) -> Result<TeamRow> {
-    let updated = TeamRow {
+async fn write(conn: &mut Conn, row: GroupRow, fields: &GroupFields) -> Result<GroupRow> {
+    let updated = GroupRow {
         display_name: fields.display_name.clone(),
         external_id: fields.external_id.clone(),
         attributes: Value::Object(fields.attributes.clone()).to_string(),
         updated_at: store::now(),
         ..row
     };
-    if !team_rows::update(conn, &updated).await? {
+    if !group_rows::update(conn, &updated).await? {
         return Err(Error::PreconditionFailed(format!(
             "group {} changed while this request ran; read it again and retry",
             updated.id
         )));
     }
-    Ok(TeamRow {
+    Ok(GroupRow {
         version: updated.version + 1,
         ..updated
     })
 }
 
 /// The group, locked until a write transaction commits; else not found.
-async fn existing(conn: &mut Conn, id: &str) -> Result<TeamRow> {
-    team_rows::get_for_update(conn, id)
+async fn existing(conn: &mut Conn, id: &str) -> Result<GroupRow> {
+    group_rows::get_for_update(conn, id)
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -346,13 +346,13 @@ fn not_found(id: &str) -> Error {
 
 async fn to_scim(
     conn: &mut Conn,
-    rows: &[TeamRow],
+    rows: &[GroupRow],
     with_members: bool,
     base: &BaseUrl,
 ) -> Result<Vec<Value>, StoreError> {
     let mut members = if with_members {
         let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-        Some(team_rows::members_of(conn, &ids).await?)
+        Some(group_rows::members_of(conn, &ids).await?)
     } else {
         None
     };
@@ -361,15 +361,15 @@ async fn to_scim(
         .map(|row| {
             let row_members = members
                 .as_mut()
-                .map(|by_team| by_team.remove(&row.id).unwrap_or_default());
+                .map(|by_group| by_group.remove(&row.id).unwrap_or_default());
             render(row, row_members.as_deref(), base)
         })
         .collect())
 }
 
-/// A team as SCIM shows it; `members` are `(id, userName)`, or `None` when
+/// A group as SCIM shows it; `members` are `(id, userName)`, or `None` when
 /// they were not read.
-pub fn render(row: &TeamRow, members: Option<&[(String, String)]>, base: &BaseUrl) -> Value {
+pub fn render(row: &GroupRow, members: Option<&[(String, String)]>, base: &BaseUrl) -> Value {
     let view = GroupView {
         id: &row.id,
         display_name: &row.display_name,

@@ -102,7 +102,7 @@ pub async fn create(
             .await?;
             let followed =
                 follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
-            // A manual user may be in teams: read back, not assembled.
+            // A manual user may be in groups: read back, not assembled.
             let resource = resource(&mut tx, &id, followed, None, base).await?;
             tx.commit().await.map_err(StoreError::from)?;
             Ok(Written {
@@ -167,7 +167,7 @@ async fn provisioned(
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
-        teams: Vec::new(),
+        groups: Vec::new(),
     };
     let resource = resource(&mut tx, &id, followed, Some(record), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -257,9 +257,13 @@ async fn update(
     change: impl FnOnce(Value) -> Result<UserFields>,
 ) -> Result<Written> {
     let mut tx = store.begin().await?;
-    let UserRecord { row, emails, teams } = live(&mut tx, id, true).await?;
+    let UserRecord {
+        row,
+        emails,
+        groups,
+    } = live(&mut tx, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
-    let fields = change(render(&row, &emails, &teams, base))?;
+    let fields = change(render(&row, &emails, &groups, base))?;
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
         && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
     {
@@ -283,7 +287,7 @@ async fn update(
     let written = UserRecord {
         row,
         emails: email_rows(&fields.emails),
-        teams,
+        groups,
     };
     let resource = resource(&mut tx, id, followed, Some(written), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -434,7 +438,7 @@ async fn save(conn: &mut Conn, row: &UserRow) -> Result<()> {
     }
 }
 
-/// A user that is not a tombstone, with their emails and teams, or not found;
+/// A user that is not a tombstone, with their emails and groups, or not found;
 /// with `lock`, locked until the write transaction commits.
 async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord> {
     match user_rows::load(conn, id, lock).await? {
@@ -445,7 +449,7 @@ async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord> {
 
 /// The answer to a write: the user as `written` when the deprovisioning
 /// engine did not touch them after (`followed` is `None`), else read back,
-/// since the engine changes teams and state.
+/// since the engine changes groups and state.
 async fn resource(
     conn: &mut Conn,
     id: &str,
@@ -460,14 +464,14 @@ async fn resource(
 }
 
 fn to_scim(record: &UserRecord, base: &BaseUrl) -> Value {
-    render(&record.row, &record.emails, &record.teams, base)
+    render(&record.row, &record.emails, &record.groups, base)
 }
 
-/// A user's rows as SCIM shows them; `teams` are `(id, display name)`.
+/// A user's rows as SCIM shows them; `groups` are `(id, display name)`.
 pub fn render(
     row: &UserRow,
     emails: &[EmailRow],
-    teams: &[(String, String)],
+    groups: &[(String, String)],
     base: &BaseUrl,
 ) -> Value {
     let emails: Vec<EmailView<'_>> = emails
@@ -492,7 +496,7 @@ pub fn render(
         created_at: row.created_at,
         updated_at: row.updated_at,
         emails: &emails,
-        teams,
+        groups,
     };
     user_to_scim(&view, base)
 }
@@ -563,7 +567,7 @@ mod tests {
             .expect("create dave");
         assert_answer_is_stored(store, &created.resource).await;
 
-        // A manual user in a team is adopted, team and all.
+        // A manual user in a group is adopted, group and all.
         test.user("carol", &["member"], &["Engineering"]).await;
         let adopted = create(store, actor, &settings, &user("carol"), &base())
             .await
@@ -587,7 +591,7 @@ mod tests {
         assert!(!renamed.deprovisioned);
         assert_answer_is_stored(store, &renamed.resource).await;
 
-        // Deactivation goes through the engine: no more teams.
+        // Deactivation goes through the engine: no more groups.
         let deactivated = patch_user(
             store,
             actor,

@@ -14,7 +14,7 @@ use crate::api::sessions::{CredentialKind, Introspection, IssuedSession};
 use crate::api::users::UserRef;
 use crate::store::sessions::{self as session_rows, SessionRow};
 use crate::store::users::{self as user_rows, UserRow};
-use crate::store::{self, Conn, Store, StoreError, teams};
+use crate::store::{self, Conn, Store, StoreError, groups};
 
 const DEFAULT_TTL_SECONDS: u64 = 8 * 60 * 60;
 const MIN_TTL_SECONDS: u64 = 60;
@@ -137,7 +137,7 @@ async fn introspect_key(conn: &mut Conn, presented: &PresentedToken<'_>) -> Resu
     }
 }
 
-/// A live answer for `user`, with their roles and teams.
+/// A live answer for `user`, with their roles and groups.
 async fn for_user(
     conn: &mut Conn,
     user: &UserRow,
@@ -148,7 +148,7 @@ async fn for_user(
         .await?
         .remove(&user.id)
         .unwrap_or_default();
-    let teams = teams::teams_of(conn, &ids)
+    let groups = groups::groups_of(conn, &ids)
         .await?
         .remove(&user.id)
         .unwrap_or_default()
@@ -161,7 +161,7 @@ async fn for_user(
             user_name: user.user_name.clone(),
         }),
         roles,
-        teams,
+        groups,
         ..active(kind)
     })
 }
@@ -172,7 +172,7 @@ fn active(kind: Option<CredentialKind>) -> Introspection {
         kind,
         user: None,
         roles: Vec::new(),
-        teams: Vec::new(),
+        groups: Vec::new(),
         scopes: Vec::new(),
         expires_at: None,
         reason: None,

@@ -26,15 +26,15 @@ impl TestStore {
         TestStore { store, _dir: dir }
     }
 
-    /// A manual user holding `roles` and in `teams`.
-    pub async fn user(&self, user_name: &str, roles: &[&str], teams: &[&str]) {
+    /// A manual user holding `roles` and in `groups`.
+    pub async fn user(&self, user_name: &str, roles: &[&str], groups: &[&str]) {
         let owned = |list: &[&str]| list.iter().map(|item| (*item).to_owned()).collect();
         let request = CreateUserRequest {
             user_name: user_name.to_owned(),
             display_name: None,
             emails: Vec::new(),
             roles: owned(roles),
-            teams: owned(teams),
+            groups: owned(groups),
         };
         users::create_manual(&self.store, &Actor::system(), request)
             .await

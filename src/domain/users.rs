@@ -1,5 +1,5 @@
 //! Users as the admin API sees them: listing, showing, manual creation, and
-//! the assembly of a user with its emails, roles, teams and lock.
+//! the assembly of a user with its emails, roles, groups and lock.
 
 use std::collections::HashSet;
 
@@ -8,14 +8,14 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::{Error, Result, ceiling, teams};
+use super::{Error, Result, ceiling, groups};
 use crate::api::Page;
-use crate::api::groups::TeamRef;
+use crate::api::groups::GroupRef;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
 };
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
-use crate::store::{self, Conn, Store, StoreError, locks, roles, settings, teams as team_rows};
+use crate::store::{self, Conn, Store, StoreError, groups as group_rows, locks, roles, settings};
 use crate::text;
 
 const DEFAULT_PAGE: u32 = 100;
@@ -60,7 +60,7 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
         deprovision_state: (query.status == Some(UserStatus::Pending))
             .then_some(DeprovisionState::Pending),
         role: query.role.clone(),
-        team: query.team.clone(),
+        group: query.group.clone(),
         search: query.search.clone().filter(|text| !text.is_empty()),
     };
     let mut conn = store.conn().await?;
@@ -79,8 +79,8 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
     })
 }
 
-/// Creates a user by hand (origin `manual`), for teams without an IdP and
-/// for tests. Unknown roles are refused; unknown teams are created.
+/// Creates a user by hand (origin `manual`), for organisations without an IdP and
+/// for tests. Unknown roles are refused; unknown groups are created.
 pub async fn create_manual(
     store: &Store,
     actor: &Actor,
@@ -96,8 +96,8 @@ pub async fn create_manual(
             text::MAX_NAME,
         )?;
     }
-    for team in &request.teams {
-        text::check_name("team", team, text::MAX_NAME)?;
+    for group in &request.groups {
+        text::check_name("group", group, text::MAX_NAME)?;
     }
     let emails = request
         .emails
@@ -162,13 +162,13 @@ pub async fn create_manual(
     for role in &role_names {
         user_rows::add_role(&mut tx, &row.id, role).await?;
     }
-    let mut created_teams = Vec::new();
-    for team_name in &request.teams {
-        let (team, created) = teams::ensure(&mut tx, team_name).await?;
+    let mut created_groups = Vec::new();
+    for group_name in &request.groups {
+        let (group, created) = groups::ensure(&mut tx, group_name).await?;
         if created {
-            created_teams.push(team.display_name.clone());
+            created_groups.push(group.display_name.clone());
         }
-        team_rows::add_member(&mut tx, &team.id, &row.id).await?;
+        group_rows::add_member(&mut tx, &group.id, &row.id).await?;
     }
     audit::record(
         &mut tx,
@@ -180,8 +180,8 @@ pub async fn create_manual(
             "id": row.id,
             "origin": "manual",
             "roles": role_names,
-            "teams": request.teams,
-            "teams_created": created_teams,
+            "groups": request.groups,
+            "groups_created": created_groups,
         }),
     )
     .await?;
@@ -217,22 +217,22 @@ pub async fn check_roles_exist(conn: &mut Conn, names: &[String]) -> Result<()> 
     )))
 }
 
-/// Users with their emails, roles, teams and lock state, in the order given.
+/// Users with their emails, roles, groups and lock state, in the order given.
 /// A fixed number of queries whatever the number of users.
 pub async fn assemble(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let mut emails = user_rows::emails_of(conn, &ids).await?;
     let mut roles = user_rows::roles_of(conn, &ids).await?;
-    let mut teams = team_rows::teams_of(conn, &ids).await?;
+    let mut groups = group_rows::groups_of(conn, &ids).await?;
     let locked: HashSet<String> = locks::locked_among(conn, &ids).await?.into_iter().collect();
     Ok(rows
         .into_iter()
         .map(|row| {
             let emails = emails.remove(&row.id).unwrap_or_default();
             let roles = roles.remove(&row.id).unwrap_or_default();
-            let teams = teams.remove(&row.id).unwrap_or_default();
+            let groups = groups.remove(&row.id).unwrap_or_default();
             let locked = locked.contains(&row.id);
-            to_api(row, emails, roles, teams, locked)
+            to_api(row, emails, roles, groups, locked)
         })
         .collect())
 }
@@ -241,7 +241,7 @@ fn to_api(
     row: UserRow,
     emails: Vec<EmailRow>,
     roles: Vec<String>,
-    teams: Vec<(String, String)>,
+    groups: Vec<(String, String)>,
     locked: bool,
 ) -> User {
     User {
@@ -262,9 +262,9 @@ fn to_api(
         active: row.active,
         origin: row.origin,
         roles,
-        teams: teams
+        groups: groups
             .into_iter()
-            .map(|(id, display_name)| TeamRef { id, display_name })
+            .map(|(id, display_name)| GroupRef { id, display_name })
             .collect(),
         deprovisioning: row.deprovision_state,
         deprovisioned_at: row.deprovisioned_at,

@@ -1,13 +1,13 @@
-//! How groups (the domain's teams) look in the CLI: `groups list|show`.
+//! How groups look in the CLI: `groups list|show`.
 
 use std::io::{self, Write};
 
 use comfy_table::Table;
 
 use super::{Column, Show, Style, or_dash, table, timestamp, user_ref, vertical};
-use crate::api::groups::Team;
+use crate::api::groups::Group;
 
-impl Show for Team {
+impl Show for Group {
     const COLUMNS: &'static [Column] = &[
         Column::whole("ID"),
         Column::free("DISPLAY NAME"),
@@ -25,16 +25,17 @@ impl Show for Team {
     }
 
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        table(out, team_table(self, style))
+        table(out, group_table(self, style))
     }
 }
 
-fn team_table(team: &Team, style: Style) -> Table {
-    let members = if team.members.is_empty() {
+fn group_table(group: &Group, style: Style) -> Table {
+    let members = if group.members.is_empty() {
         "none".to_owned()
     } else {
         // One per line: a member list is read down, and copied line by line.
-        team.members
+        group
+            .members
             .iter()
             .map(user_ref)
             .collect::<Vec<_>>()
@@ -42,13 +43,13 @@ fn team_table(team: &Team, style: Style) -> Table {
     };
     vertical(
         vec![
-            ("ID", team.id.clone()),
-            ("Display name", team.display_name.clone()),
-            ("External ID", or_dash(team.external_id.as_deref())),
-            ("Member count", team.member_count.to_string()),
+            ("ID", group.id.clone()),
+            ("Display name", group.display_name.clone()),
+            ("External ID", or_dash(group.external_id.as_deref())),
+            ("Member count", group.member_count.to_string()),
             ("Members", members),
-            ("Created", timestamp(team.created_at)),
-            ("Updated", timestamp(team.updated_at)),
+            ("Created", timestamp(group.created_at)),
+            ("Updated", timestamp(group.updated_at)),
         ],
         style,
     )
@@ -63,8 +64,8 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn a_team_lists_its_members_one_per_line() {
-        let team = Team {
+    fn a_group_lists_its_members_one_per_line() {
+        let group = Group {
             id: "t-1".to_owned(),
             display_name: "eng".to_owned(),
             external_id: None,
@@ -79,7 +80,7 @@ mod tests {
             created_at: datetime!(2026-01-01 00:00:00 UTC),
             updated_at: datetime!(2026-01-01 00:00:00 UTC),
         };
-        let text = render(Output::one(team), Format::Table);
+        let text = render(Output::one(group), Format::Table);
         assert!(
             text.contains("Members       alice\n              bob\n"),
             "{text}"

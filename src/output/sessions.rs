@@ -45,7 +45,7 @@ fn introspection_table(answer: &Introspection, style: Style) -> Table {
     }
     if answer.active {
         rows.push(("Roles", list(&answer.roles)));
-        rows.push(("Teams", list(&answer.teams)));
+        rows.push(("Groups", list(&answer.groups)));
         if answer.kind == Some(CredentialKind::ApiKey) {
             rows.push(("Scopes", scopes(&answer.scopes)));
         }
@@ -97,7 +97,7 @@ mod tests {
             kind: Some(CredentialKind::ApiKey),
             user: Some(alice()),
             roles: vec!["admin".to_owned()],
-            teams: vec!["eng".to_owned()],
+            groups: vec!["eng".to_owned()],
             scopes: vec![Scope::UsersRead],
             expires_at: None,
             reason: None,
@@ -113,7 +113,7 @@ mod tests {
             kind: None,
             user: None,
             roles: vec![],
-            teams: vec![],
+            groups: vec![],
             scopes: vec![],
             expires_at: None,
             reason: Some("unknown".to_owned()),

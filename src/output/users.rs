@@ -10,7 +10,7 @@ use super::{
     Column, Show, Style, header_cell, list, new_table, or_dash, pad_columns, table, timestamp,
     user_ref, vertical, yes_no,
 };
-use crate::api::groups::TeamRef;
+use crate::api::groups::GroupRef;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, Origin, User, VerificationReport,
 };
@@ -24,8 +24,8 @@ fn list_or_none(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     }
 }
 
-fn teams(teams: &[TeamRef]) -> impl Iterator<Item = &str> {
-    teams.iter().map(|team| team.display_name.as_str())
+fn groups(groups: &[GroupRef]) -> impl Iterator<Item = &str> {
+    groups.iter().map(|group| group.display_name.as_str())
 }
 
 fn origin(origin: Origin) -> &'static str {
@@ -50,7 +50,7 @@ impl Show for User {
         Column::free("DISPLAY NAME"),
         Column::whole("ACTIVE"),
         Column::free("ROLES"),
-        Column::free("TEAMS"),
+        Column::free("GROUPS"),
         Column::whole("DEPROVISIONING"),
         Column::whole("ORIGIN"),
     ];
@@ -61,7 +61,7 @@ impl Show for User {
             or_dash(self.display_name.as_deref()),
             yes_no(self.active),
             list(&self.roles),
-            list(teams(&self.teams)),
+            list(groups(&self.groups)),
             deprovisioning(self.deprovisioning).to_owned(),
             origin(self.origin).to_owned(),
         ]
@@ -105,7 +105,7 @@ fn user_table(user: &User, style: Style) -> Table {
             ("Active", yes_no(user.active)),
             ("Origin", origin(user.origin).to_owned()),
             ("Roles", list(&user.roles)),
-            ("Teams", list(teams(&user.teams))),
+            ("Groups", list(groups(&user.groups))),
             ("Deprovisioned", state),
             ("Locked", yes_no(user.locked)),
             ("Created", timestamp(user.created_at)),
@@ -129,7 +129,7 @@ fn deprovision_table(report: &DeprovisionReport, style: Style) -> Table {
             ("User ID", report.user.id.clone()),
             ("Was active", yes_no(report.was_active)),
             ("Roles", list_or_none(&report.roles)),
-            ("Teams", list_or_none(teams(&report.teams))),
+            ("Groups", list_or_none(groups(&report.groups))),
             ("Personal keys", list_or_none(&report.personal_keys)),
             ("Sessions", list_or_none(&report.sessions)),
             ("Lock", or_dash(report.lock.as_deref())),
@@ -183,9 +183,9 @@ fn steps(report: &DeprovisionReport, tense: Tense) -> Vec<String> {
     for (count, one, many, now, done) in [
         (report.roles.len(), "role", "roles", "remove", "removed"),
         (
-            report.teams.len(),
-            "team membership",
-            "team memberships",
+            report.groups.len(),
+            "group membership",
+            "group memberships",
             "remove",
             "removed",
         ),
@@ -308,7 +308,7 @@ mod tests {
             active: true,
             origin: Origin::Manual,
             roles: vec!["admin".to_owned(), "member".to_owned()],
-            teams: vec![TeamRef {
+            groups: vec![GroupRef {
                 id: "t-1".to_owned(),
                 display_name: "eng".to_owned(),
             }],
@@ -327,7 +327,7 @@ mod tests {
             already_deprovisioned: false,
             was_active: true,
             roles: vec!["admin".to_owned()],
-            teams: vec![TeamRef {
+            groups: vec![GroupRef {
                 id: "t-1".to_owned(),
                 display_name: "eng".to_owned(),
             }],
@@ -370,7 +370,7 @@ mod tests {
             "User name      alice",
             "Emails         alice@example.com (work, primary)",
             "Roles          admin, member",
-            "Teams          eng",
+            "Groups         eng",
             "Deprovisioned  no",
             "Created        2026-01-02T03:04:05Z",
         ] {
@@ -390,7 +390,7 @@ mod tests {
         let mut bob = user("bob");
         bob.active = false;
         bob.roles.clear();
-        bob.teams.clear();
+        bob.groups.clear();
         bob.display_name = None;
         bob.deprovisioning = DeprovisionState::Pending;
         bob.origin = Origin::Scim;
@@ -407,7 +407,7 @@ mod tests {
         for line in [
             "User           alice",
             "Roles          admin",
-            "Teams          eng",
+            "Groups         eng",
             "Personal keys  k1, k2",
             "Sessions       s1",
             "Lock           l1",
@@ -417,12 +417,12 @@ mod tests {
         assert_eq!(
             deprovision_summary(&report(true)),
             "Dry run: deprovisioning alice would deactivate the user, remove 1 role, \
-             remove 1 team membership, delete 2 personal API keys, revoke 1 live session \
+             remove 1 group membership, delete 2 personal API keys, revoke 1 live session \
              and lock every credential. Nothing was changed."
         );
         assert_eq!(
             deprovision_summary(&report(false)),
-            "Deprovisioned alice: deactivated the user, removed 1 role, removed 1 team \
+            "Deprovisioned alice: deactivated the user, removed 1 role, removed 1 group \
              membership, deleted 2 personal API keys, revoked 1 live session and locked \
              every credential."
         );
@@ -434,7 +434,7 @@ mod tests {
         );
         assert_eq!(
             deprovision_plan(&report(true)),
-            "Deprovisioning alice will deactivate the user, remove 1 role, remove 1 team \
+            "Deprovisioning alice will deactivate the user, remove 1 role, remove 1 group \
              membership, delete 2 personal API keys, revoke 1 live session and lock every \
              credential:"
         );

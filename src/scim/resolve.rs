@@ -10,8 +10,8 @@
 //! | `active` | a boolean column |
 //! | `meta.created`, `meta.lastModified` | time columns |
 //! | `emails…`, `emails[…]` | the user's email rows |
-//! | `groups…` | the teams the user is in |
-//! | group `members…` | the users in the team |
+//! | `groups…` | the groups the user is in |
+//! | group `members…` | the users in the group |
 //! | other `name.*`, `title`, enterprise attributes, `phoneNumbers`, … | `attributes` JSON |
 //! | `meta.resourceType`, `groups.type`, `members.type` | constants |
 
@@ -60,7 +60,7 @@ pub fn sort(
 fn table(kind: ResourceKind) -> Table {
     match kind {
         ResourceKind::User => Table::Users,
-        ResourceKind::Group => Table::Teams,
+        ResourceKind::Group => Table::Groups,
     }
 }
 
@@ -652,7 +652,7 @@ mod tests {
         assert_eq!(
             resolved("meta.resourceType eq \"Group\"", ResourceKind::Group).expect("resolves"),
             ResolvedFilter {
-                table: Table::Teams,
+                table: Table::Groups,
                 condition: Condition::Always(true),
             }
         );
@@ -672,7 +672,7 @@ mod tests {
         assert_eq!(
             sort(ResourceKind::Group, None, true).expect("sorts"),
             ResolvedSort {
-                table: Table::Teams,
+                table: Table::Groups,
                 key: SortKey::Created,
                 descending: true,
             }

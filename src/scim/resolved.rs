@@ -63,7 +63,7 @@ pub enum Table {
     /// Users.
     Users,
     /// Groups.
-    Teams,
+    Groups,
 }
 
 /// A filter on one resource type, ready to compile.
@@ -149,7 +149,7 @@ pub enum TextColumn {
     EmailValue,
     /// `emails.type`.
     EmailType,
-    /// `groups.value`: a team the user is in.
+    /// `groups.value`: a group the user is in.
     UserGroupId,
     /// `groups.display`.
     UserGroupDisplay,
@@ -212,7 +212,7 @@ pub enum JsonBase {
 pub enum Values {
     /// A user's email rows.
     Emails,
-    /// The teams a user is in.
+    /// The groups a user is in.
     UserGroups,
     /// The users in a group.
     Members,

@@ -72,8 +72,8 @@ pub struct UserView<'a> {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub emails: &'a [EmailView<'a>],
-    /// `(id, display name)` of the teams the user is in.
-    pub teams: &'a [(String, String)],
+    /// `(id, display name)` of the groups the user is in.
+    pub groups: &'a [(String, String)],
 }
 
 /// What a Group resource shows of the directory's record.
@@ -428,7 +428,7 @@ fn take_string(object: &mut Map<String, Value>, key: &str) -> Result<Option<Stri
 
 /// A user as SCIM returns it.
 pub fn user_to_scim(row: &UserView<'_>, base: &BaseUrl) -> Value {
-    let (emails, teams) = (row.emails, row.teams);
+    let (emails, groups) = (row.emails, row.groups);
     let mut object: Map<String, Value> = serde_json::from_str(row.attributes).unwrap_or_default();
     // The core schema, then every extension the user has data under.
     let mut schemas = vec![json!(USER_SCHEMA)];
@@ -478,8 +478,8 @@ pub fn user_to_scim(row: &UserView<'_>, base: &BaseUrl) -> Value {
             .collect();
         object.insert("emails".into(), Value::Array(emails));
     }
-    if !teams.is_empty() {
-        let groups: Vec<Value> = teams
+    if !groups.is_empty() {
+        let groups: Vec<Value> = groups
             .iter()
             .map(|(id, display)| {
                 json!({ "value": id, "$ref": base.group(id), "display": display, "type": "direct" })

@@ -11,7 +11,7 @@ use crate::api::ErrorBody;
 use crate::api::sessions::{IntrospectRequest, Introspection};
 use crate::domain::sessions;
 
-/// Whether a session token or API key is live, for whom, with which roles and teams.
+/// Whether a session token or API key is live, for whom, with which roles and groups.
 #[utoipa::path(
     post,
     path = "/introspect",

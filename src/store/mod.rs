@@ -4,6 +4,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod groups;
 pub mod keys;
 pub mod locks;
 pub mod roles;
@@ -12,7 +13,6 @@ pub mod sessions;
 pub mod settings;
 pub mod sql;
 pub mod state;
-pub mod teams;
 pub mod upgrade;
 pub mod users;
 

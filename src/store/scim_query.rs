@@ -1,5 +1,5 @@
 //! Resolved SCIM filters and `sortBy` (`scim::resolved`) compiled to SQL on
-//! the `users` and `teams` tables, for SQLite and PostgreSQL alike. Every
+//! the `users` and `groups` tables, for SQLite and PostgreSQL alike. Every
 //! value is bound; the SQL text holds only constants: column names, and
 //! JSON keys taken from the schema tables (never from the request). What
 //! reaches this module has been checked by `scim::resolve`, so compiling
@@ -14,10 +14,10 @@
 //! | `Active` | boolean column, bound `bool` |
 //! | `Created`, `LastModified` | `created_at`, `updated_at` (unix ms) |
 //! | `Exists` over `Emails` | `users.id IN (SELECT … FROM user_emails e …)`, `value_key` |
-//! | `Exists` over `UserGroups` | `users.id IN (SELECT … FROM team_members m JOIN teams t …)` |
+//! | `Exists` over `UserGroups` | `users.id IN (SELECT … FROM group_members m JOIN groups g …)` |
 //! | `Exists` over a `JsonArray` | `EXISTS` over `json_each` / `jsonb_array_elements` |
-//! | `GroupDisplayName` | `teams.display_name_key` vs. the lowercased value |
-//! | `Exists` over `Members` | `teams.id IN (SELECT … FROM team_members m JOIN users u …)` |
+//! | `GroupDisplayName` | `groups.display_name_key` vs. the lowercased value |
+//! | `Exists` over `Members` | `groups.id IN (SELECT … FROM group_members m JOIN users u …)` |
 //!
 //! Every condition is two-valued (never SQL NULL), so `not (…)` and `ne`
 //! follow SCIM: an absent attribute is "not equal" to anything.
@@ -58,7 +58,7 @@ pub fn list_order(sort: &ResolvedSort, backend: Backend) -> String {
     )
 }
 
-/// The condition `filter` puts on `users` or `teams` (the table must be
+/// The condition `filter` puts on `users` or `groups` (the table must be
 /// named so, not aliased, in the query). Values are bound into
 /// `conditions`.
 fn compile(filter: &ResolvedFilter, backend: Backend, conditions: &mut Conditions) -> String {
@@ -96,7 +96,7 @@ fn pg_attributes(table: &str) -> String {
 /// How the application folds a key column's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fold {
-    /// `to_lowercase()`: emails, team names, ids.
+    /// `to_lowercase()`: emails, group names, ids.
     Lower,
     /// RFC 8265 UsernameCaseMapped: `user_name_key`.
     UserName,
@@ -244,23 +244,23 @@ impl Compiler<'_> {
         };
         match (self.table, column) {
             (Table::Users, TextColumn::Id) => ("users.id", text(false, true)),
-            (Table::Teams, TextColumn::Id) => ("teams.id", text(false, true)),
+            (Table::Groups, TextColumn::Id) => ("groups.id", text(false, true)),
             (Table::Users, TextColumn::ExternalId) => ("users.external_id", text(true, true)),
-            (Table::Teams, TextColumn::ExternalId) => ("teams.external_id", text(true, true)),
+            (Table::Groups, TextColumn::ExternalId) => ("groups.external_id", text(true, true)),
             (_, TextColumn::UserName) => ("users.user_name_key", Shape::Key(Fold::UserName)),
             (_, TextColumn::UserDisplayName) => ("users.display_name", text(true, false)),
             (_, TextColumn::GivenName) => ("users.given_name", text(true, false)),
             (_, TextColumn::FamilyName) => ("users.family_name", text(true, false)),
             (_, TextColumn::FormattedName) => ("users.formatted_name", text(true, false)),
             (_, TextColumn::GroupDisplayName) => {
-                ("teams.display_name_key", Shape::Key(Fold::Lower))
+                ("groups.display_name_key", Shape::Key(Fold::Lower))
             }
             (_, TextColumn::EmailValue) => ("e.value_key", Shape::Key(Fold::Lower)),
             (_, TextColumn::EmailType) => ("e.type", text(true, false)),
             // Ids are lowercase UUIDs: `Key` compares case-insensitively on
             // the primary-key index.
-            (_, TextColumn::UserGroupId) => ("m.team_id", Shape::Key(Fold::Lower)),
-            (_, TextColumn::UserGroupDisplay) => ("t.display_name_key", Shape::Key(Fold::Lower)),
+            (_, TextColumn::UserGroupId) => ("m.group_id", Shape::Key(Fold::Lower)),
+            (_, TextColumn::UserGroupDisplay) => ("g.display_name_key", Shape::Key(Fold::Lower)),
             (_, TextColumn::MemberId) => ("m.user_id", Shape::Key(Fold::Lower)),
             (_, TextColumn::MemberDisplay) => ("u.user_name_key", Shape::Key(Fold::UserName)),
         }
@@ -275,11 +275,11 @@ impl Compiler<'_> {
                 format!("users.id IN (SELECT e.user_id FROM user_emails e WHERE {condition})")
             }
             Values::UserGroups => format!(
-                "users.id IN (SELECT m.user_id FROM team_members m JOIN teams t ON t.id = m.team_id \
+                "users.id IN (SELECT m.user_id FROM group_members m JOIN groups g ON g.id = m.group_id \
                  WHERE {condition})"
             ),
             Values::Members => format!(
-                "teams.id IN (SELECT m.team_id FROM team_members m JOIN users u ON u.id = m.user_id \
+                "groups.id IN (SELECT m.group_id FROM group_members m JOIN users u ON u.id = m.user_id \
                  WHERE {condition})"
             ),
             Values::JsonArray(keys) => {
@@ -485,7 +485,7 @@ struct TextShape {
 fn table_name(table: Table) -> &'static str {
     match table {
         Table::Users => "users",
-        Table::Teams => "teams",
+        Table::Groups => "groups",
     }
 }
 
@@ -500,8 +500,8 @@ fn time_column(table: Table, column: TimeColumn) -> &'static str {
     match (table, column) {
         (Table::Users, TimeColumn::Created) => "users.created_at",
         (Table::Users, TimeColumn::LastModified) => "users.updated_at",
-        (Table::Teams, TimeColumn::Created) => "teams.created_at",
-        (Table::Teams, TimeColumn::LastModified) => "teams.updated_at",
+        (Table::Groups, TimeColumn::Created) => "groups.created_at",
+        (Table::Groups, TimeColumn::LastModified) => "groups.updated_at",
     }
 }
 
@@ -661,7 +661,7 @@ mod tests {
     use crate::scim::resolve;
     use crate::scim::resource::BaseUrl;
     use crate::scim::schema::ResourceKind;
-    use crate::store::teams::{self, TeamRow};
+    use crate::store::groups::{self, GroupRow};
     use crate::store::users::{self, EmailRow, UserRow};
     use crate::store::{DatabaseUrl, Store};
 
@@ -750,7 +750,7 @@ mod tests {
         .expect("compiles");
         assert_eq!(
             group,
-            "teams.id IN (SELECT m.team_id FROM team_members m JOIN users u ON u.id = m.user_id \
+            "groups.id IN (SELECT m.group_id FROM group_members m JOIN users u ON u.id = m.user_id \
              WHERE m.user_id = $1)"
         );
     }
@@ -771,18 +771,18 @@ mod tests {
         );
         assert_eq!(
             sorted_by("displayName", ResourceKind::Group, Backend::Postgres),
-            "teams.display_name_key"
+            "groups.display_name_key"
         );
     }
 
     // ----- against real databases ---------------------------------------
 
-    /// `(id, name)` pairs: a user's teams, a team's members.
+    /// `(id, name)` pairs: a user's groups, a group's members.
     type Named = Vec<(String, String)>;
 
     struct Seeded {
         users: Vec<(UserRow, Vec<EmailRow>, Named)>,
-        teams: Vec<(TeamRow, Named)>,
+        groups: Vec<(GroupRow, Named)>,
     }
 
     fn user_row(id: &str, user_name: &str, created: time::OffsetDateTime) -> UserRow {
@@ -860,8 +860,8 @@ mod tests {
             vec![],
             vec![email("dave@other.net", Some("work"), false)],
         ];
-        let engineering = TeamRow {
-            id: "team-eng".into(),
+        let engineering = GroupRow {
+            id: "group-eng".into(),
             display_name: "Engineering".into(),
             external_id: Some("T-ENG".into()),
             attributes: "{}".into(),
@@ -869,16 +869,16 @@ mod tests {
             created_at: datetime!(2024-01-01 00:00 UTC),
             updated_at: datetime!(2024-01-01 00:00 UTC),
         };
-        let sales = TeamRow {
-            id: "team-sales".into(),
+        let sales = GroupRow {
+            id: "group-sales".into(),
             display_name: "Sales".into(),
             external_id: None,
             created_at: datetime!(2024-02-01 00:00 UTC),
             updated_at: datetime!(2024-02-01 00:00 UTC),
             ..engineering.clone()
         };
-        let empty = TeamRow {
-            id: "team-empty".into(),
+        let empty = GroupRow {
+            id: "group-empty".into(),
             display_name: "Empty".into(),
             external_id: Some("t-empty".into()),
             created_at: datetime!(2024-03-01 00:00 UTC),
@@ -893,22 +893,24 @@ mod tests {
                 .await
                 .expect("emails");
         }
-        for team in [&engineering, &sales, &empty] {
-            teams::insert(&mut conn, team).await.expect("insert team");
+        for group in [&engineering, &sales, &empty] {
+            groups::insert(&mut conn, group)
+                .await
+                .expect("insert group");
         }
-        for (team, user) in [
-            ("team-eng", "id-alice"),
-            ("team-eng", "id-dave"),
-            ("team-sales", "id-bob"),
+        for (group, user) in [
+            ("group-eng", "id-alice"),
+            ("group-eng", "id-dave"),
+            ("group-sales", "id-bob"),
         ] {
-            teams::add_member(&mut conn, team, user)
+            groups::add_member(&mut conn, group, user)
                 .await
                 .expect("member");
         }
-        let teams_of = |user: &str| -> Vec<(String, String)> {
+        let groups_of = |user: &str| -> Vec<(String, String)> {
             match user {
-                "id-alice" | "id-dave" => vec![("team-eng".into(), "Engineering".into())],
-                "id-bob" => vec![("team-sales".into(), "Sales".into())],
+                "id-alice" | "id-dave" => vec![("group-eng".into(), "Engineering".into())],
+                "id-bob" => vec![("group-sales".into(), "Sales".into())],
                 _ => vec![],
             }
         };
@@ -917,11 +919,11 @@ mod tests {
                 .into_iter()
                 .zip(emails)
                 .map(|(user, emails)| {
-                    let teams = teams_of(&user.id);
-                    (user, emails, teams)
+                    let groups = groups_of(&user.id);
+                    (user, emails, groups)
                 })
                 .collect(),
-            teams: vec![
+            groups: vec![
                 (
                     engineering,
                     vec![
@@ -949,7 +951,7 @@ mod tests {
         let condition = compile(&resolved, store.backend(), &mut conditions);
         let (name, table, key) = match kind {
             ResourceKind::User => ("user_name", "users", "user_name_key"),
-            ResourceKind::Group => ("display_name", "teams", "display_name_key"),
+            ResourceKind::Group => ("display_name", "groups", "display_name_key"),
         };
         let order = order.map_or_else(|| key.to_owned(), |order| format!("{order}, id"));
         let sql = format!("SELECT {name} FROM {table} WHERE {condition} ORDER BY {order}");
@@ -1126,7 +1128,7 @@ mod tests {
             ("meta.resourceType eq \"Group\"", vec![]),
             ("groups.display eq \"engineering\"", vec![ALICE, DAVE]),
             ("groups[display eq \"Sales\"]", vec![BOB]),
-            ("groups.value eq \"TEAM-SALES\"", vec![BOB]),
+            ("groups.value eq \"GROUP-SALES\"", vec![BOB]),
             ("groups pr", vec![ALICE, BOB, DAVE]),
             ("groups.type eq \"direct\"", vec![ALICE, BOB, DAVE]),
             ("not (groups pr)", vec![CAROL]),
@@ -1202,10 +1204,10 @@ mod tests {
         let user_json: Vec<(String, Value)> = seeded
             .users
             .iter()
-            .map(|(row, emails, teams)| {
+            .map(|(row, emails, groups)| {
                 (
                     row.user_name.clone(),
-                    scim_users::render(row, emails, teams, &base),
+                    scim_users::render(row, emails, groups, &base),
                 )
             })
             .collect();
@@ -1230,7 +1232,7 @@ mod tests {
             }
         }
         let group_json: Vec<(String, Value)> = seeded
-            .teams
+            .groups
             .iter()
             .map(|(row, members)| {
                 (
@@ -1345,21 +1347,19 @@ mod tests {
                 (
                     ResourceKind::Group,
                     "externalId eq \"T-ENG\"",
-                    "teams_external_id",
+                    "groups_external_id",
                 ),
                 (
                     ResourceKind::Group,
                     "members[value eq \"id-bob\"]",
-                    "team_members_user",
+                    "group_members_user",
                 ),
             ] {
                 let plan = query_plan(&store, kind, filter).await;
                 assert!(
                     plan.iter().any(|step| step.contains(index))
-                        && !plan
-                            .iter()
-                            .any(|step| step.starts_with("SCAN users")
-                                || step.starts_with("SCAN teams")),
+                        && !plan.iter().any(|step| step.starts_with("SCAN users")
+                            || step.starts_with("SCAN groups")),
                     "{filter}: {plan:?}"
                 );
             }
@@ -1374,7 +1374,7 @@ mod tests {
         let condition = compile(&resolved, Backend::Sqlite, &mut conditions);
         let table = match kind {
             ResourceKind::User => "users",
-            ResourceKind::Group => "teams",
+            ResourceKind::Group => "groups",
         };
         let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE {condition}");
         let mut conn = store.conn().await.expect("connection");

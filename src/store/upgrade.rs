@@ -22,7 +22,7 @@ pub async fn run(store: &Store) -> Result<(), StoreError> {
         return Ok(());
     }
     rekey_user_names(&mut tx).await?;
-    for table in ["users", "teams"] {
+    for table in ["users", "groups"] {
         scrub_nul_from_json(&mut tx, table).await?;
     }
     tx.commit().await?;

@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
+use super::groups::Named;
 use super::sql::{Conditions, contains_pattern, limit_offset};
-use super::teams::Named;
 use super::{
     Conn, StoreError, for_update, from_json_rows, from_millis, get_bool, grouped, json_rows,
     to_millis,
@@ -42,7 +42,7 @@ pub struct EmailRow {
     pub primary: bool,
 }
 
-/// The key that makes emails and team names unique regardless of case.
+/// The key that makes emails and group names unique regardless of case.
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
@@ -119,11 +119,11 @@ pub struct UserRecord {
     pub row: UserRow,
     /// In their stored order.
     pub emails: Vec<EmailRow>,
-    /// `(id, display name)` of each team, by name.
-    pub teams: Vec<Named>,
+    /// `(id, display name)` of each group, by name.
+    pub groups: Vec<Named>,
 }
 
-/// [`COLUMNS`] and, as JSON arrays, the user's emails and teams: a user and
+/// [`COLUMNS`] and, as JSON arrays, the user's emails and groups: a user and
 /// everything hanging off them in one round trip.
 fn record_columns(conn: &Conn) -> String {
     let emails = json_rows(
@@ -132,13 +132,13 @@ fn record_columns(conn: &Conn) -> String {
         "FROM user_emails e WHERE e.user_id = users.id",
         "e.position",
     );
-    let teams = json_rows(
+    let groups = json_rows(
         conn,
-        "t.id, t.display_name",
-        "FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.user_id = users.id",
-        "t.display_name_key",
+        "g.id, g.display_name",
+        "FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = users.id",
+        "g.display_name_key",
     );
-    format!("{COLUMNS}, {emails} AS emails_json, {teams} AS teams_json")
+    format!("{COLUMNS}, {emails} AS emails_json, {groups} AS groups_json")
 }
 
 fn record_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
@@ -155,22 +155,25 @@ fn record_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
                 primary: primary.as_bool().unwrap_or(primary.as_i64() == Some(1)),
             })
             .collect(),
-        teams: from_json_rows(row, "teams_json")?,
+        groups: from_json_rows(row, "groups_json")?,
     })
 }
 
-/// A user with their emails and teams; with `lock`, in a write transaction,
+/// A user with their emails and groups; with `lock`, in a write transaction,
 /// the user row stays locked until it commits (as [`get_for_update`]).
 pub async fn load(conn: &mut Conn, id: &str, lock: bool) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(load_sql(conn, lock)))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// [`load`]'s query in `conn`'s dialect, with the user id as `$1`.
+pub fn load_sql(conn: &Conn, lock: bool) -> String {
     let columns = record_columns(conn);
     let lock = if lock { for_update(conn) } else { "" };
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {columns} FROM users WHERE id = $1 {lock}"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(record_from_row).transpose()
+    format!("SELECT {columns} FROM users WHERE id = $1 {lock}")
 }
 
 pub async fn insert(conn: &mut Conn, user: &UserRow) -> Result<(), StoreError> {
@@ -313,8 +316,8 @@ pub struct UserFilter {
     pub active: Option<bool>,
     pub deprovision_state: Option<DeprovisionState>,
     pub role: Option<String>,
-    /// A team id or display name.
-    pub team: Option<String>,
+    /// A group id or display name.
+    pub group: Option<String>,
     pub search: Option<String>,
 }
 
@@ -341,12 +344,12 @@ pub async fn list(
             "EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role_name = {role})"
         ));
     }
-    if let Some(team) = &filter.team {
-        let id = conditions.bind(team.clone());
-        let key = conditions.bind(name_key(team));
+    if let Some(group) = &filter.group {
+        let id = conditions.bind(group.clone());
+        let key = conditions.bind(name_key(group));
         conditions.and(format!(
-            "EXISTS (SELECT 1 FROM team_members m JOIN teams t ON t.id = m.team_id \
-             WHERE m.user_id = users.id AND (t.id = {id} OR t.display_name_key = {key}))"
+            "EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = users.id AND (g.id = {id} OR g.display_name_key = {key}))"
         ));
     }
     if let Some(search) = &filter.search {
@@ -515,7 +518,7 @@ pub async fn count_live(conn: &mut Conn, mut conditions: Conditions) -> Result<i
     Ok(row.try_get("n")?)
 }
 
-/// One page of the users `count_live` counts, with their emails and teams
+/// One page of the users `count_live` counts, with their emails and groups
 /// (read for the page's rows only). `order_by` is SQL built from constants
 /// (a column or an expression `store::scim_query` chose).
 pub async fn page_live(

@@ -110,7 +110,7 @@ const ROUTES: [Route; 4] = [
 ];
 
 /// A provisioned user holding everything a deprovisioning takes away: the
-/// default role, a team, a session and a personal key.
+/// default role, a group, a session and a personal key.
 struct Holder {
     user_name: String,
     id: String,
@@ -128,7 +128,7 @@ fn holder(server: &TestServer, idp: &Idp, user_name: &str) -> Holder {
     );
     let id = id_of(&user);
     created(
-        &idp.post("/Groups", json!({ "schemas": [GROUP_SCHEMA], "displayName": format!("team-{user_name}"), "members": [{ "value": id }] })),
+        &idp.post("/Groups", json!({ "schemas": [GROUP_SCHEMA], "displayName": format!("group-{user_name}"), "members": [{ "value": id }] })),
         "Group",
     );
     let (status, _, session) = server.http(
@@ -257,7 +257,7 @@ both_backends! {
     }
 
     fn a_failed_lock_insert_undoes_the_steps_before_it(server: &TestServer) {
-        // Roles, teams, keys and sessions are gone by the time the lock is
+        // Roles, groups, keys and sessions are gone by the time the lock is
         // written: all of that must come back.
         let failure = InjectedFailure::abort_insert("locks", None);
         each_route_fails_cleanly(server, &failure, StatusCode::INTERNAL_SERVER_ERROR);

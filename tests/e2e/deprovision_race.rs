@@ -3,7 +3,7 @@
 //! users at once, a deprovisioning on one and a personal key, a session and
 //! a SCIM group join on the other. Whatever order they land in, afterwards
 //! every user is fully deprovisioned and no key or session minted in the
-//! race is live — nor comes back when the user is reactivated — and a team
+//! race is live — nor comes back when the user is reactivated — and a group
 //! membership survives only when its join came after the deprovisioning.
 
 use std::time::Duration;
@@ -43,14 +43,14 @@ both_backends! {
         let replica = Replica::start(server, |_| {});
         let root = server.root_token.clone();
         let users: Vec<String> = (0..ROUNDS).map(|i| format!("racer{i:03}")).collect();
-        // Per user: its id and a team of its own (so rounds do not queue on
+        // Per user: its id and a group of its own (so rounds do not queue on
         // one group).
         let mut targets = Vec::new();
         for user in &users {
             // `auditor` grants users:read, so a personal key with it is allowed.
             let (status, _, body) = server.http(Method::POST, "/admin/v1/users", Some(&root), Some(json!({ "user_name": user, "roles": ["auditor"] })));
             assert_eq!(status, StatusCode::CREATED, "{body}");
-            let (status, _, group) = server.http(Method::POST, "/scim/v2/Groups", Some(&root), Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("team-{user}") })));
+            let (status, _, group) = server.http(Method::POST, "/scim/v2/Groups", Some(&root), Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group-{user}") })));
             assert_eq!(status, StatusCode::CREATED, "{group}");
             let (user_id, group_id) = (body["id"].as_str().expect("id"), group["id"].as_str().expect("id"));
             targets.push((user.clone(), user_id.to_owned(), group_id.to_owned()));
@@ -119,7 +119,7 @@ both_backends! {
         // A membership that survived was added after the deprovisioning, as
         // the audit log's order says; one added before it was removed.
         let members = server.query_rows(&format!(
-            "SELECT u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id WHERE u.user_name IN ({names})"
+            "SELECT u.id, u.user_name FROM group_members m JOIN users u ON u.id = m.user_id WHERE u.user_name IN ({names})"
         ));
         let joins = server.query_rows("SELECT CAST(id AS TEXT) AS id, details FROM audit_log WHERE action = 'group.member.add'");
         let deprovisions = server.query_rows("SELECT CAST(id AS TEXT) AS id, target FROM audit_log WHERE action = 'user.deprovision'");

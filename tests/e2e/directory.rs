@@ -1,4 +1,4 @@
-//! The directory through the admin API: users, teams, sessions, personal
+//! The directory through the admin API: users, groups, sessions, personal
 //! keys, the deprovisioning engine and its verification, on both backends.
 
 use reqwest::{Method, StatusCode};
@@ -19,7 +19,7 @@ fn root(
     body
 }
 
-fn create_user(server: &TestServer, user_name: &str, roles: &[&str], teams: &[&str]) -> Value {
+fn create_user(server: &TestServer, user_name: &str, roles: &[&str], groups: &[&str]) -> Value {
     root(
         server,
         Method::POST,
@@ -28,7 +28,7 @@ fn create_user(server: &TestServer, user_name: &str, roles: &[&str], teams: &[&s
             "user_name": user_name,
             "emails": [format!("{}@example.com", user_name.to_lowercase())],
             "roles": roles,
-            "teams": teams,
+            "groups": groups,
         })),
         StatusCode::CREATED,
     )
@@ -59,7 +59,7 @@ both_backends! {
     fn deprovisioning_takes_everything_in_one_step_and_verification_proves_it(server: &TestServer) {
         let user = create_user(server, "Alice", &["auditor"], &["eng", "ops"]);
         assert_eq!(user["roles"], json!(["auditor"]));
-        assert_eq!(user["teams"].as_array().expect("teams").len(), 2);
+        assert_eq!(user["groups"].as_array().expect("groups").len(), 2);
         assert_eq!(user["origin"], "manual");
 
         let session = root(server, Method::POST, "/admin/v1/users/alice/sessions", Some(json!({})), StatusCode::CREATED);
@@ -79,12 +79,12 @@ both_backends! {
         assert_eq!(live["active"], true, "{live}");
         assert_eq!(live["user"]["user_name"], "Alice");
         assert_eq!(live["roles"], json!(["auditor"]));
-        assert_eq!(live["teams"], json!(["eng", "ops"]));
+        assert_eq!(live["groups"], json!(["eng", "ops"]));
         assert_eq!(introspect(server, &key_token)["active"], true);
 
         let before = root(server, Method::GET, "/admin/v1/users/alice/deprovision", None, StatusCode::OK);
         assert_eq!(before["deprovisioned"], false);
-        for name in ["inactive", "no_roles", "no_teams", "no_personal_keys", "no_live_sessions", "lock_present"] {
+        for name in ["inactive", "no_roles", "no_groups", "no_personal_keys", "no_live_sessions", "lock_present"] {
             assert!(!check(&before, name), "{name} should fail before deprovisioning: {before}");
         }
 
@@ -99,7 +99,7 @@ both_backends! {
         assert_eq!(done["dry_run"], false);
         assert_eq!(done["already_deprovisioned"], false);
         assert_eq!(done["roles"], dry["roles"]);
-        assert_eq!(done["teams"], dry["teams"]);
+        assert_eq!(done["groups"], dry["groups"]);
         assert_eq!(done["personal_keys"], dry["personal_keys"]);
         assert_eq!(done["sessions"], dry["sessions"]);
         assert!(done["lock"].is_string());
@@ -135,7 +135,7 @@ both_backends! {
         assert_eq!(user["active"], true);
         assert_eq!(user["locked"], false);
         assert_eq!(user["roles"], json!(["member"]), "the default role, nothing more");
-        assert_eq!(user["teams"], json!([]));
+        assert_eq!(user["groups"], json!([]));
         let session = root(server, Method::POST, "/admin/v1/users/alice/sessions", Some(json!({})), StatusCode::CREATED);
         assert_eq!(introspect(server, session["token"].as_str().expect("token"))["active"], true);
     }
@@ -167,9 +167,9 @@ both_backends! {
     fn users_list_filters_and_pages(server: &TestServer) {
         for i in 0..7 {
             let role: &[&str] = if i % 2 == 0 { &["auditor"] } else { &[] };
-            create_user(server, &format!("user{i}"), role, &["team-a"]);
+            create_user(server, &format!("user{i}"), role, &["group-a"]);
         }
-        create_user(server, "Zed_Searchable", &[], &["team-b"]);
+        create_user(server, "Zed_Searchable", &[], &["group-b"]);
 
         let mut seen = Vec::new();
         let mut path = "/admin/v1/users?limit=3".to_owned();
@@ -190,8 +190,8 @@ both_backends! {
 
         let count = |query: &str| root(server, Method::GET, &format!("/admin/v1/users?{query}"), None, StatusCode::OK)["items"].as_array().expect("items").len();
         assert_eq!(count("role=auditor"), 4);
-        assert_eq!(count("team=team-b"), 1);
-        assert_eq!(count("team=TEAM-A"), 7);
+        assert_eq!(count("group=group-b"), 1);
+        assert_eq!(count("group=GROUP-A"), 7);
         assert_eq!(count("search=zed_s"), 1);
         assert_eq!(count("search=_"), 1, "LIKE wildcards are taken literally");
         assert_eq!(count("search=EXAMPLE.COM"), 8, "search looks at emails too");
@@ -206,9 +206,9 @@ both_backends! {
         let counts: Vec<(String, u64)> = groups["items"].as_array().expect("items").iter()
             .map(|g| (g["display_name"].as_str().expect("name").to_owned(), g["member_count"].as_u64().expect("count")))
             .collect();
-        assert_eq!(counts, [("team-a".to_owned(), 7), ("team-b".to_owned(), 1)]);
-        let team_b = root(server, Method::GET, "/admin/v1/groups/TEAM-B", None, StatusCode::OK);
-        assert_eq!(team_b["members"][0]["user_name"], "Zed_Searchable");
+        assert_eq!(counts, [("group-a".to_owned(), 7), ("group-b".to_owned(), 1)]);
+        let group_b = root(server, Method::GET, "/admin/v1/groups/GROUP-B", None, StatusCode::OK);
+        assert_eq!(group_b["members"][0]["user_name"], "Zed_Searchable");
     }
 
     fn bad_user_input_is_refused_and_changes_nothing(server: &TestServer) {
@@ -225,7 +225,7 @@ both_backends! {
         refuse(json!({ "user_name": "erin", "emails": ["not-an-email"] }), StatusCode::BAD_REQUEST, "not-an-email");
         refuse(json!({ "user_name": "" }), StatusCode::BAD_REQUEST, "userName");
         assert_eq!(server.query_rows("SELECT id FROM users").len(), before);
-        assert!(server.query_rows("SELECT id FROM teams").is_empty());
+        assert!(server.query_rows("SELECT id FROM groups").is_empty());
 
         let (status, _, body) = server.http(Method::GET, "/admin/v1/users/nobody", Some(&server.root_token), None);
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");

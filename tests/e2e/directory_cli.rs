@@ -91,15 +91,15 @@ fn count_rows(server: &TestServer, table: &str) -> usize {
 
 both_backends! {
     fn the_offboarding_story(server: &TestServer) {
-        // Onboarding: a user with a role and a team, a session, a personal key.
+        // Onboarding: a user with a role and a group, a session, a personal key.
         let created = root(server, &[
             "users", "create", "alice", "--email", "alice@example.com", "--display-name",
-            "Alice Example", "--role", "admin", "--team", "eng", "-o", "json",
+            "Alice Example", "--role", "admin", "--group", "eng", "-o", "json",
         ], 0);
         let created = stdout_json(&created);
         assert_eq!(created["user_name"], "alice");
         assert_eq!(created["roles"], json!(["admin"]));
-        assert_eq!(created["teams"][0]["display_name"], "eng");
+        assert_eq!(created["groups"][0]["display_name"], "eng");
         assert_eq!(created["active"], true);
         assert_eq!(created["origin"], "manual");
 
@@ -127,7 +127,7 @@ both_backends! {
         assert_eq!(live["kind"], "session");
         assert_eq!(live["user"]["user_name"], "alice");
         assert_eq!(live["roles"], json!(["admin"]));
-        assert_eq!(live["teams"], json!(["eng"]));
+        assert_eq!(live["groups"], json!(["eng"]));
         let (code, live) = introspect(server, &key_token);
         assert_eq!(code, 0, "{live}");
         assert_eq!(live["kind"], "api_key");
@@ -139,7 +139,7 @@ both_backends! {
         let report = stdout_json(&verify);
         assert_eq!(report["deprovisioned"], false);
         let failing = failing_checks(&report);
-        for check in ["inactive", "no_roles", "no_teams", "no_personal_keys", "no_live_sessions", "lock_present"] {
+        for check in ["inactive", "no_roles", "no_groups", "no_personal_keys", "no_live_sessions", "lock_present"] {
             assert!(failing.iter().any(|name| name == check), "{check} should fail: {report}");
         }
         let checklist = root(server, &["users", "verify", "alice"], 5);
@@ -160,7 +160,7 @@ both_backends! {
         assert_eq!(dry["dry_run"], true);
         assert_eq!(dry["already_deprovisioned"], false);
         assert_eq!(dry["roles"], json!(["admin"]));
-        assert_eq!(dry["teams"][0]["display_name"], "eng");
+        assert_eq!(dry["groups"][0]["display_name"], "eng");
         assert_eq!(dry["personal_keys"], json!([key_id]));
         assert_eq!(dry["sessions"].as_array().expect("sessions").len(), 1);
         assert_eq!(user_via_api(server, "alice")["active"], true);
@@ -261,12 +261,12 @@ both_backends! {
         let names: Vec<String> = (0..7).map(|n| format!("user{n:02}")).collect();
         // Created out of order: the listing sorts by userName.
         for name in names.iter().rev() {
-            let team = if name.ends_with('1') { "odd" } else { "even" };
+            let group = if name.ends_with('1') { "odd" } else { "even" };
             let (status, _, body) = server.http(
                 Method::POST,
                 "/admin/v1/users",
                 Some(&server.root_token),
-                Some(json!({ "user_name": name, "teams": [team] })),
+                Some(json!({ "user_name": name, "groups": [group] })),
             );
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
@@ -293,7 +293,7 @@ both_backends! {
 
         let found = stdout_json(&root(server, &["users", "list", "--search", "USER03", "-o", "json"], 0));
         assert_eq!(found.as_array().expect("array").len(), 1, "{found}");
-        let odd = stdout_json(&root(server, &["users", "list", "--team", "odd", "--limit", "1", "-o", "json"], 0));
+        let odd = stdout_json(&root(server, &["users", "list", "--group", "odd", "--limit", "1", "-o", "json"], 0));
         assert_eq!(odd.as_array().expect("array").len(), 1, "{odd}");
         assert_eq!(odd[0]["user_name"], "user01");
         let none = root(server, &["users", "list", "--pending", "-o", "json"], 0);

@@ -69,7 +69,7 @@ impl Endpoint {
 }
 
 /// Every endpoint that needs a scope (all but `GET /admin/v1/whoami`),
-/// pointed at key `key_id`, user `pat`, team `eng` and lock `lock_id`.
+/// pointed at key `key_id`, user `pat`, group `eng` and lock `lock_id`.
 pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
     use Method as M;
     vec![
@@ -140,11 +140,11 @@ fn root(server: &TestServer, method: Method, path: &str, body: Value) -> Value {
 
 both_backends! {
     fn every_endpoint_refuses_a_key_without_its_scope(server: &TestServer) {
-        // Something for every path to point at: a key, a user in a team, a
+        // Something for every path to point at: a key, a user in a group, a
         // locked user.
         let key = root(server, Method::POST, "/admin/v1/keys", json!({ "name": "target", "scopes": ["users:read"] }));
         let key_id = key["id"].as_str().expect("id").to_owned();
-        root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "pat", "teams": ["eng"] }));
+        root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "pat", "groups": ["eng"] }));
         root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "gone" }));
         let report = root(server, Method::POST, "/admin/v1/users/gone/deprovision", json!({}));
         let lock_id = report["lock"].as_str().expect("lock").to_owned();

@@ -1,6 +1,6 @@
 //! Upgrading keeps everything: a database made by each migration level the
 //! project has shipped, seeded with what that level could hold (keys, audit
-//! entries, users, teams, sessions, locks, the allowlist), is opened by the
+//! entries, users, groups, sessions, locks, the allowlist), is opened by the
 //! current server, which migrates it. Every row must come through intact,
 //! and the data must still work: the old admin key authenticates, a session
 //! introspects live, a lock still blocks, SCIM shows the users as they were.
@@ -32,13 +32,14 @@ const OTHER_SECRET: &str = "OtherSecret00000000000000000000000000000";
 const ALICE: &str = "11111111-1111-4111-8111-111111111111";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-/// What each migration level adds to the seed, in order: `SEEDS[0]` is
-/// written on a database at level 1, `SEEDS[0]` and `SEEDS[1]` on one at
-/// level 2, and so on. Written once for both backends (`TRUE`/`FALSE` are
+/// What each migration level adds to the seed, in order, each written when
+/// the database is at its level: a database at level 2 is migrated to level
+/// 1, given `SEEDS[0]`, migrated to level 2 and given `SEEDS[1]` (so a seed
+/// keeps the names of its time when a later level renames). Written once for both backends (`TRUE`/`FALSE` are
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 4] = [
+const SEEDS: [&str; 5] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -49,7 +50,7 @@ const SEEDS: [&str; 4] = [
         (1767323200000, 'seedadmin0000001', 'initial admin', '127.0.0.1', 'seed-request-1', 'key.create', 'seedrevoked00002', 'success', '{\"name\":\"old ci key\"}'),
         (1767400000000, 'seedadmin0000001', 'initial admin', '127.0.0.1', 'seed-request-2', 'key.revoke', 'seedrevoked00002', 'success', '{\"name\":\"old ci key\"}'),
         (1767400001000, NULL, 'anonymous', '192.0.2.7', 'seed-request-3', 'auth.denied', '/admin/v1/keys', 'denied', '{\"reason\":\"invalid API key\",\"method\":\"GET\"}');",
-    // 0002_directory: roles, settings, users, teams, sessions, locks,
+    // 0002_directory: roles, settings, users, teams (now groups), sessions, locks,
     // personal keys.
     "INSERT INTO roles (name, permissions, builtin, created_at) VALUES ('support', 'users:read groups:read', FALSE, 1767410000000);
      UPDATE settings SET auto_deprovisioning = FALSE, default_role = 'support' WHERE id = 1;
@@ -90,7 +91,49 @@ const SEEDS: [&str; 4] = [
     // 0004_config_version: the version its triggers bump with every
     // settings or allowlist change, as after a few changes.
     "UPDATE config_version SET version = 41 WHERE id = 1;",
+    // 0005_groups: teams renamed to groups; a group made under the new
+    // names, with a member.
+    "INSERT INTO groups (id, display_name, display_name_key, external_id, attributes, version, created_at, updated_at) VALUES
+        ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'Support', 'support', NULL, '{}', 1, 1767460000000, 1767460000000);
+     INSERT INTO group_members (group_id, user_id) VALUES
+        ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', '22222222-2222-4222-8222-222222222222');",
 ];
+
+/// A table a migration renamed, with the columns it renamed in it: its
+/// rows must be found under the new names.
+struct Renamed {
+    was: &'static str,
+    now: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+}
+
+const RENAMED: [Renamed; 2] = [
+    Renamed {
+        was: "teams",
+        now: "groups",
+        columns: &[],
+    },
+    Renamed {
+        was: "team_members",
+        now: "group_members",
+        columns: &[("team_id", "group_id")],
+    },
+];
+
+/// Where `table`'s rows (and `column` in them) live now.
+fn renamed(table: &str, column: &str) -> (String, String) {
+    match RENAMED.iter().find(|renamed| renamed.was == table) {
+        Some(renamed) => {
+            let column = renamed
+                .columns
+                .iter()
+                .find(|(was, _)| *was == column)
+                .map_or(column, |(_, now)| now);
+            (renamed.now.to_owned(), column.to_owned())
+        }
+        None => (table.to_owned(), column.to_owned()),
+    }
+}
 
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -180,8 +223,8 @@ fn rows_by_table(database: &TestDatabase) -> BTreeMap<String, Vec<NullableDbRow>
 }
 
 /// Asserts every row `before` holds is in `after` with the same values in
-/// the columns it had (a migration may add columns and rows, never lose or
-/// change one).
+/// the columns it had (a migration may add columns and rows, and rename
+/// what [`RENAMED`] lists, never lose or change one).
 #[track_caller]
 fn assert_intact(
     before: &BTreeMap<String, Vec<NullableDbRow>>,
@@ -189,8 +232,17 @@ fn assert_intact(
     context: &str,
 ) {
     for (table, rows) in before {
+        let (now_table, _) = renamed(table, "");
+        let rows: Vec<NullableDbRow> = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|(column, value)| (renamed(table, column).1, value.clone()))
+                    .collect()
+            })
+            .collect();
         let now = after
-            .get(table)
+            .get(&now_table)
             .unwrap_or_else(|| panic!("{context}: table {table} is gone"));
         let mut remaining: Vec<NullableDbRow> = now
             .iter()
@@ -204,7 +256,7 @@ fn assert_intact(
                     .collect()
             })
             .collect();
-        for row in rows {
+        for row in &rows {
             let found = remaining.iter().position(|candidate| candidate == row);
             match found {
                 Some(at) => {
@@ -329,7 +381,7 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
         json!(["auditor", "support"]),
         "{context}: {live}"
     );
-    assert_eq!(live["teams"], json!(["Engineering"]), "{context}: {live}");
+    assert_eq!(live["groups"], json!(["Engineering"]), "{context}: {live}");
     let personal = format!("scimctl_{PERSONAL_KEY_ID}_{PERSONAL_SECRET}");
     let (status, _, body) = server.http(Method::GET, "/admin/v1/users/bob", Some(&personal), None);
     assert_eq!(
@@ -426,6 +478,16 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
         None,
     );
     assert_eq!(status, StatusCode::OK, "{context}: {body}");
+    if level < 5 {
+        return;
+    }
+
+    // Level 5: groups under their new table names, members included.
+    let support = cli_json(server, &["groups", "show", "Support"]);
+    assert_eq!(
+        support["members"][0]["user_name"], "bob",
+        "{context}: {support}"
+    );
 }
 
 #[track_caller]
@@ -466,8 +528,8 @@ fn every_level_upgrades_intact(backend: Backend, test: &str) {
         );
         let level = levels[level_index];
         let context = format!("{backend:?} database from migration level {level}");
-        migrate_to(&database, level);
-        for seed in 0..=level_index {
+        for (seed, seed_level) in levels.iter().enumerate().take(level_index + 1) {
+            migrate_to(&database, *seed_level);
             database.execute(&seed_sql(seed));
         }
         let before = rows_by_table(&database);

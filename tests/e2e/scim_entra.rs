@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::scim_support::{
-    ENTERPRISE, GROUP_SCHEMA, Idp, LIST_RESPONSE, USER_SCHEMA, admin_teams, admin_user,
+    ENTERPRISE, GROUP_SCHEMA, Idp, LIST_RESPONSE, USER_SCHEMA, admin_groups, admin_user,
     assert_meta, assert_resource, cli_introspect, cli_verify, created, emails, filter, id_of,
     issue_session, list, member_ids, scim_error, sorted,
 };
@@ -427,7 +427,7 @@ both_backends! {
         }));
         let group = entra.patched(&reply, &path);
         assert_eq!(member_ids(&group), [first_id.as_str()]);
-        assert_eq!(admin_teams(server, "first@testuser.com"), ["displayName"]);
+        assert_eq!(admin_groups(server, "first@testuser.com"), ["displayName"]);
 
         // Tutorial › "Get Group": GET /Groups/{id}?excludedAttributes=members
         // has no members, though the group has one.
@@ -455,7 +455,7 @@ both_backends! {
         let group = entra.patched(&reply, &path);
         assert_eq!(group["displayName"], renamed);
         assert_eq!(member_ids(&group), [first_id.as_str()], "a rename keeps members");
-        assert_eq!(admin_teams(server, "first@testuser.com"), [renamed]);
+        assert_eq!(admin_groups(server, "first@testuser.com"), [renamed]);
         assert!(list(entra.get(&lookup).expect(StatusCode::OK), 0, 1).is_empty(), "the old name finds nothing");
 
         // Tutorial › "Update Group [Remove Members]" (Known issues ›
@@ -474,7 +474,7 @@ both_backends! {
         }));
         let group = entra.patched(&reply, &path);
         assert!(member_ids(&group).is_empty(), "{group}");
-        assert!(admin_teams(server, "first@testuser.com").is_empty());
+        assert!(admin_groups(server, "first@testuser.com").is_empty());
 
         // Gallery checklist: "Support updating multiple group memberships
         // with a single PATCH".
@@ -501,15 +501,15 @@ both_backends! {
             ]
         }));
         assert_eq!(member_ids(&entra.patched(&reply, &path)), [second_id.as_str()]);
-        assert!(admin_teams(server, "first@testuser.com").is_empty());
-        assert_eq!(admin_teams(server, "second@testuser.com"), [renamed]);
+        assert!(admin_groups(server, "first@testuser.com").is_empty());
+        assert_eq!(admin_groups(server, "second@testuser.com"), [renamed]);
 
         // Tutorial › "Delete Group": 204 No Content.
         let reply = entra.delete(&path);
         reply.expect(StatusCode::NO_CONTENT);
         assert!(reply.body.is_null());
         scim_error(&entra.get(&path), StatusCode::NOT_FOUND, None);
-        assert!(admin_teams(server, "second@testuser.com").is_empty());
+        assert!(admin_groups(server, "second@testuser.com").is_empty());
         let second_now = entra.get(&format!("/Users/{second_id}"));
         let second_now = second_now.expect(StatusCode::OK);
         assert!(second_now.get("groups").is_none() || second_now["groups"] == json!([]), "{second_now}");

@@ -3,7 +3,7 @@
 //! auto-provisioning and auto-deprovisioning switches, deactivation by
 //! PATCH, PUT and DELETE (proved with `scimctl users verify`), reactivation
 //! (proved with a new session through `scimctl introspect`), group pushes as
-//! team memberships, passwords never kept, unknown attributes kept as sent,
+//! group memberships, passwords never kept, unknown attributes kept as sent,
 //! every change audited with the IdP's key, and bad requests changing
 //! nothing.
 
@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::scim_support::{
-    ENTERPRISE, ERROR, GROUP_SCHEMA, Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_teams,
+    ENTERPRISE, ERROR, GROUP_SCHEMA, Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_groups,
     admin_user, audit_rows, cli_introspect, cli_pending, cli_verify, created, everything_stored,
     filter, id_of, issue_session, list, member_ids, scim_error, scim_error_kind, session_refused,
     set_settings,
@@ -68,13 +68,13 @@ fn personal_key(server: &TestServer, user: &str) -> String {
 }
 
 /// Gives `user` everything a deprovisioning must take away beyond the
-/// default role: a team (pushed by the IdP), a personal key and a session.
+/// default role: a group (pushed by the IdP), a personal key and a session.
 /// Returns (session, personal key). The personal key's scope is
 /// `users:read`, so the user's role must grant it (e.g. `auditor`): a
 /// personal key never exceeds its owner.
 fn give_access(server: &TestServer, idp: &Idp, user: &str, id: &str) -> (String, String) {
-    push_group(idp, &format!("team-of-{user}"), &[id]);
-    assert_eq!(admin_teams(server, user), [format!("team-of-{user}")]);
+    push_group(idp, &format!("group-of-{user}"), &[id]);
+    assert_eq!(admin_groups(server, user), [format!("group-of-{user}")]);
     let session = issue_session(server, user);
     let key = personal_key(server, user);
     assert_eq!(cli_introspect(server, &session).0, 0);
@@ -236,7 +236,7 @@ both_backends! {
             assert_eq!(directory["deprovisioning"], "done");
             assert_eq!(directory["locked"], true);
             assert_eq!(directory["roles"], json!([]));
-            assert_eq!(directory["teams"], json!([]));
+            assert_eq!(directory["groups"], json!([]));
             assert_eq!(cli_introspect(server, &session).0, 5, "{how}: the session is dead");
             assert_eq!(cli_introspect(server, &key).0, 5, "{how}: the personal key is dead");
             assert_eq!(session_refused(server, user), StatusCode::CONFLICT, "{how}: no new session while locked");
@@ -313,7 +313,7 @@ both_backends! {
             assert_eq!(directory["locked"], false, "{how}: the lock is lifted");
             assert_eq!(directory["deprovisioning"], "none");
             assert_eq!(directory["roles"], json!(["auditor"]), "{how}: the default role again");
-            assert_eq!(directory["teams"], json!([]));
+            assert_eq!(directory["groups"], json!([]));
             let session = issue_session(server, user);
             let (code, out) = cli_introspect(server, &session);
             assert_eq!(code, 0, "{how}: a new session introspects live: {out}");
@@ -329,7 +329,7 @@ both_backends! {
 
     fn a_re_post_after_delete_is_a_new_person_and_the_old_access_stays_dead(server: &TestServer) {
         // DESIGN, Re-create after DELETE: "a new person ... new id, default
-        // role only, no teams, and every credential of the deleted record
+        // role only, no groups, and every credential of the deleted record
         // stays dead — a pending deprovisioning of that record is completed
         // in the same transaction, whatever the toggles say".
         let idp = Idp::generic(server);
@@ -349,11 +349,11 @@ both_backends! {
             let newcomer = created(&idp.post("/Users", user_body(user)), "User");
             let new_id = id_of(&newcomer);
             assert_ne!(new_id, old_id, "{context}: a new person gets a new id");
-            assert!(newcomer.get("groups").is_none() || newcomer["groups"] == json!([]), "{context}: no teams: {newcomer}");
+            assert!(newcomer.get("groups").is_none() || newcomer["groups"] == json!([]), "{context}: no groups: {newcomer}");
             let directory = admin_user(server, user);
             assert_eq!(directory["id"], new_id.as_str(), "{context}: the name is the newcomer's");
             assert_eq!(directory["roles"], json!(["auditor"]), "{context}: the default role only");
-            assert_eq!(directory["teams"], json!([]), "{context}");
+            assert_eq!(directory["groups"], json!([]), "{context}");
             assert_eq!(directory["active"], true, "{context}");
             assert_eq!(directory["locked"], false, "{context}");
             assert_eq!(directory["deprovisioning"], "none", "{context}");
@@ -384,17 +384,17 @@ both_backends! {
         }
     }
 
-    fn group_pushes_manage_team_memberships(server: &TestServer) {
+    fn group_pushes_manage_group_memberships(server: &TestServer) {
         let idp = Idp::generic(server);
         let pat = provision(&idp, "pat");
         let quinn = provision(&idp, "quinn");
         let group = push_group(&idp, "Engineering", &[&pat]);
-        assert_eq!(admin_teams(server, "pat"), ["Engineering"]);
-        assert!(admin_teams(server, "quinn").is_empty());
-        let (status, _, team) = server.http(Method::GET, "/admin/v1/groups/Engineering", Some(&server.root_token), None);
-        assert_eq!(status, StatusCode::OK, "{team}");
-        assert_eq!(team["id"], group.as_str(), "the SCIM group is the team");
-        assert_eq!(team["member_count"], 1);
+        assert_eq!(admin_groups(server, "pat"), ["Engineering"]);
+        assert!(admin_groups(server, "quinn").is_empty());
+        let (status, _, shown) = server.http(Method::GET, "/admin/v1/groups/Engineering", Some(&server.root_token), None);
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert_eq!(shown["id"], group.as_str(), "the admin API shows the SCIM group");
+        assert_eq!(shown["member_count"], 1);
 
         // A PUT replaces the members.
         let path = format!("/Groups/{group}");
@@ -404,21 +404,21 @@ both_backends! {
             "members": [{ "value": quinn }]
         }));
         assert_eq!(member_ids(reply.expect(StatusCode::OK)), [quinn.as_str()]);
-        assert!(admin_teams(server, "pat").is_empty());
-        assert_eq!(admin_teams(server, "quinn"), ["Engineering"]);
+        assert!(admin_groups(server, "pat").is_empty());
+        assert_eq!(admin_groups(server, "quinn"), ["Engineering"]);
         let introspection = {
             let session = issue_session(server, "quinn");
             let (status, _, body) = server.http(Method::POST, "/auth/v1/introspect", Some(&server.root_token), Some(json!({ "token": session })));
             assert_eq!(status, StatusCode::OK);
             body
         };
-        assert_eq!(introspection["teams"], json!(["Engineering"]), "apps see the team: {introspection}");
+        assert_eq!(introspection["groups"], json!(["Engineering"]), "apps see the group: {introspection}");
 
         // A member the directory does not know is refused, and nothing changes.
         let reply = idp.patch(&path, json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": "no-such-user" }] }] }));
         let detail = scim_error(&reply, StatusCode::BAD_REQUEST, Some("invalidValue"));
         assert!(detail.contains("no-such-user"), "the detail names the unknown member: {detail}");
-        assert_eq!(admin_teams(server, "quinn"), ["Engineering"]);
+        assert_eq!(admin_groups(server, "quinn"), ["Engineering"]);
         assert_eq!(member_ids(idp.get(&path).expect(StatusCode::OK)), [quinn.as_str()]);
 
         // A second group with the same displayName is a uniqueness conflict.
@@ -645,8 +645,8 @@ both_backends! {
             .filter(|check| check["passed"] == false)
             .map(|check| check["name"].as_str().expect("name"))
             .collect();
-        assert_eq!(failed, ["no_teams"], "{verification}");
-        // And the lock blocks every credential despite the team: no session,
+        assert_eq!(failed, ["no_groups"], "{verification}");
+        // And the lock blocks every credential despite the group: no session,
         // no personal key, nothing to introspect live.
         assert_eq!(admin_user(server, "ida")["locked"], true);
         assert_eq!(session_refused(server, "ida"), StatusCode::CONFLICT, "no session for a locked member");

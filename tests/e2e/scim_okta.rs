@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::scim_support::{
-    Idp, PATCH_OP, USER_SCHEMA, admin_teams, admin_user, assert_meta, assert_resource,
+    Idp, PATCH_OP, USER_SCHEMA, admin_groups, admin_user, assert_meta, assert_resource,
     cli_introspect, cli_verify, created, emails, everything_stored, id_of, issue_session, list,
     member_ids, scim_error, sorted,
 };
@@ -290,8 +290,8 @@ both_backends! {
         }));
         let group = okta.patched(&reply, &path);
         assert_eq!(member_ids(&group), sorted(&[&alice_id, &bob_id]));
-        assert_eq!(admin_teams(server, "alice@okta.local"), ["Test SCIMv2"]);
-        assert_eq!(admin_teams(server, "bob@okta.local"), ["Test SCIMv2"]);
+        assert_eq!(admin_groups(server, "alice@okta.local"), ["Test SCIMv2"]);
+        assert_eq!(admin_groups(server, "bob@okta.local"), ["Test SCIMv2"]);
 
         // The documented membership PATCH: a `remove` by value filter and an
         // `add` in one request (here the added user is already a member, so
@@ -313,8 +313,8 @@ both_backends! {
         }));
         let group = okta.patched(&reply, &path);
         assert_eq!(member_ids(&group), [alice_id.as_str()], "bob removed, alice once");
-        assert_eq!(admin_teams(server, "alice@okta.local"), ["Test SCIMv2"]);
-        assert!(admin_teams(server, "bob@okta.local").is_empty());
+        assert_eq!(admin_groups(server, "alice@okta.local"), ["Test SCIMv2"]);
+        assert!(admin_groups(server, "bob@okta.local").is_empty());
         let reread = okta.get(&format!("/Users/{bob_id}"));
         let bob_now = reread.expect(StatusCode::OK);
         assert!(bob_now.get("groups").is_none() || bob_now["groups"] == json!([]), "{bob_now}");
@@ -337,7 +337,7 @@ both_backends! {
         assert_eq!(group["displayName"], "Test SCIMv20");
         assert_eq!(group["id"], group_id.as_str(), "the id is not changed by the value's id");
         assert_eq!(member_ids(&group), [alice_id.as_str()], "a rename keeps members");
-        assert_eq!(admin_teams(server, "alice@okta.local"), ["Test SCIMv20"]);
+        assert_eq!(admin_groups(server, "alice@okta.local"), ["Test SCIMv20"]);
 
         // "a full push of the membership ... using the replace operation".
         let reply = okta.patch(&path, json!({
@@ -356,8 +356,8 @@ both_backends! {
         }));
         let group = okta.patched(&reply, &path);
         assert_eq!(member_ids(&group), [bob_id.as_str()], "replace sets exactly the list");
-        assert!(admin_teams(server, "alice@okta.local").is_empty());
-        assert_eq!(admin_teams(server, "bob@okta.local"), ["Test SCIMv20"]);
+        assert!(admin_groups(server, "alice@okta.local").is_empty());
+        assert_eq!(admin_groups(server, "bob@okta.local"), ["Test SCIMv20"]);
 
         // Okta looks groups up by displayName too.
         let found = okta.get(&format!("/Groups?{}", crate::scim_support::filter("displayName eq \"Test SCIMv20\"")));
@@ -369,7 +369,7 @@ both_backends! {
         reply.expect(StatusCode::NO_CONTENT);
         assert!(reply.body.is_null(), "204 has no body");
         scim_error(&okta.get(&path), StatusCode::NOT_FOUND, None);
-        assert!(admin_teams(server, "bob@okta.local").is_empty(), "the membership went with the group");
+        assert!(admin_groups(server, "bob@okta.local").is_empty(), "the membership went with the group");
         let groups = okta.get("/Groups?count=100&startIndex=1");
         assert!(list(groups.expect(StatusCode::OK), 0, 1).is_empty());
 

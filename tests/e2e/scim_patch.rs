@@ -65,7 +65,7 @@ fn member_rows(server: &TestServer, group_id: &str) -> Vec<(String, String)> {
     };
     let mut rows: Vec<(String, String)> = server
         .query_rows(&format!(
-            "SELECT user_id, {location} AS place FROM team_members WHERE team_id = '{group_id}'"
+            "SELECT user_id, {location} AS place FROM group_members WHERE group_id = '{group_id}'"
         ))
         .into_iter()
         .map(|row| (row["user_id"].clone(), row["place"].clone()))
@@ -251,12 +251,12 @@ both_backends! {
             "Group",
         );
         let path = format!("/Groups/{}", id_of(&group));
-        let teams_of = |user: &str| -> Vec<String> {
-            cli_json(server, &["users", "show", user])["teams"]
+        let groups_of = |user: &str| -> Vec<String> {
+            cli_json(server, &["users", "show", user])["groups"]
                 .as_array()
-                .expect("teams")
+                .expect("groups")
                 .iter()
-                .map(|team| team["display_name"].as_str().expect("display_name").to_owned())
+                .map(|group| group["display_name"].as_str().expect("display_name").to_owned())
                 .collect()
         };
 
@@ -267,8 +267,8 @@ both_backends! {
         ])));
         assert_eq!(member_ids(&okta.patched(&reply, &path)), sorted(&[&ids[2], &ids[3]]));
         assert_eq!(cli_json(server, &["groups", "show", "Crew"])["member_count"], 2);
-        assert!(teams_of("crew0@example.com").is_empty(), "a replaced-away member left the team");
-        assert_eq!(teams_of("crew3@example.com"), ["Crew"]);
+        assert!(groups_of("crew0@example.com").is_empty(), "a replaced-away member left the group");
+        assert_eq!(groups_of("crew3@example.com"), ["Crew"]);
 
         // The same without a path (Entra's form): the attribute in the value.
         let entra = Idp::entra(server);
@@ -287,9 +287,9 @@ both_backends! {
         assert_eq!(emptied["displayName"], "Crew");
         assert_eq!(cli_json(server, &["groups", "show", "Crew"])["member_count"], 0);
         for n in 0..5 {
-            assert!(teams_of(&format!("crew{n}@example.com")).is_empty(), "crew{n} is in no team");
+            assert!(groups_of(&format!("crew{n}@example.com")).is_empty(), "crew{n} is in no group");
         }
-        let rows = server.query_rows("SELECT team_id FROM team_members");
+        let rows = server.query_rows("SELECT group_id FROM group_members");
         assert!(rows.is_empty(), "no membership row is left: {rows:?}");
 
         // Each change is audited with exactly the members it touched (in

@@ -448,7 +448,7 @@ pub fn sorted(ids: &[&str]) -> Vec<String> {
 }
 
 /// `GET /admin/v1/users/{user}` as root: the directory's view of a user
-/// (origin, roles, teams, deprovisioning, lock), whatever SCIM shows.
+/// (origin, roles, groups, deprovisioning, lock), whatever SCIM shows.
 #[track_caller]
 pub fn admin_user(server: &TestServer, user: &str) -> Value {
     let (status, _, body) = server.http(
@@ -461,21 +461,21 @@ pub fn admin_user(server: &TestServer, user: &str) -> Value {
     body
 }
 
-/// The display names of the teams `GET /admin/v1/users/{user}` shows, sorted.
-pub fn admin_teams(server: &TestServer, user: &str) -> Vec<String> {
-    let mut teams: Vec<String> = admin_user(server, user)["teams"]
+/// The display names of the groups `GET /admin/v1/users/{user}` shows, sorted.
+pub fn admin_groups(server: &TestServer, user: &str) -> Vec<String> {
+    let mut groups: Vec<String> = admin_user(server, user)["groups"]
         .as_array()
-        .expect("teams")
+        .expect("groups")
         .iter()
-        .map(|team| {
-            team["display_name"]
+        .map(|group| {
+            group["display_name"]
                 .as_str()
                 .expect("display_name")
                 .to_owned()
         })
         .collect();
-    teams.sort();
-    teams
+    groups.sort();
+    groups
 }
 
 /// Manual (non-SCIM) user through `POST /admin/v1/users`.
@@ -600,7 +600,7 @@ pub fn audit_rows(server: &TestServer, condition: &str) -> Vec<DbRow> {
 /// secret is stored nowhere" checks.
 pub fn everything_stored(server: &TestServer) -> String {
     let mut all = String::new();
-    for table in ["users", "user_emails", "audit_log", "teams"] {
+    for table in ["users", "user_emails", "audit_log", "groups"] {
         for row in server.query_rows(&format!("SELECT * FROM {table}")) {
             for value in row.values() {
                 all.push_str(value);

@@ -56,7 +56,7 @@ pub async fn show(
     Ok(Json(users::show(&state.store, &user).await?))
 }
 
-/// Create a manual user (for teams without an identity provider yet).
+/// Create a manual user (for organisations without an identity provider yet).
 #[utoipa::path(
     post,
     path = "/users",
@@ -80,7 +80,7 @@ pub async fn create(
 
 /// Deprovision a user, or report what that would remove (`dry_run`).
 ///
-/// In one transaction: deactivate; remove roles, team memberships, personal
+/// In one transaction: deactivate; remove roles, group memberships, personal
 /// keys and sessions; lock every credential.
 #[utoipa::path(
     post,

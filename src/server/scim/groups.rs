@@ -1,5 +1,5 @@
 //! `/scim/v2/Groups`: list and search, get, create, replace, patch, delete.
-//! What a request does to teams and memberships is in `domain::scim_groups`.
+//! What a request does to groups and memberships is in `domain::scim_groups`.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};

@@ -1,4 +1,4 @@
-//! The `teams` table (SCIM groups) and `team_members`.
+//! The `groups` table (SCIM groups) and `group_members`.
 
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ use super::{
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeamRow {
+pub struct GroupRow {
     pub id: String,
     pub display_name: String,
     pub external_id: Option<String>,
@@ -24,20 +24,20 @@ pub struct TeamRow {
     pub updated_at: OffsetDateTime,
 }
 
-/// A team together with how many members it has.
+/// A group together with how many members it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeamSummary {
-    pub team: TeamRow,
+pub struct GroupSummary {
+    pub group: GroupRow,
     pub member_count: i64,
 }
 
-/// `(id, name)` of a team or a user, as named from the other side.
+/// `(id, name)` of a group or a user, as named from the other side.
 pub type Named = (String, String);
 
 const COLUMNS: &str = "id, display_name, external_id, attributes, version, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<TeamRow, StoreError> {
-    Ok(TeamRow {
+fn from_row(row: &AnyRow) -> Result<GroupRow, StoreError> {
+    Ok(GroupRow {
         id: row.try_get("id")?,
         display_name: row.try_get("display_name")?,
         external_id: row.try_get("external_id")?,
@@ -48,28 +48,28 @@ fn from_row(row: &AnyRow) -> Result<TeamRow, StoreError> {
     })
 }
 
-pub async fn insert(conn: &mut Conn, team: &TeamRow) -> Result<(), StoreError> {
+pub async fn insert(conn: &mut Conn, group: &GroupRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO teams (id, display_name, display_name_key, external_id, attributes, version, \
+        "INSERT INTO groups (id, display_name, display_name_key, external_id, attributes, version, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(&team.id)
-    .bind(&team.display_name)
-    .bind(name_key(&team.display_name))
-    .bind(&team.external_id)
-    .bind(crate::text::storable_json(&team.attributes).as_ref())
-    .bind(team.version)
-    .bind(to_millis(team.created_at))
-    .bind(to_millis(team.updated_at))
+    .bind(&group.id)
+    .bind(&group.display_name)
+    .bind(name_key(&group.display_name))
+    .bind(&group.external_id)
+    .bind(crate::text::storable_json(&group.attributes).as_ref())
+    .bind(group.version)
+    .bind(to_millis(group.created_at))
+    .bind(to_millis(group.updated_at))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// A team by id, else by display name (case-insensitive).
-pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<TeamRow>, StoreError> {
+/// A group by id, else by display name (case-insensitive).
+pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<GroupRow>, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM teams WHERE id = $1 OR display_name_key = $2 \
+        "SELECT {COLUMNS} FROM groups WHERE id = $1 OR display_name_key = $2 \
          ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
     )))
     .bind(id_or_name)
@@ -79,12 +79,12 @@ pub async fn resolve(conn: &mut Conn, id_or_name: &str) -> Result<Option<TeamRow
     row.as_ref().map(from_row).transpose()
 }
 
-/// One page of teams ordered by display name, after the name key `after`.
+/// One page of groups ordered by display name, after the name key `after`.
 pub async fn list(
     conn: &mut Conn,
     after: Option<&str>,
     limit: u32,
-) -> Result<Vec<TeamSummary>, StoreError> {
+) -> Result<Vec<GroupSummary>, StoreError> {
     let mut conditions = Conditions::default();
     if let Some(after) = after {
         let after = conditions.bind(after.to_owned());
@@ -93,8 +93,8 @@ pub async fn list(
     let limit = conditions.bind(i64::from(limit));
     let sql = format!(
         "SELECT {COLUMNS}, \
-         (SELECT COUNT(*) FROM team_members m WHERE m.team_id = teams.id) AS member_count \
-         FROM teams {} ORDER BY display_name_key LIMIT {limit}",
+         (SELECT COUNT(*) FROM group_members m WHERE m.group_id = groups.id) AS member_count \
+         FROM groups {} ORDER BY display_name_key LIMIT {limit}",
         conditions.where_clause()
     );
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
@@ -102,21 +102,21 @@ pub async fn list(
         .await?;
     rows.iter()
         .map(|row| {
-            Ok(TeamSummary {
-                team: from_row(row)?,
+            Ok(GroupSummary {
+                group: from_row(row)?,
                 member_count: row.try_get("member_count")?,
             })
         })
         .collect()
 }
 
-/// Members of a team as `(user id, userName)`, by userName.
-pub async fn members(conn: &mut Conn, team_id: &str) -> Result<Vec<Named>, StoreError> {
+/// Members of a group as `(user id, userName)`, by userName.
+pub async fn members(conn: &mut Conn, group_id: &str) -> Result<Vec<Named>, StoreError> {
     let rows = sqlx::query(
-        "SELECT u.id, u.user_name FROM team_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.team_id = $1 ORDER BY u.user_name_key",
+        "SELECT u.id, u.user_name FROM group_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.group_id = $1 ORDER BY u.user_name_key",
     )
-    .bind(team_id)
+    .bind(group_id)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -124,40 +124,40 @@ pub async fn members(conn: &mut Conn, team_id: &str) -> Result<Vec<Named>, Store
         .collect()
 }
 
-pub async fn add_member(conn: &mut Conn, team_id: &str, user_id: &str) -> Result<(), StoreError> {
+pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
-    .bind(team_id)
+    .bind(group_id)
     .bind(user_id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Takes the user out of every team; returns the teams left as `(id, name)`.
+/// Takes the user out of every group; returns the groups left as `(id, name)`.
 pub async fn remove_from_all(conn: &mut Conn, user_id: &str) -> Result<Vec<Named>, StoreError> {
-    let teams = teams_of(conn, &[user_id])
+    let groups = groups_of(conn, &[user_id])
         .await?
         .remove(user_id)
         .unwrap_or_default();
-    sqlx::query("DELETE FROM team_members WHERE user_id = $1")
+    sqlx::query("DELETE FROM group_members WHERE user_id = $1")
         .bind(user_id)
         .execute(conn)
         .await?;
-    Ok(teams)
+    Ok(groups)
 }
 
-/// Teams of each of `user_ids` as `(id, name)`, by name.
-pub async fn teams_of(
+/// Groups of each of `user_ids` as `(id, name)`, by name.
+pub async fn groups_of(
     conn: &mut Conn,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<Named>>, StoreError> {
     let select = |ids: &str| {
         format!(
-            "SELECT m.user_id AS owner, t.id, t.display_name FROM team_members m \
-             JOIN teams t ON t.id = m.team_id WHERE m.user_id IN ({ids}) \
-             ORDER BY m.user_id, t.display_name_key"
+            "SELECT m.user_id AS owner, g.id, g.display_name FROM group_members m \
+             JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ({ids}) \
+             ORDER BY m.user_id, g.display_name_key"
         )
     };
     grouped(conn, user_ids, select, |row| {
@@ -166,32 +166,32 @@ pub async fn teams_of(
     .await
 }
 
-/// Bumps the version of teams whose membership changed, so their ETags do.
+/// Bumps the version of groups whose membership changed, so their ETags do.
 pub async fn touch(
     conn: &mut Conn,
-    team_ids: &[String],
+    group_ids: &[String],
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    if team_ids.is_empty() {
+    if group_ids.is_empty() {
         return Ok(());
     }
     let mut conditions = Conditions::default();
     let at = conditions.bind(to_millis(at));
-    let ids = conditions.bind_all(team_ids.iter().cloned());
+    let ids = conditions.bind_all(group_ids.iter().cloned());
     let sql =
-        format!("UPDATE teams SET version = version + 1, updated_at = {at} WHERE id IN ({ids})");
+        format!("UPDATE groups SET version = version + 1, updated_at = {at} WHERE id IN ({ids})");
     sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// A team by id, locked until the write transaction commits (see
+/// A group by id, locked until the write transaction commits (see
 /// `store::for_update`).
-pub async fn get_for_update(conn: &mut Conn, id: &str) -> Result<Option<TeamRow>, StoreError> {
+pub async fn get_for_update(conn: &mut Conn, id: &str) -> Result<Option<GroupRow>, StoreError> {
     let lock = for_update(conn);
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM teams WHERE id = $1 {lock}"
+        "SELECT {COLUMNS} FROM groups WHERE id = $1 {lock}"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -199,10 +199,10 @@ pub async fn get_for_update(conn: &mut Conn, id: &str) -> Result<Option<TeamRow>
     row.as_ref().map(from_row).transpose()
 }
 
-/// A team by display name, case-insensitively.
-pub async fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<TeamRow>, StoreError> {
+/// A group by display name, case-insensitively.
+pub async fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<GroupRow>, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM teams WHERE display_name_key = $1"
+        "SELECT {COLUMNS} FROM groups WHERE display_name_key = $1"
     )))
     .bind(name_key(name))
     .fetch_optional(conn)
@@ -210,28 +210,28 @@ pub async fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<TeamRow>
     row.as_ref().map(from_row).transpose()
 }
 
-/// Writes the team back and bumps its version; `false` when its version is
-/// no longer `team.version` (a concurrent change won).
-pub async fn update(conn: &mut Conn, team: &TeamRow) -> Result<bool, StoreError> {
+/// Writes the group back and bumps its version; `false` when its version is
+/// no longer `group.version` (a concurrent change won).
+pub async fn update(conn: &mut Conn, group: &GroupRow) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE teams SET display_name = $1, display_name_key = $2, external_id = $3, \
+        "UPDATE groups SET display_name = $1, display_name_key = $2, external_id = $3, \
          attributes = $4, version = version + 1, updated_at = $5 WHERE id = $6 AND version = $7",
     )
-    .bind(&team.display_name)
-    .bind(name_key(&team.display_name))
-    .bind(&team.external_id)
-    .bind(crate::text::storable_json(&team.attributes).as_ref())
-    .bind(to_millis(team.updated_at))
-    .bind(&team.id)
-    .bind(team.version)
+    .bind(&group.display_name)
+    .bind(name_key(&group.display_name))
+    .bind(&group.external_id)
+    .bind(crate::text::storable_json(&group.attributes).as_ref())
+    .bind(to_millis(group.updated_at))
+    .bind(&group.id)
+    .bind(group.version)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes the team and its memberships; `false` when there was none.
+/// Deletes the group and its memberships; `false` when there was none.
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM teams WHERE id = $1")
+    let done = sqlx::query("DELETE FROM groups WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
@@ -241,30 +241,31 @@ pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
 /// Removes one member; `true` when they were a member.
 pub async fn remove_member(
     conn: &mut Conn,
-    team_id: &str,
+    group_id: &str,
     user_id: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
-        .bind(team_id)
+    let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+        .bind(group_id)
         .bind(user_id)
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Ids of the team's members.
-pub async fn member_ids(conn: &mut Conn, team_id: &str) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
-        .bind(team_id)
-        .fetch_all(conn)
-        .await?;
+/// Ids of the group's members.
+pub async fn member_ids(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows =
+        sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id")
+            .bind(group_id)
+            .fetch_all(conn)
+            .await?;
     rows.iter().map(|row| Ok(row.try_get("user_id")?)).collect()
 }
 
-/// Teams matching `conditions` (built by `store::scim_query`): how many.
+/// Groups matching `conditions` (built by `store::scim_query`): how many.
 pub async fn count_where(conn: &mut Conn, conditions: Conditions) -> Result<i64, StoreError> {
     let sql = format!(
-        "SELECT COUNT(*) AS n FROM teams {}",
+        "SELECT COUNT(*) AS n FROM groups {}",
         conditions.where_clause()
     );
     let row = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
@@ -273,7 +274,7 @@ pub async fn count_where(conn: &mut Conn, conditions: Conditions) -> Result<i64,
     Ok(row.try_get("n")?)
 }
 
-/// One page of the teams `count_where` counts, in `order_by` order (SQL from
+/// One page of the groups `count_where` counts, in `order_by` order (SQL from
 /// constants).
 pub async fn page_where(
     conn: &mut Conn,
@@ -282,11 +283,11 @@ pub async fn page_where(
     offset: i64,
     limit: i64,
     with_members: bool,
-) -> Result<Vec<TeamWithMembers>, StoreError> {
+) -> Result<Vec<GroupWithMembers>, StoreError> {
     let where_clause = conditions.where_clause();
     let columns = columns_with(conn, with_members);
     let page = limit_offset(limit, offset);
-    let sql = format!("SELECT {columns} FROM teams {where_clause} ORDER BY {order_by}, id {page}");
+    let sql = format!("SELECT {columns} FROM groups {where_clause} ORDER BY {order_by}, id {page}");
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
@@ -295,9 +296,9 @@ pub async fn page_where(
         .collect()
 }
 
-/// A team and, when asked for, its members as `(user id, userName)` by
+/// A group and, when asked for, its members as `(user id, userName)` by
 /// userName, read in the same query.
-pub type TeamWithMembers = (TeamRow, Option<Vec<Named>>);
+pub type GroupWithMembers = (GroupRow, Option<Vec<Named>>);
 
 /// [`COLUMNS`], and the members as a JSON array when `with_members`.
 fn columns_with(conn: &Conn, with_members: bool) -> String {
@@ -307,13 +308,13 @@ fn columns_with(conn: &Conn, with_members: bool) -> String {
     let members = json_rows(
         conn,
         "u.id, u.user_name",
-        "FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = teams.id",
+        "FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = groups.id",
         "u.user_name_key",
     );
     format!("{COLUMNS}, {members} AS members_json")
 }
 
-fn with_members_from_row(row: &AnyRow, with_members: bool) -> Result<TeamWithMembers, StoreError> {
+fn with_members_from_row(row: &AnyRow, with_members: bool) -> Result<GroupWithMembers, StoreError> {
     let members = if with_members {
         Some(from_json_rows(row, "members_json")?)
     } else {
@@ -322,15 +323,15 @@ fn with_members_from_row(row: &AnyRow, with_members: bool) -> Result<TeamWithMem
     Ok((from_row(row)?, members))
 }
 
-/// A team by id, with its members when `with_members`.
+/// A group by id, with its members when `with_members`.
 pub async fn load(
     conn: &mut Conn,
     id: &str,
     with_members: bool,
-) -> Result<Option<TeamWithMembers>, StoreError> {
+) -> Result<Option<GroupWithMembers>, StoreError> {
     let columns = columns_with(conn, with_members);
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {columns} FROM teams WHERE id = $1"
+        "SELECT {columns} FROM groups WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -339,19 +340,19 @@ pub async fn load(
         .transpose()
 }
 
-/// Members of each of `team_ids` as `(user id, userName)`.
+/// Members of each of `group_ids` as `(user id, userName)`.
 pub async fn members_of(
     conn: &mut Conn,
-    team_ids: &[&str],
+    group_ids: &[&str],
 ) -> Result<HashMap<String, Vec<Named>>, StoreError> {
     let select = |ids: &str| {
         format!(
-            "SELECT m.team_id AS owner, u.id, u.user_name FROM team_members m \
-             JOIN users u ON u.id = m.user_id WHERE m.team_id IN ({ids}) \
-             ORDER BY m.team_id, u.user_name_key"
+            "SELECT m.group_id AS owner, u.id, u.user_name FROM group_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({ids}) \
+             ORDER BY m.group_id, u.user_name_key"
         )
     };
-    grouped(conn, team_ids, select, |row| {
+    grouped(conn, group_ids, select, |row| {
         Ok((row.try_get("id")?, row.try_get("user_name")?))
     })
     .await
