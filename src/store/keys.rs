@@ -105,24 +105,7 @@ pub struct Presented {
 /// The key with id `id`, its owner's access, and the config version, in
 /// one query: the whole cost of authenticating a request.
 pub async fn present(conn: &mut Conn, id: &str) -> Result<Presented, StoreError> {
-    let roles = concat_words(conn, "r.name");
-    let permissions = concat_words(conn, "r.permissions");
-    // `one LEFT JOIN` keeps a row, with the version, when no key matches.
-    let sql = format!(
-        "SELECT k.id, k.name, k.scopes, k.secret_hash, k.created_at, k.created_by, \
-         k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip, k.owner_user_id, \
-         u.user_name AS owner_user_name, u.id AS owner_id, u.active AS owner_active, \
-         u.deleted_at AS owner_deleted_at, \
-         EXISTS (SELECT 1 FROM locks l WHERE l.user_id = u.id) AS owner_locked, \
-         (SELECT {roles} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
-          WHERE ur.user_id = u.id) AS owner_roles, \
-         (SELECT {permissions} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
-          WHERE ur.user_id = u.id) AS owner_permissions, \
-         (SELECT version FROM config_version WHERE id = 1) AS config_version \
-         FROM (SELECT 1 AS one) one \
-         LEFT JOIN api_keys k ON k.id = $1 \
-         LEFT JOIN users u ON u.id = k.owner_user_id"
-    );
+    let sql = present_sql(conn);
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id)
         .fetch_one(conn)
@@ -156,6 +139,28 @@ pub async fn present(conn: &mut Conn, id: &str) -> Result<Presented, StoreError>
         key: Some((from_row(&row)?, owner)),
         config_version,
     })
+}
+
+/// [`present`]'s query in `conn`'s dialect, with the key id as `$1`.
+pub fn present_sql(conn: &Conn) -> String {
+    let roles = concat_words(conn, "r.name");
+    let permissions = concat_words(conn, "r.permissions");
+    // `one LEFT JOIN` keeps a row, with the version, when no key matches.
+    format!(
+        "SELECT k.id, k.name, k.scopes, k.secret_hash, k.created_at, k.created_by, \
+         k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip, k.owner_user_id, \
+         u.user_name AS owner_user_name, u.id AS owner_id, u.active AS owner_active, \
+         u.deleted_at AS owner_deleted_at, \
+         EXISTS (SELECT 1 FROM locks l WHERE l.user_id = u.id) AS owner_locked, \
+         (SELECT {roles} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
+          WHERE ur.user_id = u.id) AS owner_roles, \
+         (SELECT {permissions} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
+          WHERE ur.user_id = u.id) AS owner_permissions, \
+         (SELECT version FROM config_version WHERE id = 1) AS config_version \
+         FROM (SELECT 1 AS one) one \
+         LEFT JOIN api_keys k ON k.id = $1 \
+         LEFT JOIN users u ON u.id = k.owner_user_id"
+    )
 }
 
 /// Keys newest first; revoked ones only when asked.
