@@ -295,6 +295,30 @@ pub async fn page_where(
         .collect()
 }
 
+/// The teams with these ids (a page's worth: one `IN` list), with their
+/// members when `with_members`, in no particular order; ids no team has
+/// left out.
+pub async fn with_ids(
+    conn: &mut Conn,
+    ids: &[String],
+    with_members: bool,
+) -> Result<Vec<TeamWithMembers>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conditions = Conditions::default();
+    let list = conditions.bind_all(ids.iter().cloned());
+    conditions.and(format!("id IN ({list})"));
+    let columns = columns_with(conn, with_members);
+    let sql = format!("SELECT {columns} FROM teams {}", conditions.where_clause());
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| with_members_from_row(row, with_members))
+        .collect()
+}
+
 /// A team and, when asked for, its members as `(user id, userName)` by
 /// userName, read in the same query.
 pub type TeamWithMembers = (TeamRow, Option<Vec<Named>>);
