@@ -32,5 +32,6 @@ mod scim_lost_update;
 mod scim_okta;
 mod scim_paging;
 mod scim_patch;
+mod scim_root_search;
 mod scim_support;
 mod text_input;

@@ -4,7 +4,7 @@
 //! the SCIM error format. Outside the admin OpenAPI document: SCIM describes
 //! itself through its discovery endpoints.
 //!
-//! Handlers (`users.rs`, `groups.rs`, `discovery.rs`) take
+//! Handlers (`users.rs`, `groups.rs`, `search.rs`, `discovery.rs`) take
 //! `Extension<Caller>` for who is calling, [`BaseUrl`](crate::scim::resource::BaseUrl)
 //! for where they are reached, [`http::ScimJson`] for bodies and
 //! [`http::ScimQuery`] for query strings, and return
@@ -16,11 +16,12 @@ mod gate;
 mod groups;
 pub(crate) mod http;
 mod listing;
+mod search;
 mod users;
 
 use axum::extract::OriginalUri;
 use axum::http::{Method, StatusCode};
-use axum::routing::{any, post};
+use axum::routing::any;
 use axum::{Extension, Router, middleware};
 
 use super::{AppState, ServerConfig};
@@ -40,7 +41,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .merge(discovery::routes())
         .merge(users::routes())
         .merge(groups::routes())
-        .route("/.search", post(search_everything))
+        .merge(search::routes())
         // `/scim/v2` itself; nothing is there, but it is SCIM's to say so.
         .route("/", any(no_route))
         .fallback(no_route)
@@ -55,19 +56,6 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, gate::gate))
         .layer(middleware::from_fn(http::scim_errors))
         .layer(Extension(settings))
-}
-
-/// `POST /.search` across resource types (RFC 7644 §3.4.3) is optional;
-/// 501 is how a service provider says it does not do it.
-async fn search_everything() -> ScimHttpError {
-    ScimHttpError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        format!(
-            "searching across resource types is not supported: use {PREFIX}/Users/.search or \
-             {PREFIX}/Groups/.search"
-        ),
-    )
 }
 
 async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimHttpError {
