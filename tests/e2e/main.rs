@@ -34,4 +34,5 @@ mod scim_paging;
 mod scim_patch;
 mod scim_root_search;
 mod scim_support;
+mod scim_url_forms;
 mod text_input;

@@ -1,8 +1,9 @@
 //! The SCIM 2.0 service provider's HTTP face, `/scim/v2` (RFC 7644): its
 //! router, the gate every request passes (allowlist, API key, scope
 //! `scim:provision`), and the answers for unknown paths and methods — all in
-//! the SCIM error format. Outside the admin OpenAPI document: SCIM describes
-//! itself through its discovery endpoints.
+//! the SCIM error format — plus the other spellings of its URLs it accepts
+//! (`paths.rs`). Outside the admin OpenAPI document: SCIM describes itself
+//! through its discovery endpoints.
 //!
 //! Handlers (`users.rs`, `groups.rs`, `search.rs`, `discovery.rs`) take
 //! `Extension<Caller>` for who is calling, [`BaseUrl`](crate::scim::resource::BaseUrl)
@@ -16,6 +17,7 @@ mod gate;
 mod groups;
 pub(crate) mod http;
 mod listing;
+mod paths;
 mod search;
 mod users;
 
@@ -26,6 +28,7 @@ use axum::{Extension, Router, middleware};
 
 use super::{AppState, ServerConfig};
 use error::ScimHttpError;
+pub use paths::normalize as normalize_path;
 
 /// Where the SCIM API is mounted.
 pub const PREFIX: &str = "/scim/v2";
