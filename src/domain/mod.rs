@@ -15,6 +15,7 @@ pub mod policy;
 pub mod recover;
 pub mod roles;
 pub mod scim_groups;
+pub mod scim_search;
 pub mod scim_users;
 pub mod scope;
 pub mod sessions;

@@ -14,6 +14,10 @@
 //! | group `members…` | the users in the group |
 //! | other `name.*`, `title`, enterprise attributes, `phoneNumbers`, … | `attributes` JSON |
 //! | `meta.resourceType`, `groups.type`, `members.type` | constants |
+//!
+//! A search at the server root applies one filter to every resource type
+//! ([`filter_across`], [`sort_across`]): an attribute one type does not have
+//! reads there as an attribute without a value.
 
 use serde_json::Value;
 
@@ -35,8 +39,88 @@ pub fn filter(filter: &Filter, kind: ResourceKind) -> Result<ResolvedFilter, Sci
     filter.check(kind)?;
     Ok(ResolvedFilter {
         table: table(kind),
-        condition: Resolver { kind }.filter(filter, &Scope::Root)?,
+        condition: Resolver {
+            kind,
+            across: false,
+        }
+        .filter(filter, &Scope::Root)?,
     })
+}
+
+/// `filter` in a search at the server root, which applies it to every
+/// resource type: one resolved filter per type of [`ResourceKind::ALL`], in
+/// that order. RFC 7644 §3.4.2.1: "For filtered attributes that are not part
+/// of a particular resource type, the service provider SHALL treat the
+/// attribute as if there is no attribute value." So on a type without the
+/// attribute `pr`, `eq` and `co` are false and `ne` is true, exactly as for
+/// an absent value (`userName eq "x"` matches no group, `not (userName pr)`
+/// every group). A path no type defines, or a comparison that a type having
+/// the attribute refuses, is `invalidFilter` as on that type's own search.
+pub fn filter_across(filter: &Filter) -> Result<Vec<ResolvedFilter>, ScimError> {
+    check_across(filter)?;
+    ResourceKind::ALL
+        .into_iter()
+        .map(|kind| {
+            Ok(ResolvedFilter {
+                table: table(kind),
+                condition: Resolver { kind, across: true }.filter(filter, &Scope::Root)?,
+            })
+        })
+        .collect()
+}
+
+/// Checks each attribute expression of a filter across resource types: on
+/// every type that defines its attribute as the type's own search would, and
+/// that at least one type defines it.
+fn check_across(filter: &Filter) -> Result<(), ScimError> {
+    let path = match filter {
+        Filter::And(left, right) | Filter::Or(left, right) => {
+            check_across(left)?;
+            return check_across(right);
+        }
+        Filter::Not(inner) => return check_across(inner),
+        Filter::Present(path) | Filter::Compare { path, .. } => path,
+        Filter::ValuePath { attribute, .. } => attribute,
+    };
+    let mut defined = false;
+    for kind in ResourceKind::ALL {
+        if path.resolve(kind).is_ok() {
+            defined = true;
+            filter.check(kind)?;
+        }
+    }
+    if defined {
+        Ok(())
+    } else {
+        Err(undefined_everywhere(path))
+    }
+}
+
+/// Why no resource type has `path`: the reason of the type whose attribute
+/// it names, if one does (`members.nosuch`: the Group's), else one naming
+/// every type.
+fn undefined_everywhere(path: &AttrPath) -> ScimError {
+    let attribute = AttrPath {
+        sub_attribute: None,
+        ..path.clone()
+    };
+    for kind in ResourceKind::ALL {
+        if let (Ok(_), Err(err)) = (attribute.resolve(kind), path.resolve(kind)) {
+            return err;
+        }
+    }
+    let kinds: Vec<&str> = ResourceKind::ALL.iter().map(|kind| kind.name()).collect();
+    invalid_filter(format!(
+        "\"{path}\" is not an attribute of {} (see /Schemas for the attributes this service \
+         knows{})",
+        kinds.join(" or "),
+        if path.urn.is_none() {
+            "; enterprise attributes need their schema URN, e.g. \
+             urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// A list's order on `kind`: `sort_by`, or creation order without one. An
@@ -57,7 +141,42 @@ pub fn sort(
     })
 }
 
-fn table(kind: ResourceKind) -> Table {
+/// A search's order at the server root, one per type of
+/// [`ResourceKind::ALL`]: `sort_by` on each type that has the attribute. A
+/// type without it has no value there, so its resources sort last ascending
+/// and first descending (RFC 7644 §3.4.2.3: "if there is no data for the
+/// specified sortBy value"). An attribute no type has, or one that a type
+/// having it cannot sort by, is `invalidValue`.
+pub fn sort_across(
+    sort_by: Option<&AttrPath>,
+    descending: bool,
+) -> Result<Vec<ResolvedSort>, ScimError> {
+    if let Some(path) = sort_by
+        && !ResourceKind::ALL
+            .iter()
+            .any(|kind| path.resolve(*kind).is_ok())
+    {
+        let err = undefined_everywhere(path);
+        return Err(ScimError::invalid(
+            ScimType::InvalidValue,
+            format!("sortBy: {}", err.detail),
+        ));
+    }
+    ResourceKind::ALL
+        .into_iter()
+        .map(|kind| match sort_by {
+            Some(path) if path.resolve(kind).is_err() => Ok(ResolvedSort {
+                table: table(kind),
+                key: SortKey::Absent,
+                descending,
+            }),
+            _ => sort(kind, sort_by, descending),
+        })
+        .collect()
+}
+
+/// The table resources of `kind` are rows of.
+pub fn table(kind: ResourceKind) -> Table {
     match kind {
         ResourceKind::User => Table::Users,
         ResourceKind::Group => Table::Groups,
@@ -109,7 +228,8 @@ enum Location {
     AnyOf(Vec<Location>),
     /// `schemas`.
     Schemas,
-    /// Never stored, so never present (`emails.display`).
+    /// Never a value: never stored (`emails.display`), or an attribute
+    /// this type does not have in a filter across resource types.
     Absent,
 }
 
@@ -122,6 +242,10 @@ enum Scope {
 
 struct Resolver {
     kind: ResourceKind,
+    /// Whether the filter applies to every resource type (a search at the
+    /// root, checked by [`check_across`]): a path this type does not define
+    /// then reads as one without a value instead of being refused.
+    across: bool,
 }
 
 impl Resolver {
@@ -156,7 +280,12 @@ impl Resolver {
                         "{attribute}[…] cannot stand inside another value filter"
                     )));
                 }
-                let resolved = attribute.resolve(self.kind)?;
+                let resolved = match attribute.resolve(self.kind) {
+                    Ok(resolved) => resolved,
+                    // No value, so none that matches.
+                    Err(_) if self.across => return Ok(Condition::Always(false)),
+                    Err(err) => return Err(err),
+                };
                 match self.root_location(attribute, &resolved)? {
                     Location::Multi(multi, _) => Condition::Exists {
                         values: multi.values.clone(),
@@ -174,10 +303,11 @@ impl Resolver {
 
     fn locate(&self, path: &AttrPath, scope: &Scope) -> Result<Location, ScimError> {
         match scope {
-            Scope::Root => {
-                let resolved = path.resolve(self.kind)?;
-                self.root_location(path, &resolved)
-            }
+            Scope::Root => match path.resolve(self.kind) {
+                Ok(resolved) => self.root_location(path, &resolved),
+                Err(_) if self.across => Ok(Location::Absent),
+                Err(err) => Err(err),
+            },
             Scope::Element(multi) => {
                 let sub = path.resolve_in(multi.attribute)?;
                 element_location(multi, sub)
@@ -536,9 +666,12 @@ fn sort_key(path: &AttrPath, kind: ResourceKind) -> Result<SortKey, ScimError> {
     let resolved = path.resolve(kind).map_err(|err| {
         ScimError::invalid(ScimType::InvalidValue, format!("sortBy: {}", err.detail))
     })?;
-    let location = Resolver { kind }
-        .root_location(path, &resolved)
-        .map_err(|err| invalid_sort(path, &err.detail))?;
+    let location = Resolver {
+        kind,
+        across: false,
+    }
+    .root_location(path, &resolved)
+    .map_err(|err| invalid_sort(path, &err.detail))?;
     Ok(match location {
         Location::Text(column) => SortKey::Text(column),
         Location::Bool(column) => SortKey::Bool(column),
@@ -656,6 +789,122 @@ mod tests {
                 condition: Condition::Always(true),
             }
         );
+    }
+
+    fn across(text: &str) -> Vec<Condition> {
+        filter_across(&parse_filter(text).expect("parses"))
+            .unwrap_or_else(|err| panic!("{text}: {err}"))
+            .into_iter()
+            .map(|filter| filter.condition)
+            .collect()
+    }
+
+    #[test]
+    fn across_resource_types_an_attribute_a_type_lacks_has_no_value_there() {
+        let none = || Condition::Always(false);
+        let not_none = || Condition::Not(Box::new(Condition::Always(false)));
+        // [on users, on groups]
+        assert_eq!(across("userName eq \"x\"")[1], none());
+        assert_eq!(across("userName sw \"x\"")[1], none());
+        assert_eq!(across("userName pr")[1], none());
+        // Absent is "not equal" to anything, as on one type's search.
+        assert_eq!(across("userName ne \"x\"")[1], Condition::Always(true));
+        assert_eq!(across("userName eq null")[1], not_none());
+        assert_eq!(across("not (userName pr)")[1], not_none());
+        assert_eq!(across("members[value eq \"u\"]")[0], none());
+        assert_eq!(across("emails[type eq \"work\"]")[1], none());
+        assert_eq!(
+            across(&format!("{ENTERPRISE_USER_SCHEMA}:department eq \"x\""))[1],
+            none()
+        );
+        // What a type has resolves as on its own search.
+        let user_name = parse_filter("userName eq \"x\"").expect("parses");
+        assert_eq!(
+            across("userName eq \"x\"")[0],
+            filter(&user_name, ResourceKind::User)
+                .expect("resolves")
+                .condition
+        );
+        assert_eq!(
+            across("displayName eq \"x\""),
+            [
+                Condition::Text {
+                    place: Place::Column(TextColumn::UserDisplayName),
+                    op: CompareOp::Eq,
+                    value: "x".to_owned(),
+                },
+                Condition::Text {
+                    place: Place::Column(TextColumn::GroupDisplayName),
+                    op: CompareOp::Eq,
+                    value: "x".to_owned(),
+                },
+            ]
+        );
+        assert_eq!(
+            across("meta.resourceType eq \"User\""),
+            [Condition::Always(true), Condition::Always(false)]
+        );
+    }
+
+    #[test]
+    fn across_resource_types_what_no_type_can_take_is_invalid_filter() {
+        for (text, needle) in [
+            ("nosuch eq \"x\"", "not an attribute of User or Group"),
+            (
+                "userName eq \"x\" or nosuch pr",
+                "not an attribute of User or Group",
+            ),
+            // Group's members have no such sub-attribute: Group says so.
+            ("members.nosuch eq \"x\"", "no sub-attribute \"nosuch\""),
+            ("displayName.x pr", "no sub-attributes"),
+            // Refused where the attribute exists, though groups lack it.
+            ("active gt true", "only eq, ne and pr"),
+            ("meta.version pr", "meta.version cannot be used"),
+        ] {
+            let err = filter_across(&parse_filter(text).expect("parses")).expect_err(text);
+            assert_eq!(
+                err.problem,
+                Problem::Request(ScimType::InvalidFilter),
+                "{text}"
+            );
+            assert!(err.detail.contains(needle), "{text}: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn across_resource_types_a_sort_attribute_a_type_lacks_sorts_as_no_value() {
+        let keys = |path: Option<&str>, descending| -> Vec<SortKey> {
+            let path = path.map(|path| parse_patch_path(path).expect("path").attribute);
+            sort_across(path.as_ref(), descending)
+                .expect("sorts")
+                .into_iter()
+                .map(|sort| {
+                    assert_eq!(sort.descending, descending);
+                    sort.key
+                })
+                .collect()
+        };
+        assert_eq!(
+            keys(Some("userName"), false),
+            [SortKey::Text(TextColumn::UserName), SortKey::Absent]
+        );
+        assert_eq!(
+            keys(Some("displayName"), true),
+            [
+                SortKey::Text(TextColumn::UserDisplayName),
+                SortKey::Text(TextColumn::GroupDisplayName)
+            ]
+        );
+        assert_eq!(keys(None, true), [SortKey::Created, SortKey::Created]);
+        for bad in ["nosuch", "members", "groups"] {
+            let path = parse_patch_path(bad).expect("path").attribute;
+            let err = sort_across(Some(&path), false).expect_err(bad);
+            assert_eq!(
+                err.problem,
+                Problem::Request(ScimType::InvalidValue),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl fmt::Display for CompareOp {
 }
 
 /// The table a resource is a row of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     /// Users.
     Users,
@@ -246,4 +246,7 @@ pub enum SortKey {
         array: Vec<&'static str>,
         element: Json,
     },
+    /// An attribute this resource type does not have, in a search across
+    /// resource types: no resource of the type has a value for it.
+    Absent,
 }

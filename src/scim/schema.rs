@@ -529,6 +529,10 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// Every resource type, in the order they are listed (`/ResourceTypes`)
+    /// and searched together (`POST /.search` at the root: Users first).
+    pub const ALL: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+
     /// The core schema, then the extensions.
     pub fn schemas(self) -> &'static [&'static Schema] {
         static USER_SCHEMAS: [&Schema; 2] = [&USER, &ENTERPRISE_USER];

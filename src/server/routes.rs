@@ -8,7 +8,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::routing::get;
-use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
+use tower::{Layer, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -23,6 +24,15 @@ use crate::api::{ADMIN_PREFIX, AUTH_PREFIX};
 use crate::domain::scope::Scope;
 
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
+    let app = routes(state, config);
+    // SCIM URLs as other clients spell them (`/scim/v2/users/`) are
+    // rewritten before routing: around the router, since what
+    // `Router::layer` adds runs after routing. The root router's fallback
+    // is axum's way to hand every request to a service.
+    Router::new().fallback_service(MapRequestLayer::new(super::scim::normalize_path).layer(app))
+}
+
+fn routes(state: AppState, config: &ServerConfig) -> Router {
     // The scope a route needs: enforced by its route layer and written into
     // its operations, by this one call.
     let needs = |scope: Scope, (schemas, mut paths, handlers): UtoipaMethodRouter<AppState>| {

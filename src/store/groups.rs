@@ -296,6 +296,30 @@ pub async fn page_where(
         .collect()
 }
 
+/// The groups with these ids (a page's worth: one `IN` list), with their
+/// members when `with_members`, in no particular order; ids no group has
+/// left out.
+pub async fn with_ids(
+    conn: &mut Conn,
+    ids: &[String],
+    with_members: bool,
+) -> Result<Vec<GroupWithMembers>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conditions = Conditions::default();
+    let list = conditions.bind_all(ids.iter().cloned());
+    conditions.and(format!("id IN ({list})"));
+    let columns = columns_with(conn, with_members);
+    let sql = format!("SELECT {columns} FROM groups {}", conditions.where_clause());
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| with_members_from_row(row, with_members))
+        .collect()
+}
+
 /// A group and, when asked for, its members as `(user id, userName)` by
 /// userName, read in the same query.
 pub type GroupWithMembers = (GroupRow, Option<Vec<Named>>);

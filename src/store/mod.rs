@@ -9,6 +9,7 @@ pub mod keys;
 pub mod locks;
 pub mod roles;
 pub mod scim_query;
+pub mod scim_search;
 pub mod sessions;
 pub mod settings;
 pub mod sql;

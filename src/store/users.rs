@@ -504,10 +504,14 @@ pub async fn permissions(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, 
     Ok(names)
 }
 
+/// The condition that leaves out deleted users' tombstones, which SCIM
+/// never shows.
+pub(crate) const LIVE: &str = "users.deleted_at IS NULL";
+
 /// Users matching `conditions` (built by `store::scim_query`), tombstones
 /// left out: how many in all, then one page in `order_by` order.
 pub async fn count_live(conn: &mut Conn, mut conditions: Conditions) -> Result<i64, StoreError> {
-    conditions.and("deleted_at IS NULL");
+    conditions.and(LIVE);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM users {}",
         conditions.where_clause()
@@ -528,11 +532,30 @@ pub async fn page_live(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<UserRecord>, StoreError> {
-    conditions.and("deleted_at IS NULL");
+    conditions.and(LIVE);
     let where_clause = conditions.where_clause();
     let columns = record_columns(conn);
     let page = limit_offset(limit, offset);
     let sql = format!("SELECT {columns} FROM users {where_clause} ORDER BY {order_by}, id {page}");
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// The users with these ids (a page's worth: one `IN` list), with their
+/// emails and groups, in no particular order; tombstones, and ids no user
+/// has, left out.
+pub async fn live_with_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conditions = Conditions::default();
+    let list = conditions.bind_all(ids.iter().cloned());
+    conditions.and(format!("id IN ({list})"));
+    conditions.and(LIVE);
+    let columns = record_columns(conn);
+    let sql = format!("SELECT {columns} FROM users {}", conditions.where_clause());
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
@@ -553,9 +576,8 @@ pub async fn lock_live_ids(conn: &mut Conn, ids: &[String]) -> Result<Vec<String
     for chunk in sorted.chunks(IN_LIST_CHUNK) {
         let mut conditions = Conditions::default();
         let list = conditions.bind_all(chunk.iter().map(|id| (*id).clone()));
-        let sql = format!(
-            "SELECT id FROM users WHERE id IN ({list}) AND deleted_at IS NULL ORDER BY id {lock}"
-        );
+        let sql =
+            format!("SELECT id FROM users WHERE id IN ({list}) AND {LIVE} ORDER BY id {lock}");
         let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
             .fetch_all(&mut *conn)
             .await?;

@@ -32,5 +32,7 @@ mod scim_lost_update;
 mod scim_okta;
 mod scim_paging;
 mod scim_patch;
+mod scim_root_search;
 mod scim_support;
+mod scim_url_forms;
 mod text_input;

@@ -41,6 +41,7 @@ fn guarded() -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, group),
         (Method::PATCH, group),
         (Method::DELETE, group),
+        (Method::POST, "/scim/v2/.search"),
     ] {
         let body = matches!(method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}));
         requests.push((method, path.to_owned(), body));

@@ -23,7 +23,7 @@ pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
 /// The resource types this service serves, in the order they are listed.
-const KINDS: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+const KINDS: [ResourceKind; 2] = ResourceKind::ALL;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

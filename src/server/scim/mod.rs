@@ -1,10 +1,11 @@
 //! The SCIM 2.0 service provider's HTTP face, `/scim/v2` (RFC 7644): its
 //! router, the gate every request passes (allowlist, API key, scope
 //! `scim:provision`), and the answers for unknown paths and methods — all in
-//! the SCIM error format. Outside the admin OpenAPI document: SCIM describes
-//! itself through its discovery endpoints.
+//! the SCIM error format — plus the other spellings of its URLs it accepts
+//! (`paths.rs`). Outside the admin OpenAPI document: SCIM describes itself
+//! through its discovery endpoints.
 //!
-//! Handlers (`users.rs`, `groups.rs`, `discovery.rs`) take
+//! Handlers (`users.rs`, `groups.rs`, `search.rs`, `discovery.rs`) take
 //! `Extension<Caller>` for who is calling, [`BaseUrl`](crate::scim::resource::BaseUrl)
 //! for where they are reached, [`http::ScimJson`] for bodies and
 //! [`http::ScimQuery`] for query strings, and return
@@ -16,15 +17,18 @@ mod gate;
 mod groups;
 pub(crate) mod http;
 mod listing;
+mod paths;
+mod search;
 mod users;
 
 use axum::extract::OriginalUri;
 use axum::http::{Method, StatusCode};
-use axum::routing::{any, post};
+use axum::routing::any;
 use axum::{Extension, Router, middleware};
 
 use super::{AppState, ServerConfig};
 use error::ScimHttpError;
+pub use paths::normalize as normalize_path;
 
 /// Where the SCIM API is mounted.
 pub const PREFIX: &str = "/scim/v2";
@@ -40,7 +44,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .merge(discovery::routes())
         .merge(users::routes())
         .merge(groups::routes())
-        .route("/.search", post(search_everything))
+        .merge(search::routes())
         // `/scim/v2` itself; nothing is there, but it is SCIM's to say so.
         .route("/", any(no_route))
         .fallback(no_route)
@@ -55,19 +59,6 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, gate::gate))
         .layer(middleware::from_fn(http::scim_errors))
         .layer(Extension(settings))
-}
-
-/// `POST /.search` across resource types (RFC 7644 §3.4.3) is optional;
-/// 501 is how a service provider says it does not do it.
-async fn search_everything() -> ScimHttpError {
-    ScimHttpError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        format!(
-            "searching across resource types is not supported: use {PREFIX}/Users/.search or \
-             {PREFIX}/Groups/.search"
-        ),
-    )
 }
 
 async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimHttpError {
