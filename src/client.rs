@@ -78,6 +78,17 @@ pub struct Client {
     verbose: bool,
 }
 
+/// A reqwest client builder on the binary's one TLS stack, rustls on ring
+/// (sqlx's too): reqwest's own default provider is aws-lc, a second and
+/// much heavier C library to build. Everything that builds an HTTP client
+/// starts here.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    // A process has one default provider: a second install is refused,
+    // and the first one stands.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 impl Client {
     /// A client for the server at `addr` (`http://host:port`, optionally with
     /// a path prefix; a bare `host:port` means `http://`).
@@ -89,7 +100,7 @@ impl Client {
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
-        let http = reqwest::Client::builder()
+        let http = http_builder()
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .timeout(REQUEST_TIMEOUT)

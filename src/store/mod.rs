@@ -9,6 +9,7 @@ pub mod groups;
 pub mod keys;
 pub mod locks;
 pub mod roles;
+mod schema;
 pub mod scim_query;
 pub mod scim_search;
 pub mod sessions;
@@ -23,12 +24,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor};
 use time::OffsetDateTime;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 /// A transaction: a change and its audit entry commit or roll back together.
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -300,11 +297,7 @@ impl Store {
                 }
             }
         };
-        let migrator = match url.backend() {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pools.writer).await?;
+        schema::migrator(url.backend()).run(&pools.writer).await?;
         let store = Store {
             pools,
             backend: url.backend(),
