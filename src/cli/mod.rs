@@ -4,6 +4,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod auth;
 pub mod docs;
 pub mod exit;
 pub mod groups;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod listing;
 pub mod locks;
 pub mod login;
+pub mod profiles;
 pub mod recover;
 pub mod roles;
 pub mod server;
@@ -37,7 +39,9 @@ const AFTER_LONG_HELP: &str = "\
 Environment:
   SCIMCTL_ADDR     Server address, as --addr
   SCIMCTL_PROFILE  Profile, as --profile
-  SCIMCTL_TOKEN    API token; wins over the one `scimctl login` stored
+  SCIMCTL_TOKEN    API token; wins over the one `scimctl login` stored, and
+                   is sent to whatever address is in use
+  (An empty SCIMCTL_ADDR, SCIMCTL_PROFILE or SCIMCTL_TOKEN counts as unset.)
   NO_COLOR         Set to anything to turn colours off
 
 Files:
@@ -52,7 +56,9 @@ Exit status:
   1  error: the server, the network, or something unexpected
   2  usage: a bad flag or value, or a confirmation that needs --yes
   3  not found
-  4  not logged in, key rejected, or permission denied
+  4  not logged in, key rejected, or permission denied; also a stored key
+     that --addr or SCIMCTL_ADDR would send to another server than the one
+     it was stored for (nothing is sent)
   5  a check answered \"no\"";
 
 /// Provision users over SCIM 2.0 and administer the service.
@@ -84,6 +90,11 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
     /// Server address [default: the profile's, else http://127.0.0.1:8080]
+    ///
+    /// A key stored by `scimctl login` is only sent to its profile's
+    /// address: with another address the command stops before sending
+    /// anything (exit 4), unless SCIMCTL_TOKEN gives the key explicitly.
+    /// Empty means unset.
     #[arg(
         long,
         global = true,
@@ -163,6 +174,14 @@ pub enum Command {
 
     /// Show the API key in use: its id, name, scopes and expiry
     Whoami,
+
+    /// Show which profile, server and credential are in use, and whether they work
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+
+    /// List the configured profiles
+    #[command(subcommand)]
+    Profiles(profiles::ProfilesCommand),
 
     /// Create, list, show and revoke API keys
     #[command(subcommand)]
@@ -293,12 +312,17 @@ impl Context {
         })
     }
 
-    /// A client for the resolved server with the token in use.
+    /// A client for the resolved server with the token in use. A stored
+    /// token is refused (before anything is sent) when the address is not
+    /// the one it was stored for.
     pub async fn client(&self) -> anyhow::Result<(Client, Settings)> {
         let settings = self.settings()?;
         let (token, source) = settings.credentials().token().await?;
         self.debug(|| format!("token from {source}"));
-        let client = Client::new(&settings.resolved.addr, &token)?.verbose(self.global.verbose);
+        auth::check_binding(&settings, &source)?;
+        let client = Client::new(&settings.resolved.addr, &token)?
+            .verbose(self.global.verbose)
+            .credential(auth::credential_label(&source, &settings.resolved.profile));
         Ok((client, settings))
     }
 
@@ -376,6 +400,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Login(args) => login::login(&ctx, args).await?,
         Command::Logout => login::logout(&ctx).await?,
         Command::Whoami => whoami::run(&ctx).await?,
+        Command::Auth(command) => auth::run(&ctx, command).await?,
+        Command::Profiles(command) => profiles::run(&ctx, command).await?,
         Command::Keys(command) => keys::run(&ctx, command).await?,
         Command::Provisioning(command) => {
             settings::toggle(&ctx, Toggle::AutoProvisioning, command).await?
@@ -397,6 +423,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     };
     let answer = output::emit(&output, ctx.global.output, ctx.global.quiet)
         .context("cannot write the output")?;
+    if let Some(failure) = output.failure {
+        return Err(failure);
+    }
     Ok(match answer {
         Answer::Yes => Exit::Success,
         Answer::No => Exit::No,
