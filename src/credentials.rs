@@ -88,8 +88,9 @@ pub enum CredentialsError {
     #[error(
         "the API key stored for profile {profile:?} is for {stored_for}, not {asked} (from \
          --addr or SCIMCTL_ADDR); a stored key is only sent to the address it was stored for, \
-         so nothing was sent. Run `scimctl login --addr {asked} --profile NAME` to store a key \
-         for {asked} under its own profile, or set SCIMCTL_TOKEN to send a key there explicitly"
+         so nothing was sent. Drop --addr and unset SCIMCTL_ADDR to use the profile's address; \
+         run `scimctl login --addr {asked} --profile NAME` to store a key for {asked} under its \
+         own profile; or set SCIMCTL_TOKEN to send a key there explicitly"
     )]
     OtherAddress {
         profile: String,

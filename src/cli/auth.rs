@@ -152,3 +152,69 @@ fn failed(mut report: AuthStatus, err: anyhow::Error) -> Output {
     report.error = Some(err.to_string());
     Output::one(report).fail(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Config};
+    use std::path::PathBuf;
+
+    fn settings(flag_addr: Option<&str>, profile: &str) -> Settings {
+        let config: Config = toml::from_str(
+            r#"
+            [profiles.prod]
+            addr = "https://scim.example.com"
+            "#,
+        )
+        .expect("config");
+        let resolved = config::resolve(flag_addr, Some(profile), &config).expect("resolve");
+        Settings {
+            config_dir: PathBuf::from("/nonexistent"),
+            config,
+            resolved,
+        }
+    }
+
+    fn file() -> TokenSource {
+        TokenSource::File(PathBuf::from("/c/credentials.toml"))
+    }
+
+    #[test]
+    fn a_stored_key_goes_only_to_its_profiles_address() {
+        // The profile's own address, however it is spelt.
+        assert!(check_binding(&settings(None, "prod"), &file()).is_ok());
+        let spelt = settings(Some("HTTPS://Scim.Example.com:443/"), "prod");
+        assert!(check_binding(&spelt, &TokenSource::Keyring).is_ok());
+
+        let err = check_binding(&settings(Some("http://other:8080"), "prod"), &file())
+            .expect_err("another server");
+        let text = err.to_string();
+        assert!(
+            text.contains("is for https://scim.example.com, not http://other:8080"),
+            "{text}"
+        );
+        assert!(text.contains("nothing was sent"), "{text}");
+
+        // A profile without an address is bound to the default one.
+        assert!(check_binding(&settings(Some(config::DEFAULT_ADDR), "new"), &file()).is_ok());
+        assert!(check_binding(&settings(Some("http://other:8080"), "new"), &file()).is_err());
+    }
+
+    #[test]
+    fn an_explicit_token_goes_where_it_is_told() {
+        let other = settings(Some("http://other:8080"), "prod");
+        assert!(check_binding(&other, &TokenSource::Env).is_ok());
+    }
+
+    #[test]
+    fn credentials_are_named_with_their_profile() {
+        assert_eq!(
+            credential_label(&TokenSource::Env, "prod"),
+            "the SCIMCTL_TOKEN environment variable"
+        );
+        assert_eq!(
+            credential_label(&file(), "prod"),
+            "/c/credentials.toml (profile \"prod\")"
+        );
+    }
+}

@@ -272,7 +272,10 @@ fn refused_and_unknown_hosts_name_the_address_and_what_to_check() {
         "{text}"
     );
     assert!(text.contains("hint: check the address and port"), "{text}");
-    assert!(!text.contains("  "), "hints are wrapped by the terminal, not the source: {text}");
+    assert!(
+        !text.contains("  "),
+        "hints are wrapped by the terminal, not the source: {text}"
+    );
 
     let output = at(&server, "http://no-such-host.invalid:8080", &["whoami"]);
     assert_exit(&output, 1);
