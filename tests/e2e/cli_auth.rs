@@ -151,6 +151,31 @@ fn a_wrong_address_is_named_with_a_hint_and_never_exits_3() {
     );
     assert!(!text.contains("<h1>"), "no page dump: {text}");
 
+    // Logging in there says so too, and keeps nothing.
+    let output = server
+        .cli()
+        .env("SCIMCTL_ADDR", &html.addr)
+        .args(["login", "--token-stdin"])
+        .write_stdin(format!("{}\n", server.root_token))
+        .output()
+        .expect("run login");
+    assert_exit(&output, 1);
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "error: cannot log in to {}; nothing was saved\n  caused by: {} is not a scimctl admin API",
+            html.addr, html.addr
+        )),
+        "{text}"
+    );
+    assert!(
+        !server
+            .home()
+            .join(".config/scimctl/credentials.toml")
+            .exists(),
+        "nothing stored"
+    );
+
     // A SCIM service's error at the SCIM base URL someone pasted.
     let scim = Canned::http(
         "404 Not Found",
