@@ -3984,8 +3984,33 @@ _scimctl() {
     esac
 }
 
+_scimctl_colons() {
+    local -a words=()
+    local i glue=0 cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
+            words[-1]+=:
+            glue=1
+        elif ((glue)); then
+            words[-1]+=${COMP_WORDS[i]}
+            glue=0
+        else
+            words+=("${COMP_WORDS[i]}")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    local cur=${words[cword]} prev=${words[cword - 1]}
+    COMP_WORDS=("${words[@]}")
+    COMP_CWORD=$cword
+    _scimctl "$1" "$cur" "$prev"
+    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local before_colon=${cur%"${cur##*:}"}
+        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
+    fi
+}
+
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _scimctl -o nosort -o bashdefault -o default scimctl
+    complete -F _scimctl_colons -o nosort -o bashdefault -o default scimctl
 else
-    complete -F _scimctl -o bashdefault -o default scimctl
+    complete -F _scimctl_colons -o bashdefault -o default scimctl
 fi

@@ -4,11 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use scimctl::cli::{self, Cli, Exit};
+use scimctl::cli::{self, Exit};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::help::parse() {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help and version itself (exit 0) and usage errors

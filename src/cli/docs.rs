@@ -7,10 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::{Generator, Shell};
+use clap_mangen::Man;
+use clap_mangen::roff::{Roff, bold, roman};
 
-use super::Cli;
+use super::help;
 use crate::output::Output;
 
 const BIN: &str = "scimctl";
@@ -48,14 +50,65 @@ pub fn completions(args: CompletionsArgs) -> Output {
 pub fn completion(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut completion_command(), BIN, &mut out);
+    if shell == Shell::Bash {
+        out = with_colon_words(&String::from_utf8_lossy(&out)).into_bytes();
+    }
     out
+}
+
+/// Values such as `users:read` hold a colon, and bash splits the words it
+/// hands a completion function at colons (`COMP_WORDBREAKS`), so clap's
+/// bash function sees `users`, `:` and `` and offers nothing (zsh and fish
+/// scripts escape the colon and need nothing). This wrapper joins the words
+/// back before calling it, and answers with what follows the word's last
+/// colon, which is the part bash replaces. (From the words alone a colon
+/// typed before a space, `users: --name`, cannot be told from one inside a
+/// word; it joins too, which only matters for completing that word.)
+const BASH_COLON_WRAPPER: &str = r#"
+_scimctl_colons() {
+    local -a words=()
+    local i glue=0 cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
+            words[-1]+=:
+            glue=1
+        elif ((glue)); then
+            words[-1]+=${COMP_WORDS[i]}
+            glue=0
+        else
+            words+=("${COMP_WORDS[i]}")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    local cur=${words[cword]} prev=${words[cword - 1]}
+    COMP_WORDS=("${words[@]}")
+    COMP_CWORD=$cword
+    _scimctl "$1" "$cur" "$prev"
+    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local before_colon=${cur%"${cur##*:}"}
+        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
+    fi
+}
+"#;
+
+fn with_colon_words(script: &str) -> String {
+    let registered = script.replace("complete -F _scimctl ", "complete -F _scimctl_colons ");
+    assert_ne!(
+        registered, script,
+        "clap_complete's bash script no longer registers `complete -F _scimctl`"
+    );
+    let registration = registered
+        .find("\nif [[ \"${BASH_VERSINFO[0]}\" -eq 4")
+        .unwrap_or(registered.len());
+    let (functions, rest) = registered.split_at(registration);
+    format!("{functions}{BASH_COLON_WRAPPER}{rest}")
 }
 
 /// The command line minus hidden subcommands: clap_complete completes those
 /// too, and clap cannot remove a subcommand, so this copies the rest (name,
 /// help, arguments, visible subcommands: all a completion script uses).
 fn completion_command() -> clap::Command {
-    let full = Cli::command();
+    let full = help::command();
     let mut command = clap::Command::new(BIN)
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(full.is_subcommand_required_set())
@@ -79,28 +132,80 @@ pub fn render_all() -> Vec<(PathBuf, Vec<u8>)> {
             )
         })
         .collect();
-    let mut command = Cli::command().disable_help_subcommand(true);
+    let mut command = help::command().disable_help_subcommand(true);
     // Building fills in what the pages show: the `scimctl keys create` bin
     // names, propagated global options and version.
     command.build();
-    man_pages(&command, &mut files);
+    man_pages(&command, "", &mut files);
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files
 }
 
 /// One page for the command and one for each visible subcommand, nested
-/// ones included (`scimctl-keys-create.1`).
-fn man_pages(command: &clap::Command, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+/// ones included (`scimctl-keys-create.1`); `path` is the command's
+/// (`"keys create"`, `""` for the program).
+fn man_pages(command: &clap::Command, path: &str, files: &mut Vec<(PathBuf, Vec<u8>)>) {
     // Every page names the release; subcommands have no version of their own.
-    let man = clap_mangen::Man::new(command.clone())
-        .source(format!("scimctl {}", env!("CARGO_PKG_VERSION")));
-    let mut page = Vec::new();
-    man.render(&mut page)
-        .expect("rendering into a Vec cannot fail");
-    files.push((Path::new(MAN_DIR).join(man.get_filename()), page));
+    let man = Man::new(command.clone()).source(format!("scimctl {}", env!("CARGO_PKG_VERSION")));
+    files.push((
+        Path::new(MAN_DIR).join(man.get_filename()),
+        man_page(&man, command, path),
+    ));
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-        man_pages(sub, files);
+        let sub_path = if path.is_empty() {
+            sub.get_name().to_owned()
+        } else {
+            format!("{path} {}", sub.get_name())
+        };
+        man_pages(sub, &sub_path, files);
     }
+}
+
+/// clap_mangen's sections, except that the text it would put under
+/// `EXTRA` (the help's trailing text) comes as proper sections: EXAMPLES
+/// on every page that has them, and ENVIRONMENT, FILES and EXIT STATUS on
+/// the program's page.
+fn man_page(man: &Man, command: &clap::Command, path: &str) -> Vec<u8> {
+    let mut page = Vec::new();
+    let written: std::io::Result<()> = (|| {
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        if command.get_arguments().any(|arg| !arg.is_hide_set()) {
+            man.render_options_section(&mut page)?;
+        }
+        if command.get_subcommands().any(|sub| !sub.is_hide_set()) {
+            man.render_subcommands_section(&mut page)?;
+        }
+        let mut roff = Roff::default();
+        let examples = help::examples(path);
+        if !examples.is_empty() {
+            roff.control("SH", ["EXAMPLES"]);
+            for example in examples {
+                roff.control("TP", []);
+                roff.text([bold(example.line)]);
+                roff.text([roman(example.does)]);
+            }
+        }
+        if path.is_empty() {
+            for (title, entries) in help::SECTIONS {
+                roff.control("SH", [title.to_uppercase().as_str()]);
+                for (name, meaning) in entries {
+                    roff.control("TP", []);
+                    roff.text([bold(*name)]);
+                    roff.text([roman(*meaning)]);
+                }
+            }
+        }
+        roff.to_writer(&mut page)?;
+        if command.get_version().is_some() {
+            man.render_version_section(&mut page)?;
+        }
+        Ok(())
+    })();
+    written.expect("rendering into a Vec cannot fail");
+    page
 }
 
 /// `generate-docs`: writes every file and removes files in the two owned

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod docs;
 pub mod exit;
 pub mod groups;
+pub mod help;
 pub mod keys;
 pub mod listing;
 pub mod locks;
@@ -35,32 +36,6 @@ use crate::output::{self, Answer, Format, Output};
 
 pub use exit::{CliError, Exit};
 
-const AFTER_LONG_HELP: &str = "\
-Environment:
-  SCIMCTL_ADDR     Server address, as --addr
-  SCIMCTL_PROFILE  Profile, as --profile
-  SCIMCTL_TOKEN    API token; wins over the one `scimctl login` stored, and
-                   is sent to whatever address is in use
-  (An empty SCIMCTL_ADDR, SCIMCTL_PROFILE or SCIMCTL_TOKEN counts as unset.)
-  NO_COLOR         Set to anything to turn colours off
-
-Files:
-  $XDG_CONFIG_HOME/scimctl/config.toml (~/.config/scimctl on Linux)
-      Profiles ([profiles.NAME] addr = \"URL\"), default_profile, and
-      credential_store = \"keyring\" or \"file\"
-  $XDG_CONFIG_HOME/scimctl/credentials.toml
-      API keys, where no OS keyring is available (mode 0600)
-
-Exit status:
-  0  success
-  1  error: the server, the network, or something unexpected
-  2  usage: a bad flag or value, or a confirmation that needs --yes
-  3  not found
-  4  not logged in, key rejected, or permission denied; also a stored key
-     that --addr or SCIMCTL_ADDR would send to another server than the one
-     it was stored for (nothing is sent)
-  5  a check answered \"no\"";
-
 /// Provision users over SCIM 2.0 and administer the service.
 ///
 /// `scimctl server` runs the SCIM 2.0 provisioning service that identity
@@ -73,12 +48,7 @@ Exit status:
 /// Try it: `scimctl server --dev` in one terminal, then paste the `export`
 /// lines it prints into another and run `scimctl whoami`.
 #[derive(Parser, Debug)]
-#[command(
-    name = "scimctl",
-    version,
-    max_term_width = 100,
-    after_long_help = AFTER_LONG_HELP
-)]
+#[command(name = "scimctl", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
