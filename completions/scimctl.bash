@@ -888,7 +888,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__audit__subcmd__list)
-            opts="-f -o -q -v -h --since --until --actor --action --target --outcome --limit --follow --addr --profile --output --yes --quiet --verbose --help"
+            opts="-f -o -q -v -h --since --until --actor --action --target --outcome --limit --page-size --follow --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -919,6 +919,10 @@ _scimctl() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1398,13 +1402,17 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__groups__subcmd__list)
-            opts="-o -q -v -h --limit --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --limit --page-size --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2380,12 +2388,16 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__keys__subcmd__list)
-            opts="-o -q -v -h --all --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --all --limit --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2556,12 +2568,16 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__locks__subcmd__list)
-            opts="-o -q -v -h --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --limit --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3510,7 +3526,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__list)
-            opts="-o -q -v -h --active --inactive --pending --role --group --search --limit --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --active --inactive --pending --role --group --search --limit --page-size --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3529,6 +3545,10 @@ _scimctl() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

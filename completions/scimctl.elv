@@ -170,6 +170,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'scimctl;keys;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -624,7 +625,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --role 'Only users with this role'
             cand --group 'Only members of this group (display name or id)'
             cand --search 'Only users whose userName, display name or an email contains TEXT (ignoring case)'
-            cand --limit 'Users fetched per request, 1 to 1000 [default: 100]'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -752,7 +754,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;groups;list'= {
-            cand --limit 'Groups fetched per request, 1 to 1000 [default: 100]'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -806,6 +809,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;locks;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -914,7 +918,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --action 'Only this action (key.create), or a family of them (user.*)'
             cand --target 'Only entries about this target (a key id, a user id, a path)'
             cand --outcome 'Only entries with this outcome'
-            cand --limit 'List at most N entries [default: all; with --follow, 10 recent ones]'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'

@@ -140,6 +140,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -416,7 +417,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group (display name or id)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l limit -d 'Users fetched per request, 1 to 1000 [default: 100]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l page-size -d 'Results fetched per request, 1 to 1000 [default: 100]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -493,7 +495,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List groups with their member counts, ordered by display name'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Show one group and its members'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l limit -d 'Groups fetched per request, 1 to 1000 [default: 100]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l page-size -d 'Results fetched per request, 1 to 1000 [default: 100]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -524,6 +527,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "list" -d 'List locks: whose credentials are blocked, since when, and why'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "remove" -d 'Remove a lock: the user\'s credentials are no longer blocked by it'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -589,7 +593,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l target -d 'Only entries about this target (a key id, a user id, a path)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l outcome -d 'Only entries with this outcome' -r -f -a "success\t''
 denied\t''"
-complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'List at most N entries [default: all; with --follow, 10 recent ones]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l page-size -d 'Results fetched per request, 1 to 1000 [default: 100]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'

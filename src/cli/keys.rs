@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
 use super::Context;
+use super::listing::Limit;
 use crate::api::CreateKeyRequest;
 use crate::api::scope::Scope;
 use crate::api::when::{self, Direction};
@@ -73,6 +74,9 @@ pub struct ListArgs {
     /// Include revoked keys
     #[arg(long)]
     pub all: bool,
+
+    #[command(flatten)]
+    pub limit: Limit,
 }
 
 #[derive(Args, Debug)]
@@ -98,7 +102,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
         KeysCommand::Create(args) => create(ctx, args).await,
         KeysCommand::List(args) => {
             let (client, _) = ctx.client().await?;
-            let keys = client.list_keys(args.all).await?;
+            let keys = args.limit.apply(client.list_keys(args.all).await?);
             let output = if keys.is_empty() && args.all {
                 Output::default().note("No API keys.")
             } else if keys.is_empty() {

@@ -6,7 +6,8 @@ use std::io::{self, Write as _};
 use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, Subcommand};
 
-use super::{Context, listing};
+use super::Context;
+use super::listing::{self, Paging};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
     UserStatus,
@@ -86,12 +87,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
 
-    /// Users fetched per request, 1 to 1000 [default: 100]
-    ///
-    /// Every matching user is listed whatever the page size; a smaller one
-    /// shows the first rows sooner.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub limit: Option<u32>,
+    #[command(flatten)]
+    pub paging: Paging,
 }
 
 impl ListArgs {
@@ -113,7 +110,7 @@ impl ListArgs {
             role: self.role.clone(),
             group: self.group.clone(),
             search: self.search.clone(),
-            limit: self.limit,
+            limit: None,
             cursor: None,
         }
     }
@@ -205,9 +202,10 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
     let (client, _) = ctx.client().await?;
     let client = &client;
     let query = args.query();
-    let count = listing::stream(ctx, "users", |cursor| {
+    let count = listing::stream(ctx, "users", args.paging, |cursor, limit| {
         let query = UserListQuery {
             cursor,
+            limit,
             ..query.clone()
         };
         async move { client.list_users_page(&query).await }
@@ -408,8 +406,8 @@ mod tests {
         assert_eq!(query.role.as_deref(), Some("admin"));
         assert_eq!(query.group.as_deref(), Some("eng"));
         assert_eq!(query.search.as_deref(), Some("ali"));
-        assert_eq!(query.limit, Some(5));
-        assert!(query.cursor.is_none());
+        assert_eq!(args.paging.limit, Some(5));
+        assert!(query.limit.is_none() && query.cursor.is_none());
         assert!(args.filtered());
 
         let UsersCommand::List(plain) = parse(&["list"]).expect("parses") else {
@@ -422,10 +420,32 @@ mod tests {
     fn one_status_at_a_time_and_page_sizes_in_range() {
         let err = parse(&["list", "--active", "--inactive"]).expect_err("conflict");
         assert_eq!(err.exit_code(), 2);
-        for bad in ["0", "1001", "x"] {
+        for bad in ["0", "x"] {
             let err = parse(&["list", "--limit", bad]).expect_err(bad);
             assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string().contains("--limit must be at least 1"),
+                "{err}"
+            );
         }
+        for bad in ["0", "1001", "x"] {
+            let err = parse(&["list", "--page-size", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string()
+                    .contains("--page-size must be from 1 to 1000"),
+                "{err}"
+            );
+        }
+        let UsersCommand::List(args) =
+            parse(&["list", "--limit", "5000", "--page-size", "1000"]).expect("parses")
+        else {
+            panic!("not list");
+        };
+        assert_eq!(
+            (args.paging.limit, args.paging.page_size),
+            (Some(5000), Some(1000))
+        );
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! One meaning per flag, through the real CLI against the real server on
+//! SQLite and PostgreSQL (issue 9): `--limit N` is at most N results on
+//! every listing and `--page-size` the page size; unknown names exit 3 and
+//! change nothing; keys by unique name; audit targets by user id or
+//! userName.
+
+use std::process::Output;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, both_backends};
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not JSON ({err}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(output)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs the CLI as root with `args` and checks it exits with `code`.
+fn root(server: &TestServer, args: &[&str], code: i32) -> Output {
+    let output = server
+        .cli_as_root()
+        .args(args)
+        .output()
+        .expect("run scimctl");
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "scimctl {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    output
+}
+
+/// `args` with `-o json` as root, exit 0; the listed items' `field`s.
+fn listed(server: &TestServer, args: &[&str], field: &str) -> Vec<String> {
+    let mut args = args.to_vec();
+    args.extend(["-o", "json"]);
+    stdout_json(&root(server, &args, 0))
+        .as_array()
+        .unwrap_or_else(|| panic!("{args:?} printed no array"))
+        .iter()
+        .map(|item| match &item[field] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn create_user(server: &TestServer, body: Value) -> Value {
+    let (status, _, answer) = server.http(
+        Method::POST,
+        "/admin/v1/users",
+        Some(&server.root_token),
+        Some(body),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer
+}
+
+both_backends! {
+    fn limit_is_at_most_n_results_on_every_listing(server: &TestServer) {
+        let names: Vec<String> = (0..5).map(|n| format!("user{n}")).collect();
+        for name in &names {
+            create_user(server, json!({ "user_name": name, "groups": [format!("g-{name}")] }));
+            let key = server.new_key(&format!("key of {name}"), &["users:read"]);
+            assert!(!key.is_empty());
+        }
+        // Deprovisioning makes locks.
+        for name in &names[..3] {
+            root(server, &["users", "deprovision", name, "--yes"], 0);
+        }
+
+        // --limit stops after N, across pages and within one.
+        assert_eq!(listed(server, &["users", "list", "--limit", "3"], "user_name"), names[..3]);
+        assert_eq!(listed(server, &["users", "list", "--limit", "3", "--page-size", "2"], "user_name"), names[..3]);
+        assert_eq!(listed(server, &["users", "list", "--limit", "50", "--page-size", "2"], "user_name"), names);
+        // --page-size alone lists everything.
+        assert_eq!(listed(server, &["users", "list", "--page-size", "1"], "user_name"), names);
+        let table = root(server, &["users", "list", "--limit", "2"], 0);
+        assert_eq!(String::from_utf8_lossy(&table.stdout).lines().count(), 3, "a header and 2 rows");
+
+        assert_eq!(listed(server, &["groups", "list", "--limit", "2", "--page-size", "1"], "display_name"), ["g-user0", "g-user1"]);
+        assert_eq!(listed(server, &["groups", "list", "--page-size", "2"], "display_name").len(), 5);
+        assert_eq!(listed(server, &["keys", "list", "--limit", "2"], "id").len(), 2);
+        assert_eq!(listed(server, &["keys", "list"], "id").len(), 6, "root and five more");
+        assert_eq!(listed(server, &["locks", "list", "--limit", "1"], "id").len(), 1);
+        assert_eq!(listed(server, &["locks", "list"], "id").len(), 3);
+        assert_eq!(listed(server, &["audit", "list", "--limit", "4", "--page-size", "3"], "id").len(), 4);
+        assert_eq!(listed(server, &["audit", "list", "--limit", "4", "--action", "user.create"], "target"), ["user4", "user3", "user2", "user1"]);
+
+        // Ranges read as people read them; nothing is asked of the server.
+        for command in [&["users", "list"][..], &["groups", "list"], &["audit", "list"], &["keys", "list"], &["locks", "list"]] {
+            let mut args = command.to_vec();
+            args.extend(["--limit", "0"]);
+            let refused = root(server, &args, 2);
+            assert!(stderr(&refused).contains("error: --limit must be at least 1"), "{args:?}: {}", stderr(&refused));
+        }
+        let refused = root(server, &["users", "list", "--page-size", "1001"], 2);
+        assert!(stderr(&refused).contains("error: --page-size must be from 1 to 1000"), "{}", stderr(&refused));
+    }
+}
