@@ -693,8 +693,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;users;list' {
-            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Only users with this role')
-            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Only members of this group (display name or id)')
+            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Only users with this role (an unknown role exits 3)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Only members of this group: display name or id (an unknown group exits 3)')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only users whose userName, display name or an email contains TEXT (ignoring case)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'List at most N results [default: all]')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Results fetched per request, 1 to 1000 [default: 100]')
@@ -732,11 +732,12 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'An email address; repeat for several (the first is primary)')
             [CompletionResult]::new('--display-name', '--display-name', [CompletionResultType]::ParameterName, 'The name shown for people, e.g. "Alice Example"')
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'A role to give; repeat for several [default: the default role]')
-            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group to join by display name; repeat for several. Missing groups are created')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group to join by display name; repeat for several. Each must exist unless --create-groups is given')
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--create-groups', '--create-groups', [CompletionResultType]::ParameterName, 'Create the --group groups that do not exist yet')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')

@@ -3334,7 +3334,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__create)
-            opts="-o -q -v -h --email --display-name --role --group --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --email --display-name --role --group --create-groups --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -414,8 +414,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group (display name or id)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role (an unknown role exits 3)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group: display name or id (an unknown group exits 3)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l page-size -d 'Results fetched per request, 1 to 1000 [default: 100]' -r
@@ -441,11 +441,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l email -d 'An email address; repeat for several (the first is primary)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l display-name -d 'The name shown for people, e.g. "Alice Example"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l role -d 'A role to give; repeat for several [default: the default role]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l group -d 'A group to join by display name; repeat for several. Missing groups are created' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l group -d 'A group to join by display name; repeat for several. Each must exist unless --create-groups is given' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l create-groups -d 'Create the --group groups that do not exist yet'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'

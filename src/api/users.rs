@@ -80,9 +80,14 @@ pub struct CreateUserRequest {
     /// Roles to give; empty means the default role.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Groups to join by display name; missing ones are created.
+    /// Groups to join by display name. Each must exist unless
+    /// `create_groups` is set; an unknown one is refused (`404`, naming it)
+    /// and nothing is created.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Create the groups in `groups` that do not exist yet.
+    #[serde(default)]
+    pub create_groups: bool,
 }
 
 /// Which users `GET /admin/v1/users` returns.
@@ -103,9 +108,10 @@ pub struct UserListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(inline)]
     pub status: Option<UserStatus>,
+    /// A role's name; an unknown one is refused (`404`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// A group's display name or id.
+    /// A group's display name or id; an unknown one is refused (`404`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Case-insensitive substring of userName, displayName or an email.

@@ -28,8 +28,10 @@ pub enum UsersCommand {
 
     /// Create a user by hand (for organisations without an IdP yet, and for tests)
     ///
-    /// Users an IdP pushes over SCIM need no creating. Groups that do not
-    /// exist yet are created. Without --role the user gets the default role.
+    /// Users an IdP pushes over SCIM need no creating. Groups must exist
+    /// unless --create-groups is given; an unknown role or group is refused
+    /// (exit 3) and nothing is created. Without --role the user gets the
+    /// default role.
     Create(CreateArgs),
 
     /// Take away all of a user's access, in one step
@@ -74,11 +76,12 @@ pub struct ListArgs {
     #[arg(long)]
     pub pending: bool,
 
-    /// Only users with this role
+    /// Only users with this role (an unknown role exits 3)
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
 
-    /// Only members of this group (display name or id)
+    /// Only members of this group: display name or id (an unknown group
+    /// exits 3)
     #[arg(long, value_name = "GROUP", alias = "team")]
     pub group: Option<String>,
 
@@ -148,8 +151,8 @@ pub struct CreateArgs {
     #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
     pub roles: Vec<String>,
 
-    /// A group to join by display name; repeat for several. Missing groups are
-    /// created
+    /// A group to join by display name; repeat for several. Each must exist
+    /// unless --create-groups is given
     #[arg(
         long = "group",
         alias = "team",
@@ -157,6 +160,13 @@ pub struct CreateArgs {
         value_parser = NonEmptyStringValueParser::new()
     )]
     pub groups: Vec<String>,
+
+    /// Create the --group groups that do not exist yet
+    ///
+    /// Without it an unknown group is refused (exit 3) and nothing is
+    /// created, so a typo does not make a new group.
+    #[arg(long, alias = "create-teams", requires = "groups")]
+    pub create_groups: bool,
 }
 
 #[derive(Args, Debug)]
@@ -225,6 +235,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
         emails: dedup(args.emails),
         roles: dedup(args.roles),
         groups: dedup(args.groups),
+        create_groups: args.create_groups,
     };
     let (client, _) = ctx.client().await?;
     let user = client.create_user(&request).await?;

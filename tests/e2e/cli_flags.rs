@@ -73,7 +73,7 @@ both_backends! {
     fn limit_is_at_most_n_results_on_every_listing(server: &TestServer) {
         let names: Vec<String> = (0..5).map(|n| format!("user{n}")).collect();
         for name in &names {
-            create_user(server, json!({ "user_name": name, "groups": [format!("g-{name}")] }));
+            create_user(server, json!({ "user_name": name, "groups": [format!("g-{name}")], "create_groups": true }));
             let key = server.new_key(&format!("key of {name}"), &["users:read"]);
             assert!(!key.is_empty());
         }
@@ -109,5 +109,58 @@ both_backends! {
         }
         let refused = root(server, &["users", "list", "--page-size", "1001"], 2);
         assert!(stderr(&refused).contains("error: --page-size must be from 1 to 1000"), "{}", stderr(&refused));
+    }
+}
+
+both_backends! {
+    fn unknown_groups_and_roles_exit_3_and_change_nothing(server: &TestServer) {
+        root(server, &["users", "create", "bob", "--group", "eng", "--create-groups"], 0);
+        let before = server.snapshot();
+
+        // A typo of a group: refused by name, nothing written (no user, no
+        // group, no membership, no audit entry).
+        let typo = root(server, &["users", "create", "carol", "--group", "engg"], 3);
+        let message = stderr(&typo);
+        assert!(message.contains("error: no group engg;"), "{message}");
+        assert!(message.contains("--create-groups"), "says how to create it: {message}");
+        assert!(typo.stdout.is_empty());
+        let several = root(server, &["users", "create", "carol", "--group", "eng", "--team", "opps", "--group", "sales"], 3);
+        assert!(stderr(&several).contains("error: no groups opps, sales;"), "{}", stderr(&several));
+        let json = root(server, &["users", "create", "carol", "--group", "engg", "-o", "json"], 3);
+        assert!(json.stdout.is_empty());
+        // An unknown role is a not-found too, whatever else is asked.
+        let role = root(server, &["users", "create", "carol", "--role", "nosuch", "--group", "new", "--create-groups"], 3);
+        assert!(stderr(&role).contains("error: no role nosuch;"), "{}", stderr(&role));
+        assert!(stderr(&role).contains("admin, auditor, member"), "lists the roles: {}", stderr(&role));
+        assert_eq!(server.snapshot(), before, "nothing half-written");
+
+        // Names match groups in any case; --create-groups makes the missing ones.
+        let created = stdout_json(&root(server, &["users", "create", "carol", "--group", "ENG", "--group", "ops", "--create-groups", "-o", "json"], 0));
+        let groups: Vec<&str> = created["groups"].as_array().expect("groups").iter().map(|g| g["display_name"].as_str().expect("name")).collect();
+        assert_eq!(groups, ["eng", "ops"]);
+        assert_eq!(listed(server, &["groups", "list"], "display_name"), ["eng", "ops"]);
+        let later = stdout_json(&root(server, &["users", "create", "dave", "--group", "ops", "-o", "json"], 0));
+        assert_eq!(later["groups"][0]["display_name"], "ops", "an existing group needs no flag");
+
+        // Listing filters: an unknown group or role is named, exit 3, no data.
+        for (flag, name, noun) in [("--group", "nosuch", "group"), ("--team", "nosuch", "group"), ("--role", "nosuch", "role")] {
+            let refused = root(server, &["users", "list", flag, name, "-o", "json"], 3);
+            assert!(stderr(&refused).contains(&format!("error: no {noun} nosuch")), "{flag}: {}", stderr(&refused));
+            assert!(refused.stdout.is_empty(), "{flag}");
+        }
+        assert_eq!(listed(server, &["users", "list", "--group", "Ops"], "user_name"), ["carol", "dave"]);
+        // A known role nobody holds is an empty answer, not an error.
+        let none = root(server, &["users", "list", "--role", "provisioner"], 0);
+        assert!(stderr(&none).contains("No users match"), "{}", stderr(&none));
+
+        // Every "unknown X" of the settings and roles is a not-found too.
+        let before = server.snapshot();
+        let default = root(server, &["default-role", "set", "nosuch"], 3);
+        assert!(stderr(&default).contains("error: no role nosuch;"), "{}", stderr(&default));
+        let delete = root(server, &["roles", "delete", "nosuch", "--yes"], 3);
+        assert!(stderr(&delete).contains("error: no role nosuch;"), "{}", stderr(&delete));
+        root(server, &["groups", "show", "nosuch"], 3);
+        root(server, &["users", "show", "nosuch"], 3);
+        assert_eq!(server.snapshot(), before, "nothing changed");
     }
 }

@@ -94,7 +94,7 @@ both_backends! {
         // Onboarding: a user with a role and a group, a session, a personal key.
         let created = root(server, &[
             "users", "create", "alice", "--email", "alice@example.com", "--display-name",
-            "Alice Example", "--role", "admin", "--group", "eng", "-o", "json",
+            "Alice Example", "--role", "admin", "--group", "eng", "--create-groups", "-o", "json",
         ], 0);
         let created = stdout_json(&created);
         assert_eq!(created["user_name"], "alice");
@@ -266,7 +266,7 @@ both_backends! {
                 Method::POST,
                 "/admin/v1/users",
                 Some(&server.root_token),
-                Some(json!({ "user_name": name, "groups": [group] })),
+                Some(json!({ "user_name": name, "groups": [group], "create_groups": true })),
             );
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
@@ -322,7 +322,7 @@ both_backends! {
         let duplicate = root_any(server, &["users", "create", "BOB"]);
         assert_eq!(duplicate.status.code(), Some(1), "userName is unique ignoring case: {}", stderr(&duplicate));
         let unknown_role = root_any(server, &["users", "create", "dave", "--role", "no-such-role"]);
-        assert_eq!(unknown_role.status.code(), Some(2), "{}", stderr(&unknown_role));
+        assert_eq!(unknown_role.status.code(), Some(3), "{}", stderr(&unknown_role));
         assert!(stderr(&unknown_role).contains("no-such-role"), "{}", stderr(&unknown_role));
         assert_eq!(count_rows(server, "users"), users, "nothing was created");
 
