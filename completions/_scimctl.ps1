@@ -160,8 +160,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an API key and print its token, this once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List API keys')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key: every request with it fails from now on')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key, by id or by name')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key (by id or by name): every request with it fails from now on')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -231,8 +231,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         'scimctl;keys;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an API key and print its token, this once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List API keys')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key: every request with it fails from now on')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key, by id or by name')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key (by id or by name): every request with it fails from now on')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1023,7 +1023,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only entries before this time (same forms as --since)')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only entries by this API key: its id or its name (`system` for the server itself)')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only this action (key.create), or a family of them (user.*)')
-            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Only entries about this target (a key id, a user id, a path)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Only entries about this target: a user (id or userName, any case), a key id, a group''s name, a path')
             [CompletionResult]::new('--outcome', '--outcome', [CompletionResultType]::ParameterName, 'Only entries with this outcome')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'List at most N results [default: all]')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Results fetched per request, 1 to 1000 [default: 100]')
@@ -1107,8 +1107,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         'scimctl;help;keys' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an API key and print its token, this once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List API keys')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key: every request with it fails from now on')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one API key, by id or by name')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke an API key (by id or by name): every request with it fails from now on')
             break
         }
         'scimctl;help;keys;create' {

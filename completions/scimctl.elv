@@ -148,8 +148,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;keys;create'= {
@@ -214,8 +214,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;keys;help'= {
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;keys;help;create'= {
@@ -917,7 +917,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --until 'Only entries before this time (same forms as --since)'
             cand --actor 'Only entries by this API key: its id or its name (`system` for the server itself)'
             cand --action 'Only this action (key.create), or a family of them (user.*)'
-            cand --target 'Only entries about this target (a key id, a user id, a path)'
+            cand --target 'Only entries about this target: a user (id or userName, any case), a key id, a group''s name, a path'
             cand --outcome 'Only entries with this outcome'
             cand --limit 'List at most N results [default: all]'
             cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
@@ -990,8 +990,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;keys'= {
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
         }
         &'scimctl;help;keys;create'= {
         }

@@ -114,8 +114,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "create" -d 'Create an API key and print its token, this once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "list" -d 'List API keys'
-complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "show" -d 'Show one API key'
-complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "show" -d 'Show one API key, by id or by name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "revoke" -d 'Revoke an API key (by id or by name): every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l name -d 'What the key is for, e.g. "okta-prod" or "ci-deploy"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l scope -d 'A permission of the key; repeat it or separate scopes with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
@@ -169,8 +169,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an API key and print its token, this once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "list" -d 'List API keys'
-complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one API key'
-complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one API key, by id or by name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke an API key (by id or by name): every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
@@ -591,7 +591,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l until -d 'Only entries before this time (same forms as --since)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l actor -d 'Only entries by this API key: its id or its name (`system` for the server itself)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l action -d 'Only this action (key.create), or a family of them (user.*)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l target -d 'Only entries about this target (a key id, a user id, a path)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l target -d 'Only entries about this target: a user (id or userName, any case), a key id, a group\'s name, a path' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l outcome -d 'Only entries with this outcome' -r -f -a "success\t''
 denied\t''"
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
@@ -636,8 +636,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "recover" -d 'Break-glass repair on the server\'s host, bypassing the API'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key and print its token, this once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List API keys'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "show" -d 'Show one API key'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke an API key: every request with it fails from now on'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "show" -d 'Show one API key, by id or by name'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke an API key (by id or by name): every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "status" -d 'Show whether it is on, and what that means'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "enable" -d 'Turn it on, on every replica at once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "disable" -d 'Turn it off, on every replica at once'

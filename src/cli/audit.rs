@@ -70,7 +70,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "ACTION", value_parser = NonEmptyStringValueParser::new())]
     pub action: Option<String>,
 
-    /// Only entries about this target (a key id, a user id, a path)
+    /// Only entries about this target: a user (id or userName, any case), a
+    /// key id, a group's name, a path
     #[arg(long, value_name = "TARGET", value_parser = NonEmptyStringValueParser::new())]
     pub target: Option<String>,
 

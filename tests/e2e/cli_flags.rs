@@ -164,3 +164,66 @@ both_backends! {
         assert_eq!(server.snapshot(), before, "nothing changed");
     }
 }
+
+both_backends! {
+    fn keys_show_and_revoke_take_a_unique_name(server: &TestServer) {
+        let create = |name: &str| {
+            stdout_json(&root(server, &["keys", "create", "--name", name, "--scope", "audit:read", "-o", "json"], 0))["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        };
+        let nightly = create("nightly report");
+        let shown = stdout_json(&root(server, &["keys", "show", "nightly report", "-o", "json"], 0));
+        assert_eq!(shown["id"], nightly.as_str());
+        assert_eq!(stdout_json(&root(server, &["keys", "show", &nightly, "-o", "json"], 0))["name"], "nightly report", "an id still works");
+        let missing = root(server, &["keys", "show", "weekly report"], 3);
+        assert!(stderr(&missing).contains("error: no API key weekly report"), "{}", stderr(&missing));
+
+        // Two live keys share a name: refused with both ids, nothing revoked.
+        let twin = create("nightly report");
+        let before = server.snapshot();
+        for args in [&["keys", "show", "nightly report"][..], &["keys", "revoke", "nightly report", "--yes"]] {
+            let ambiguous = root(server, args, 2);
+            let message = stderr(&ambiguous);
+            assert!(message.contains("2 API keys are named \"nightly report\""), "{message}");
+            assert!(message.contains(&nightly) && message.contains(&twin), "lists the ids: {message}");
+        }
+        assert_eq!(server.snapshot(), before, "nothing revoked");
+        root(server, &["keys", "revoke", "weekly report", "--yes"], 3);
+        assert_eq!(server.snapshot(), before, "nothing revoked");
+
+        // Revoked by id, the name is unique among live keys again.
+        root(server, &["keys", "revoke", &twin, "--yes"], 0);
+        let revoked = stdout_json(&root(server, &["keys", "revoke", "nightly report", "--yes", "-o", "json"], 0));
+        assert_eq!(revoked["id"], nightly.as_str());
+        assert!(!revoked["revoked_at"].is_null());
+        let rows = server.query_rows("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL");
+        let mut ids: Vec<&str> = rows.iter().map(|row| row["id"].as_str()).collect();
+        ids.sort_unstable();
+        let mut expected = [nightly.as_str(), twin.as_str()];
+        expected.sort_unstable();
+        assert_eq!(ids, expected);
+        // Only revoked keys have the name now: two of them, so ambiguous.
+        root(server, &["keys", "show", "nightly report"], 2);
+    }
+
+    fn audit_target_takes_a_user_id_or_username_in_any_case(server: &TestServer) {
+        let alice = create_user(server, json!({ "user_name": "Alice@Example.com" }));
+        let alice_id = alice["id"].as_str().expect("id");
+        create_user(server, json!({ "user_name": "bob" }));
+        root(server, &["users", "deprovision", "alice@example.com", "--yes"], 0);
+        let key = stdout_json(&root(server, &["keys", "create", "--name", "k", "--scope", "audit:read", "-o", "json"], 0));
+        let key_id = key["id"].as_str().expect("id");
+
+        let about_alice = ["user.deprovision", "user.create"];
+        for target in [alice_id, "Alice@Example.com", "alice@example.com", "ALICE@EXAMPLE.COM"] {
+            assert_eq!(listed(server, &["audit", "list", "--target", target], "action"), about_alice, "--target {target}");
+        }
+        assert_eq!(listed(server, &["audit", "list", "--target", "BOB"], "action"), ["user.create"]);
+        assert_eq!(listed(server, &["audit", "list", "--target", "alice@example.com", "--action", "user.create"], "target"), ["Alice@Example.com"]);
+        // Other targets match as before.
+        assert_eq!(listed(server, &["audit", "list", "--target", key_id], "action"), ["key.create"]);
+        assert_eq!(listed(server, &["audit", "list", "--target", "nobody"], "action"), Vec::<String>::new());
+    }
+}
