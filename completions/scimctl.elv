@@ -625,6 +625,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --role 'Only users with this role (an unknown role exits 3)'
             cand --group 'Only members of this group: display name or id (an unknown group exits 3)'
             cand --search 'Only users whose userName, display name or an email contains TEXT (ignoring case)'
+            cand --filter 'Only users a SCIM filter matches, e.g. ''userName sw "a" and active eq true'''
             cand --limit 'List at most N results [default: all]'
             cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'

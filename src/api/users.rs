@@ -6,6 +6,9 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::groups::GroupRef;
+use crate::scim::resolved::ResolvedFilter;
+use crate::scim::schema::ResourceKind;
+use crate::scim::{filter, resolve};
 
 /// A user named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -117,11 +120,28 @@ pub struct UserListQuery {
     /// Case-insensitive substring of userName, displayName or an email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// A SCIM filter on users (RFC 7644 §3.4.2.2), e.g. `userName sw "a"
+    /// and active eq true`, read as `/scim/v2/Users?filter=` reads it; a bad
+    /// one is refused (`400`) saying what is wrong and where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// `filter` of [`UserListQuery`], parsed and resolved on users exactly as
+/// SCIM's `/Users?filter=` is: the one check the CLI runs before sending
+/// and the server runs on receipt. The error says what is wrong and, for
+/// bad syntax, shows the filter with a caret under the position.
+pub fn check_filter(text: &str) -> Result<ResolvedFilter, String> {
+    let parsed = filter::parse_filter(text).map_err(|err| {
+        let caret = " ".repeat(err.position);
+        format!("{err}\n  {text}\n  {caret}^")
+    })?;
+    resolve::filter(&parsed, ResourceKind::User).map_err(|err| err.to_string())
 }
 
 /// `POST /admin/v1/users/{user}/deprovision`.

@@ -10,7 +10,7 @@ use super::Context;
 use super::listing::{self, Paging};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
-    UserStatus,
+    UserStatus, check_filter,
 };
 use crate::output::users::{deprovision_plan, deprovision_summary, verification_summary};
 use crate::output::{self, Answer, Format, Output, Style};
@@ -90,8 +90,28 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
 
+    /// Only users a SCIM filter matches, e.g. 'userName sw "a" and active eq
+    /// true'
+    ///
+    /// The filter language of SCIM (RFC 7644 §3.4.2.2), read as the server's
+    /// /scim/v2/Users?filter= reads it: attributes such as userName,
+    /// displayName, name.familyName, emails.value, groups.display, active,
+    /// meta.created; operators eq, ne, co, sw, ew, gt, ge, lt, le, pr; and,
+    /// or, not (…), and value filters (emails[type eq "work"]). Combines
+    /// with the other filters. A bad filter is refused (exit 2) before
+    /// anything is sent, pointing at where it goes wrong.
+    #[arg(long, value_name = "EXPR", value_parser = parse_filter)]
+    pub filter: Option<String>,
+
     #[command(flatten)]
     pub paging: Paging,
+}
+
+/// `--filter`: checked while parsing by the server's own parser and
+/// resolver, so a bad filter is a usage error before any request.
+fn parse_filter(value: &str) -> Result<String, String> {
+    check_filter(value)?;
+    Ok(value.to_owned())
 }
 
 impl ListArgs {
@@ -113,6 +133,7 @@ impl ListArgs {
             role: self.role.clone(),
             group: self.group.clone(),
             search: self.search.clone(),
+            filter: self.filter.clone(),
             limit: None,
             cursor: None,
         }
@@ -123,6 +144,7 @@ impl ListArgs {
             || self.role.is_some()
             || self.group.is_some()
             || self.search.is_some()
+            || self.filter.is_some()
     }
 }
 
@@ -457,6 +479,37 @@ mod tests {
             (args.paging.limit, args.paging.page_size),
             (Some(5000), Some(1000))
         );
+    }
+
+    #[test]
+    fn filters_are_checked_by_the_servers_parser() {
+        let UsersCommand::List(args) = parse(&[
+            "list",
+            "--filter",
+            r#"userName sw "a" and active eq true"#,
+            "--active",
+        ])
+        .expect("parses") else {
+            panic!("not list");
+        };
+        let query = args.query();
+        assert_eq!(
+            query.filter.as_deref(),
+            Some(r#"userName sw "a" and active eq true"#)
+        );
+        assert_eq!(query.status, Some(UserStatus::Active));
+
+        let err = parse(&["list", "--filter", r#"userName sw "a" annd active eq true"#])
+            .expect_err("bad syntax");
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.contains("at position 16"), "{message}");
+        assert!(
+            message.contains(&format!("\n  {}^", " ".repeat(16))),
+            "a caret under the position: {message}"
+        );
+        let err = parse(&["list", "--filter", r#"shoeSize eq "9""#]).expect_err("unknown");
+        assert!(err.to_string().contains("shoeSize"), "{err}");
     }
 
     #[test]

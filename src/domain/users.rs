@@ -13,9 +13,12 @@ use crate::api::Page;
 use crate::api::groups::GroupRef;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
+    check_filter,
 };
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
-use crate::store::{self, Conn, Store, StoreError, groups as group_rows, locks, settings};
+use crate::store::{
+    self, Conn, Store, StoreError, groups as group_rows, locks, scim_query, settings,
+};
 use crate::text;
 
 const DEFAULT_PAGE: u32 = 100;
@@ -51,6 +54,11 @@ pub async fn show(store: &Store, id_or_name: &str) -> Result<User> {
 pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
     let limit = page_size(query.limit)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let scim_filter = query
+        .filter
+        .as_deref()
+        .map(|text| check_filter(text).map_err(|err| Error::Invalid(format!("bad filter: {err}"))))
+        .transpose()?;
     let filter = UserFilter {
         active: match query.status {
             Some(UserStatus::Active) => Some(true),
@@ -73,7 +81,8 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
         filter.group = Some(groups::require(&mut conn, group).await?.id);
     }
     // One row more than the page tells whether another page follows.
-    let mut rows = user_rows::list(&mut conn, &filter, after.as_deref(), limit + 1).await?;
+    let scim = scim_query::list_conditions(scim_filter.as_ref(), store.backend());
+    let mut rows = user_rows::list(&mut conn, scim, &filter, after.as_deref(), limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last()

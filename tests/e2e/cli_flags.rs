@@ -227,3 +227,51 @@ both_backends! {
         assert_eq!(listed(server, &["audit", "list", "--target", "nobody"], "action"), Vec::<String>::new());
     }
 }
+
+both_backends! {
+    fn users_list_filter_is_a_scim_filter_applied_by_the_server(server: &TestServer) {
+        for (name, email, group) in [
+            ("adam", "adam@example.com", "eng"),
+            ("Alice", "alice@example.org", "eng"),
+            ("amy", "amy@example.org", "ops"),
+            ("anna", "anna@example.com", "eng"),
+            ("bob", "bob@example.org", "eng"),
+        ] {
+            create_user(server, json!({ "user_name": name, "emails": [email], "groups": [group], "create_groups": true, "display_name": format!("{name} Example") }));
+        }
+        root(server, &["users", "deprovision", "amy", "--yes"], 0);
+
+        let users = |args: &[&str]| listed(server, &[&["users", "list"][..], args].concat(), "user_name");
+        assert_eq!(users(&["--filter", r#"userName sw "a" and active eq true"#]), ["adam", "Alice", "anna"]);
+        // Case-insensitive as SCIM's userName is; keywords in any case.
+        assert_eq!(users(&["--filter", r#"USERNAME EQ "ALICE""#]), ["Alice"]);
+        assert_eq!(users(&["--filter", r#"emails.value ew "@example.org" and not (active eq false)"#]), ["Alice", "bob"]);
+        assert_eq!(users(&["--filter", r#"groups.display eq "eng" and (displayName co "BOB" or userName eq "adam")"#]), ["adam", "bob"]);
+        assert_eq!(users(&["--filter", r#"groups pr"#]), ["adam", "Alice", "anna", "bob"], "deprovisioning took amy's groups");
+        assert_eq!(users(&["--filter", r#"emails[value sw "ann"]"#]), ["anna"]);
+        // Combined with the other flags, across pages, up to --limit.
+        assert_eq!(users(&["--filter", r#"userName sw "a""#, "--group", "eng", "--page-size", "1"]), ["adam", "Alice", "anna"]);
+        assert_eq!(users(&["--filter", r#"userName sw "a""#, "--inactive"]), ["amy"]);
+        assert_eq!(users(&["--filter", r#"userName sw "a""#, "--limit", "2", "--page-size", "1"]), ["adam", "Alice"]);
+        let none = root(server, &["users", "list", "--filter", r#"userName eq "zed""#], 0);
+        assert!(stderr(&none).contains("No users match"), "{}", stderr(&none));
+
+        // A bad filter: exit 2 before any request, pointing at the position.
+        let bad = root(server, &["users", "list", "--filter", r#"userName sw "a" annd active eq true"#], 2);
+        let message = stderr(&bad);
+        assert!(message.contains("at position 16"), "{message}");
+        assert!(message.contains(&format!("\n  {}^", " ".repeat(16))), "a caret: {message}");
+        assert!(bad.stdout.is_empty());
+        let unknown = root(server, &["users", "list", "--filter", r#"shoeSize gt 9"#], 2);
+        assert!(stderr(&unknown).contains("shoeSize"), "{}", stderr(&unknown));
+
+        // The server checks it too, with the same parser.
+        let (status, _, answer) = server.http(Method::GET, "/admin/v1/users?filter=userName%20sw", Some(&server.root_token), None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        let message = answer["error"]["message"].as_str().expect("message");
+        assert!(message.starts_with("bad filter: ") && message.contains("at position"), "{message}");
+        let (status, _, answer) = server.http(Method::GET, "/admin/v1/users?filter=active%20eq%20false", Some(&server.root_token), None);
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["items"][0]["user_name"], "amy");
+    }
+}
