@@ -722,12 +722,16 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__allowlist__subcmd__list)
-            opts="-o -q -v -h --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --limit --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3046,12 +3050,16 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__roles__subcmd__list)
-            opts="-o -q -v -h --addr --profile --output --yes --quiet --verbose --help"
+            opts="-o -q -v -h --limit --addr --profile --output --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -439,6 +439,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;roles;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -512,6 +513,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;allowlist;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'

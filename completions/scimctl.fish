@@ -294,6 +294,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "create" -d 'Create a custom role'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "delete" -d 'Delete a custom role'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -348,6 +349,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fis
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l limit -d 'List at most N results [default: all]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'

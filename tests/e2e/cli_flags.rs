@@ -97,11 +97,15 @@ both_backends! {
         assert_eq!(listed(server, &["keys", "list"], "id").len(), 6, "root and five more");
         assert_eq!(listed(server, &["locks", "list", "--limit", "1"], "id").len(), 1);
         assert_eq!(listed(server, &["locks", "list"], "id").len(), 3);
+        assert_eq!(listed(server, &["roles", "list", "--limit", "2"], "name"), ["admin", "auditor"]);
+        root(server, &["allowlist", "add", "10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8", "--yes"], 0);
+        assert_eq!(listed(server, &["allowlist", "list", "--limit", "1"], "cidr").len(), 1);
+        assert_eq!(listed(server, &["allowlist", "list"], "cidr").len(), 3);
         assert_eq!(listed(server, &["audit", "list", "--limit", "4", "--page-size", "3"], "id").len(), 4);
         assert_eq!(listed(server, &["audit", "list", "--limit", "4", "--action", "user.create"], "target"), ["user4", "user3", "user2", "user1"]);
 
         // Ranges read as people read them; nothing is asked of the server.
-        for command in [&["users", "list"][..], &["groups", "list"], &["audit", "list"], &["keys", "list"], &["locks", "list"]] {
+        for command in [&["users", "list"][..], &["groups", "list"], &["audit", "list"], &["keys", "list"], &["locks", "list"], &["roles", "list"], &["allowlist", "list"]] {
             let mut args = command.to_vec();
             args.extend(["--limit", "0"]);
             let refused = root(server, &args, 2);
