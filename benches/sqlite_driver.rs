@@ -184,6 +184,7 @@ async fn seed(store: &Store) -> anyhow::Result<Target> {
             emails: vec!["alice@example.com".to_owned()],
             roles: vec!["auditor".to_owned()],
             groups: vec!["Engineering".to_owned()],
+            create_groups: true,
         },
     )
     .await

@@ -222,8 +222,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;keys;create'= {
@@ -244,6 +244,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'scimctl;keys;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -287,8 +288,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;keys;help'= {
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;keys;help;create'= {
@@ -512,6 +513,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;roles;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -585,6 +587,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;allowlist;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -695,10 +698,12 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;users;list'= {
-            cand --role 'Only users with this role'
-            cand --group 'Only members of this group (display name or id)'
+            cand --role 'Only users with this role (an unknown role exits 3)'
+            cand --group 'Only members of this group: display name or id (an unknown group exits 3)'
             cand --search 'Only users whose userName, display name or an email contains TEXT (ignoring case)'
-            cand --limit 'Users fetched per request, 1 to 1000 [default: 100]'
+            cand --filter 'Only users a SCIM filter matches, e.g. ''userName sw "a" and active eq true'''
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -731,11 +736,12 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --email 'An email address; repeat for several (the first is primary)'
             cand --display-name 'The name shown for people, e.g. "Alice Example"'
             cand --role 'A role to give; repeat for several [default: the default role]'
-            cand --group 'A group to join by display name; repeat for several. Missing groups are created'
+            cand --group 'A group to join by display name; repeat for several. Each must exist unless --create-groups is given'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
             cand --output 'Output format'
+            cand --create-groups 'Create the --group groups that do not exist yet'
             cand --yes 'Confirm destructive commands without asking'
             cand -q 'Print no diagnostics on stderr: only data, and errors'
             cand --quiet 'Print no diagnostics on stderr: only data, and errors'
@@ -826,7 +832,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;groups;list'= {
-            cand --limit 'Groups fetched per request, 1 to 1000 [default: 100]'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -880,6 +887,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;locks;list'= {
+            cand --limit 'List at most N results [default: all]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -986,9 +994,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --until 'Only entries before this time (same forms as --since)'
             cand --actor 'Only entries by this API key: its id or its name (`system` for the server itself)'
             cand --action 'Only this action (key.create), or a family of them (user.*)'
-            cand --target 'Only entries about this target (a key id, a user id, a path)'
+            cand --target 'Only entries about this target: a user (id or userName, any case), a key id, a group''s name, a path'
             cand --outcome 'Only entries with this outcome'
-            cand --limit 'List at most N entries [default: all; with --follow, 10 recent ones]'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
             cand -o 'Output format'
@@ -1070,8 +1079,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;keys'= {
             cand create 'Create an API key and print its token, this once'
             cand list 'List API keys'
-            cand show 'Show one API key'
-            cand revoke 'Revoke an API key: every request with it fails from now on'
+            cand show 'Show one API key, by id or by name'
+            cand revoke 'Revoke an API key (by id or by name): every request with it fails from now on'
         }
         &'scimctl;help;keys;create'= {
         }

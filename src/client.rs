@@ -279,6 +279,7 @@ impl Client {
             ("role", &query.role),
             ("group", &query.group),
             ("search", &query.search),
+            ("filter", &query.filter),
             ("cursor", &query.cursor),
         ] {
             if let Some(value) = value {

@@ -65,6 +65,9 @@ pub struct AuditQuery {
     /// An action (`key.create`) or a prefix ending in `.*` (`user.*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// What the entry is about, as recorded (a key id, a group's name, a
+    /// path); a user's id or userName (any case) matches every entry about
+    /// that user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// `success` or `denied`.

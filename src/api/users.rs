@@ -6,6 +6,9 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::groups::GroupRef;
+use crate::scim::resolved::ResolvedFilter;
+use crate::scim::schema::ResourceKind;
+use crate::scim::{filter, resolve};
 
 /// A user named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -80,9 +83,14 @@ pub struct CreateUserRequest {
     /// Roles to give; empty means the default role.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Groups to join by display name; missing ones are created.
+    /// Groups to join by display name. Each must exist unless
+    /// `create_groups` is set; an unknown one is refused (`404`, naming it)
+    /// and nothing is created.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Create the groups in `groups` that do not exist yet.
+    #[serde(default)]
+    pub create_groups: bool,
 }
 
 /// Which users `GET /admin/v1/users` returns.
@@ -103,19 +111,37 @@ pub struct UserListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(inline)]
     pub status: Option<UserStatus>,
+    /// A role's name; an unknown one is refused (`404`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// A group's display name or id.
+    /// A group's display name or id; an unknown one is refused (`404`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Case-insensitive substring of userName, displayName or an email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// A SCIM filter on users (RFC 7644 §3.4.2.2), e.g. `userName sw "a"
+    /// and active eq true`, read as `/scim/v2/Users?filter=` reads it; a bad
+    /// one is refused (`400`) saying what is wrong and where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// `filter` of [`UserListQuery`], parsed and resolved on users exactly as
+/// SCIM's `/Users?filter=` is: the one check the CLI runs before sending
+/// and the server runs on receipt. The error says what is wrong and, for
+/// bad syntax, shows the filter with a caret under the position.
+pub fn check_filter(text: &str) -> Result<ResolvedFilter, String> {
+    let parsed = filter::parse_filter(text).map_err(|err| {
+        let caret = " ".repeat(err.position);
+        format!("{err}\n  {text}\n  {caret}^")
+    })?;
+    resolve::filter(&parsed, ResourceKind::User).map_err(|err| err.to_string())
 }
 
 /// `POST /admin/v1/users/{user}/deprovision`.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use super::listing::Limit;
 use super::{CliError, Context};
 use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, NewEntry, RemoveEntriesRequest, ReplaceAllowlistRequest,
@@ -21,7 +22,7 @@ pub enum AllowlistCommand {
     /// Only addresses inside an entry may use the admin, SCIM and auth APIs;
     /// others get 403 and their attempt is audited. An empty list allows
     /// every address.
-    List,
+    List(Limit),
 
     /// Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses
     ///
@@ -114,9 +115,9 @@ const FORCE_WARNING: &str = "--force: even if it shuts out your own address";
 
 pub async fn run(ctx: &Context, command: AllowlistCommand) -> anyhow::Result<Output> {
     match command {
-        AllowlistCommand::List => {
+        AllowlistCommand::List(limit) => {
             let (client, _) = ctx.client().await?;
-            let entries = client.list_allowlist().await?;
+            let entries = limit.apply(client.list_allowlist().await?);
             let output = if entries.is_empty() {
                 Output::default().note(
                     "The IP allowlist is empty: every address may connect. \

@@ -9,7 +9,8 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
-use super::{Context, listing};
+use super::Context;
+use super::listing::{self, Paging};
 use crate::api::audit::{self as wire, AuditEntry, AuditQuery};
 use crate::client::{Client, ClientError};
 use crate::output::Output;
@@ -36,7 +37,8 @@ pub enum AuditCommand {
     /// user change of the last hour.
     ///
     /// Without --limit every matching entry is listed, fetched and printed
-    /// page by page. With -o json the output is one JSON array of entries.
+    /// page by page (--page-size entries per request). With -o json the
+    /// output is one JSON array of entries.
     ///
     /// --follow prints the most recent entries (10, or --limit) oldest
     /// first, then each new entry as it is recorded, until interrupted
@@ -68,7 +70,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "ACTION", value_parser = NonEmptyStringValueParser::new())]
     pub action: Option<String>,
 
-    /// Only entries about this target (a key id, a user id, a path)
+    /// Only entries about this target: a user (id or userName, any case), a
+    /// key id, a group's name, a path
     #[arg(long, value_name = "TARGET", value_parser = NonEmptyStringValueParser::new())]
     pub target: Option<String>,
 
@@ -76,9 +79,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "OUTCOME", value_parser = ["success", "denied"])]
     pub outcome: Option<String>,
 
-    /// List at most N entries [default: all; with --follow, 10 recent ones]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub paging: Paging,
 
     /// Keep printing new entries as they are recorded, until Ctrl-C
     #[arg(short, long)]
@@ -123,24 +125,13 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
     let (client, _) = ctx.client().await?;
     let client = &client;
     let query = args.query();
-    let mut remaining = args.limit.unwrap_or(u64::MAX);
-    let count = listing::stream(ctx, "audit entries", |cursor| {
-        let page_size = remaining.min(u64::from(wire::MAX_LIMIT));
-        remaining -= page_size;
-        let last = remaining == 0;
+    let count = listing::stream(ctx, "audit entries", args.paging, |cursor, limit| {
         let query = AuditQuery {
-            limit: Some(page_size.to_string()),
+            limit: limit.map(|limit| limit.to_string()),
             cursor,
             ..query.clone()
         };
-        async move {
-            let mut page = client.list_audit_page(&query).await?;
-            if last {
-                // --limit reached: whatever follows is not wanted.
-                page.next_cursor = None;
-            }
-            Ok(page)
-        }
+        async move { client.list_audit_page(&query).await }
     })
     .await?;
     Ok(match (count, args.filtered()) {
@@ -153,7 +144,7 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
 async fn follow(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
     let (client, _) = ctx.client().await?;
     let query = args.query();
-    let start = starting_point(&client, &query, args.limit.unwrap_or(FOLLOW_RECENT)).await?;
+    let start = starting_point(&client, &query, args.paging.limit.unwrap_or(FOLLOW_RECENT)).await?;
     let mut tracker = Tracker::new(start, GAP_PATIENCE);
     let mut writer = ListWriter::follow(io::stdout(), ctx.global.output, Style::detect());
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());

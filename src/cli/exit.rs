@@ -47,6 +47,10 @@ pub enum CliError {
     /// Bad input or a missing `--yes`; exits 2.
     #[error("{0}")]
     Usage(String),
+    /// A name the CLI looked up itself matches nothing; exits 3, as the
+    /// server's 404 does.
+    #[error("{0}")]
+    NotFound(String),
     /// The operator answered "no" to a confirmation prompt; exits 1 since
     /// the command did not do what it was asked.
     #[error("cancelled: {0}")]
@@ -91,6 +95,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if let Some(err) = cause.downcast_ref::<CliError>() {
             return match err {
                 CliError::Usage(_) => Exit::Usage,
+                CliError::NotFound(_) => Exit::NotFound,
                 CliError::Cancelled(_) => Exit::Failure,
             };
         }
@@ -196,6 +201,8 @@ mod tests {
     fn cli_and_credential_errors() {
         let usage = anyhow::Error::new(CliError::Usage("pass --yes".into()));
         assert_eq!(classify(&usage), Exit::Usage);
+        let missing = anyhow::Error::new(CliError::NotFound("no API key x".into()));
+        assert_eq!(classify(&missing), Exit::NotFound);
         let nli = anyhow::Error::new(CredentialsError::NotLoggedIn {
             profile: "default".into(),
         });

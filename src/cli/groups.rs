@@ -4,7 +4,8 @@
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
-use super::{Context, listing};
+use super::Context;
+use super::listing::{self, Paging};
 use crate::api::groups::GroupListQuery;
 use crate::output::Output;
 
@@ -22,9 +23,8 @@ pub enum GroupsCommand {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Groups fetched per request, 1 to 1000 [default: 100]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub limit: Option<u32>,
+    #[command(flatten)]
+    pub paging: Paging,
 }
 
 #[derive(Args, Debug)]
@@ -39,11 +39,8 @@ pub async fn run(ctx: &Context, command: GroupsCommand) -> anyhow::Result<Output
     match command {
         GroupsCommand::List(args) => {
             let client = &client;
-            let count = listing::stream(ctx, "groups", |cursor| {
-                let query = GroupListQuery {
-                    limit: args.limit,
-                    cursor,
-                };
+            let count = listing::stream(ctx, "groups", args.paging, |cursor, limit| {
+                let query = GroupListQuery { limit, cursor };
                 async move { client.list_groups_page(&query).await }
             })
             .await?;

@@ -134,7 +134,13 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
     ),
     (
         "keys show",
-        &[ex("scimctl keys show 4f3a9c0d2b7e1a65", "One key by id")],
+        &[
+            ex("scimctl keys show 4f3a9c0d2b7e1a65", "One key by id"),
+            ex(
+                "scimctl keys show 'nightly report'",
+                "By name, when one live key has it",
+            ),
+        ],
     ),
     (
         "keys revoke",
@@ -275,8 +281,8 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
                 "Deactivated by the IdP, access not yet removed",
             ),
             ex(
-                "scimctl users list --group eng --role admin",
-                "Admins in the eng group",
+                "scimctl users list --filter 'userName sw \"a\" and active eq true' --limit 20",
+                "At most 20 active users whose userName starts with a (a SCIM filter)",
             ),
             ex(
                 "scimctl users list -o json > users.json",
@@ -296,10 +302,16 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
     ),
     (
         "users create",
-        &[ex(
-            "scimctl users create alice --email alice@example.com --role auditor --group eng",
-            "A user made by hand, before an IdP is connected",
-        )],
+        &[
+            ex(
+                "scimctl users create alice --email alice@example.com --role auditor --group eng",
+                "A user made by hand, before an IdP is connected, in the existing group eng",
+            ),
+            ex(
+                "scimctl users create bob --group ops --create-groups",
+                "Creating the group ops if it does not exist yet",
+            ),
+        ],
     ),
     (
         "users deprovision",

@@ -4,10 +4,15 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
+use reqwest::StatusCode;
+
 use super::Context;
-use crate::api::CreateKeyRequest;
+use super::exit::CliError;
+use super::listing::Limit;
 use crate::api::scope::Scope;
 use crate::api::when::{self, Direction};
+use crate::api::{ApiKey, CreateKeyRequest};
+use crate::client::{Client, ClientError};
 use crate::output::{Data, Output};
 
 #[derive(Subcommand, Debug)]
@@ -25,10 +30,11 @@ pub enum KeysCommand {
     /// Revoked keys are left out unless --all is given.
     List(ListArgs),
 
-    /// Show one API key
+    /// Show one API key, by id or by name
     Show(KeyArg),
 
-    /// Revoke an API key: every request with it fails from now on
+    /// Revoke an API key (by id or by name): every request with it fails
+    /// from now on
     ///
     /// Asks for confirmation on a terminal, naming the key and what it can
     /// do; without one, pass --yes. The key in use, or the last live key
@@ -73,6 +79,9 @@ pub struct ListArgs {
     /// Include revoked keys
     #[arg(long)]
     pub all: bool,
+
+    #[command(flatten)]
+    pub limit: Limit,
 }
 
 #[derive(Args, Debug)]
@@ -88,8 +97,12 @@ pub struct RevokeArgs {
 
 #[derive(Args, Debug)]
 pub struct KeyArg {
-    /// The key's id, as `scimctl keys list` shows it
-    #[arg(value_name = "KEY")]
+    /// The key's id, or its name when only one key has it
+    ///
+    /// A name held by a live key and by revoked ones means the live key. A
+    /// name held by several live keys is refused (exit 2) with their ids;
+    /// one no key has exits 3.
+    #[arg(value_name = "KEY", value_parser = NonEmptyStringValueParser::new())]
     pub id: String,
 }
 
@@ -98,7 +111,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
         KeysCommand::Create(args) => create(ctx, args).await,
         KeysCommand::List(args) => {
             let (client, _) = ctx.client().await?;
-            let keys = client.list_keys(args.all).await?;
+            let keys = args.limit.apply(client.list_keys(args.all).await?);
             let output = if keys.is_empty() && args.all {
                 Output::default().note("No API keys.")
             } else if keys.is_empty() {
@@ -113,7 +126,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<Output> 
         }
         KeysCommand::Show(key) => {
             let (client, _) = ctx.client().await?;
-            Ok(Output::one(client.get_key(&key.id).await?))
+            Ok(Output::one(find(&client, &key.id).await?))
         }
         KeysCommand::Revoke(args) => revoke(ctx, args).await,
     }
@@ -146,10 +159,10 @@ async fn revoke(ctx: &Context, args: RevokeArgs) -> anyhow::Result<Output> {
     // Decide before any request: without a terminal and --yes nothing is sent.
     let ask = ctx.must_confirm(&format!("revoke API key {}", key.id))?;
     let (client, _) = ctx.client().await?;
+    // Found first, by id or name: an unknown or ambiguous one fails before
+    // anyone is asked anything, and the question names the key.
+    let found = find(&client, &key.id).await?;
     if ask {
-        // Fetching first names the key in the question, and an unknown id
-        // fails (exit 3) before anyone is asked anything.
-        let found = client.get_key(&key.id).await?;
         let scopes: Vec<&str> = found.scopes.iter().map(|scope| scope.as_str()).collect();
         let owner = found.owner.as_ref().map_or(String::new(), |owner| {
             format!(", personal key of {}", owner.user_name)
@@ -160,11 +173,50 @@ async fn revoke(ctx: &Context, args: RevokeArgs) -> anyhow::Result<Output> {
             found.name,
             scopes.join(", ")
         );
-        ctx.confirm(question, format!("API key {} was not revoked", key.id))
+        ctx.confirm(question, format!("API key {} was not revoked", found.id))
             .await?;
     }
-    let revoked = client.revoke_key(&key.id, args.force).await?;
-    Ok(Output::one(revoked).note(format!("Revoked API key {}.", key.id)))
+    let revoked = client.revoke_key(&found.id, args.force).await?;
+    let note = format!("Revoked API key {} ({}).", revoked.id, revoked.name);
+    Ok(Output::one(revoked).note(note))
+}
+
+/// The key `id_or_name` names: the key with that id, else the one key with
+/// that name (the live one, when revoked keys share it).
+async fn find(client: &Client, id_or_name: &str) -> anyhow::Result<ApiKey> {
+    match client.get_key(id_or_name).await {
+        Ok(key) => return Ok(key),
+        Err(ClientError::Api { status, .. }) if status == StatusCode::NOT_FOUND => {}
+        Err(err) => return Err(err.into()),
+    }
+    let named: Vec<ApiKey> = client
+        .list_keys(true)
+        .await?
+        .into_iter()
+        .filter(|key| key.name == id_or_name)
+        .collect();
+    Ok(pick(id_or_name, named)?)
+}
+
+/// The one key among those named `name`, live ones first.
+fn pick(name: &str, named: Vec<ApiKey>) -> Result<ApiKey, CliError> {
+    let (live, revoked): (Vec<ApiKey>, Vec<ApiKey>) =
+        named.into_iter().partition(|key| key.revoked_at.is_none());
+    let mut candidates = if live.is_empty() { revoked } else { live };
+    match candidates.len() {
+        0 => Err(CliError::NotFound(format!(
+            "no API key {name} (by id or name); `scimctl keys list --all` shows the keys"
+        ))),
+        1 => Ok(candidates.remove(0)),
+        n => Err(CliError::Usage(format!(
+            "{n} API keys are named {name:?}: {}; give the id of the one you mean",
+            candidates
+                .iter()
+                .map(|key| key.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// `--expires`: checked while parsing, so a bad value is a usage error
@@ -188,6 +240,43 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00.250 UTC);
+
+    fn key(id: &str, revoked: bool) -> ApiKey {
+        ApiKey {
+            id: id.to_owned(),
+            name: "nightly report".to_owned(),
+            scopes: vec![Scope::AuditRead],
+            created_at: NOW,
+            created_by: None,
+            expires_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+            revoked_at: revoked.then_some(NOW),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn a_name_picks_one_key_live_ones_first() {
+        let name = "nightly report";
+        assert_eq!(pick(name, vec![key("a", false)]).expect("one").id, "a");
+        let live_wins = pick(name, vec![key("old", true), key("new", false)]).expect("live");
+        assert_eq!(live_wins.id, "new");
+        assert_eq!(
+            pick(name, vec![key("old", true)]).expect("revoked").id,
+            "old"
+        );
+        assert!(matches!(pick(name, Vec::new()), Err(CliError::NotFound(_))));
+        match pick(name, vec![key("a", false), key("b", false), key("c", true)]) {
+            Err(CliError::Usage(message)) => {
+                assert!(
+                    message.contains("2 API keys") && message.contains("a, b"),
+                    "{message}"
+                );
+            }
+            other => panic!("not ambiguous: {other:?}"),
+        }
+    }
 
     #[test]
     fn durations_count_from_now() {

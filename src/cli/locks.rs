@@ -5,14 +5,15 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use reqwest::StatusCode;
 
-use super::{Context, listing};
+use super::Context;
+use super::listing::{self, Limit, Paging};
 use crate::client::{Client, ClientError};
 use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum LocksCommand {
     /// List locks: whose credentials are blocked, since when, and why
-    List,
+    List(ListArgs),
 
     /// Remove a lock: the user's credentials are no longer blocked by it
     ///
@@ -20,6 +21,12 @@ pub enum LocksCommand {
     /// is the usual way back, and lifts the lock itself. Asks on a terminal;
     /// without one, pass --yes.
     Remove(LockArg),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub limit: Limit,
 }
 
 #[derive(Args, Debug)]
@@ -31,10 +38,15 @@ pub struct LockArg {
 
 pub async fn run(ctx: &Context, command: LocksCommand) -> anyhow::Result<Output> {
     match command {
-        LocksCommand::List => {
+        LocksCommand::List(args) => {
             let (client, _) = ctx.client().await?;
             let client = &client;
-            let count = listing::stream(ctx, "locks", |cursor| async move {
+            // The server sends every lock in one page: no page size to set.
+            let paging = Paging {
+                limit: args.limit.limit,
+                page_size: None,
+            };
+            let count = listing::stream(ctx, "locks", paging, |cursor, _| async move {
                 client.list_locks_page(cursor.as_deref()).await
             })
             .await?;

@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 
 use super::Context;
+use super::listing::Limit;
 use crate::api::roles::{CreateRoleRequest, check_role_name};
 use crate::api::scope::Scope;
 use crate::output::Output;
@@ -11,7 +12,7 @@ use crate::output::Output;
 #[derive(Subcommand, Debug)]
 pub enum RolesCommand {
     /// List roles with their permissions and how many users hold each
-    List,
+    List(Limit),
 
     /// Create a custom role
     ///
@@ -52,9 +53,9 @@ pub struct RoleArg {
 
 pub async fn run(ctx: &Context, command: RolesCommand) -> anyhow::Result<Output> {
     match command {
-        RolesCommand::List => {
+        RolesCommand::List(limit) => {
             let (client, _) = ctx.client().await?;
-            Ok(Output::list(client.list_roles().await?))
+            Ok(Output::list(limit.apply(client.list_roles().await?)))
         }
         RolesCommand::Create(args) => {
             // The server stores a set, in the canonical order of scopes.

@@ -28,7 +28,7 @@ pub enum DefaultRoleCommand {
     /// Make ROLE the one every newly provisioned user gets
     ///
     /// Users who already exist keep their roles. ROLE must exist: an unknown
-    /// one is refused with the list of roles (`scimctl roles list`).
+    /// one is refused (exit 3) with the list of roles (`scimctl roles list`).
     Set(SetRoleArgs),
 }
 

@@ -6,10 +6,11 @@ use std::io::{self, Write as _};
 use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, Subcommand};
 
-use super::{Context, listing};
+use super::Context;
+use super::listing::{self, Paging};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
-    UserStatus,
+    UserStatus, check_filter,
 };
 use crate::output::users::{deprovision_plan, deprovision_summary, verification_summary};
 use crate::output::{self, Answer, Format, Output, Style};
@@ -27,8 +28,10 @@ pub enum UsersCommand {
 
     /// Create a user by hand (for organisations without an IdP yet, and for tests)
     ///
-    /// Users an IdP pushes over SCIM need no creating. Groups that do not
-    /// exist yet are created. Without --role the user gets the default role.
+    /// Users an IdP pushes over SCIM need no creating. Groups must exist
+    /// unless --create-groups is given; an unknown role or group is refused
+    /// (exit 3) and nothing is created. Without --role the user gets the
+    /// default role.
     Create(CreateArgs),
 
     /// Take away all of a user's access, in one step
@@ -73,11 +76,12 @@ pub struct ListArgs {
     #[arg(long)]
     pub pending: bool,
 
-    /// Only users with this role
+    /// Only users with this role (an unknown role exits 3)
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
 
-    /// Only members of this group (display name or id)
+    /// Only members of this group: display name or id (an unknown group
+    /// exits 3)
     #[arg(long, value_name = "GROUP", alias = "team")]
     pub group: Option<String>,
 
@@ -86,12 +90,28 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
 
-    /// Users fetched per request, 1 to 1000 [default: 100]
+    /// Only users a SCIM filter matches, e.g. 'userName sw "a" and active eq
+    /// true'
     ///
-    /// Every matching user is listed whatever the page size; a smaller one
-    /// shows the first rows sooner.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub limit: Option<u32>,
+    /// The filter language of SCIM (RFC 7644 §3.4.2.2), read as the server's
+    /// /scim/v2/Users?filter= reads it: attributes such as userName,
+    /// displayName, name.familyName, emails.value, groups.display, active,
+    /// meta.created; operators eq, ne, co, sw, ew, gt, ge, lt, le, pr; and,
+    /// or, not (…), and value filters (emails[type eq "work"]). Combines
+    /// with the other filters. A bad filter is refused (exit 2) before
+    /// anything is sent, pointing at where it goes wrong.
+    #[arg(long, value_name = "EXPR", value_parser = parse_filter)]
+    pub filter: Option<String>,
+
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+/// `--filter`: checked while parsing by the server's own parser and
+/// resolver, so a bad filter is a usage error before any request.
+fn parse_filter(value: &str) -> Result<String, String> {
+    check_filter(value)?;
+    Ok(value.to_owned())
 }
 
 impl ListArgs {
@@ -113,7 +133,8 @@ impl ListArgs {
             role: self.role.clone(),
             group: self.group.clone(),
             search: self.search.clone(),
-            limit: self.limit,
+            filter: self.filter.clone(),
+            limit: None,
             cursor: None,
         }
     }
@@ -123,6 +144,7 @@ impl ListArgs {
             || self.role.is_some()
             || self.group.is_some()
             || self.search.is_some()
+            || self.filter.is_some()
     }
 }
 
@@ -151,8 +173,8 @@ pub struct CreateArgs {
     #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
     pub roles: Vec<String>,
 
-    /// A group to join by display name; repeat for several. Missing groups are
-    /// created
+    /// A group to join by display name; repeat for several. Each must exist
+    /// unless --create-groups is given
     #[arg(
         long = "group",
         alias = "team",
@@ -160,6 +182,13 @@ pub struct CreateArgs {
         value_parser = NonEmptyStringValueParser::new()
     )]
     pub groups: Vec<String>,
+
+    /// Create the --group groups that do not exist yet
+    ///
+    /// Without it an unknown group is refused (exit 3) and nothing is
+    /// created, so a typo does not make a new group.
+    #[arg(long, alias = "create-teams", requires = "groups")]
+    pub create_groups: bool,
 }
 
 #[derive(Args, Debug)]
@@ -205,9 +234,10 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
     let (client, _) = ctx.client().await?;
     let client = &client;
     let query = args.query();
-    let count = listing::stream(ctx, "users", |cursor| {
+    let count = listing::stream(ctx, "users", args.paging, |cursor, limit| {
         let query = UserListQuery {
             cursor,
+            limit,
             ..query.clone()
         };
         async move { client.list_users_page(&query).await }
@@ -227,6 +257,7 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
         emails: dedup(args.emails),
         roles: dedup(args.roles),
         groups: dedup(args.groups),
+        create_groups: args.create_groups,
     };
     let (client, _) = ctx.client().await?;
     let user = client.create_user(&request).await?;
@@ -408,8 +439,8 @@ mod tests {
         assert_eq!(query.role.as_deref(), Some("admin"));
         assert_eq!(query.group.as_deref(), Some("eng"));
         assert_eq!(query.search.as_deref(), Some("ali"));
-        assert_eq!(query.limit, Some(5));
-        assert!(query.cursor.is_none());
+        assert_eq!(args.paging.limit, Some(5));
+        assert!(query.limit.is_none() && query.cursor.is_none());
         assert!(args.filtered());
 
         let UsersCommand::List(plain) = parse(&["list"]).expect("parses") else {
@@ -422,10 +453,63 @@ mod tests {
     fn one_status_at_a_time_and_page_sizes_in_range() {
         let err = parse(&["list", "--active", "--inactive"]).expect_err("conflict");
         assert_eq!(err.exit_code(), 2);
-        for bad in ["0", "1001", "x"] {
+        for bad in ["0", "x"] {
             let err = parse(&["list", "--limit", bad]).expect_err(bad);
             assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string().contains("--limit must be at least 1"),
+                "{err}"
+            );
         }
+        for bad in ["0", "1001", "x"] {
+            let err = parse(&["list", "--page-size", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string()
+                    .contains("--page-size must be from 1 to 1000"),
+                "{err}"
+            );
+        }
+        let UsersCommand::List(args) =
+            parse(&["list", "--limit", "5000", "--page-size", "1000"]).expect("parses")
+        else {
+            panic!("not list");
+        };
+        assert_eq!(
+            (args.paging.limit, args.paging.page_size),
+            (Some(5000), Some(1000))
+        );
+    }
+
+    #[test]
+    fn filters_are_checked_by_the_servers_parser() {
+        let UsersCommand::List(args) = parse(&[
+            "list",
+            "--filter",
+            r#"userName sw "a" and active eq true"#,
+            "--active",
+        ])
+        .expect("parses") else {
+            panic!("not list");
+        };
+        let query = args.query();
+        assert_eq!(
+            query.filter.as_deref(),
+            Some(r#"userName sw "a" and active eq true"#)
+        );
+        assert_eq!(query.status, Some(UserStatus::Active));
+
+        let err = parse(&["list", "--filter", r#"userName sw "a" annd active eq true"#])
+            .expect_err("bad syntax");
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.contains("at position 16"), "{message}");
+        assert!(
+            message.contains(&format!("\n  {}^", " ".repeat(16))),
+            "a caret under the position: {message}"
+        );
+        let err = parse(&["list", "--filter", r#"shoeSize eq "9""#]).expect_err("unknown");
+        assert!(err.to_string().contains("shoeSize"), "{err}");
     }
 
     #[test]

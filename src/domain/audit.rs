@@ -10,7 +10,7 @@ use super::{Error, Result};
 use crate::api::Page;
 use crate::api::audit::{self as wire, AuditActor, AuditEntry, AuditQuery};
 use crate::store::audit::{ActionMatch, EntryRow, Filter, Order};
-use crate::store::{Conn, Store, StoreError, audit};
+use crate::store::{Conn, Store, StoreError, audit, users};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {
@@ -57,15 +57,14 @@ pub async fn record(
 /// after an id when `query.after` is set. A query that cannot be used is
 /// [`Error::Invalid`] naming the value and what would be accepted.
 pub async fn list(store: &Store, query: &AuditQuery) -> Result<Page<AuditEntry>> {
-    let request = Request::parse(query, OffsetDateTime::now_utc())?;
+    let mut request = Request::parse(query, OffsetDateTime::now_utc())?;
+    let mut conn = store.conn().await?;
+    if let Some(target) = non_empty(&query.target) {
+        request.filter.targets = targets(&mut conn, target).await?;
+    }
     // One more than asked tells whether another page follows.
-    let mut rows = audit::list(
-        &mut *store.conn().await?,
-        &request.filter,
-        request.order,
-        request.limit + 1,
-    )
-    .await?;
+    let mut rows =
+        audit::list(&mut conn, &request.filter, request.order, request.limit + 1).await?;
     let more = rows.len() > request.limit as usize;
     rows.truncate(request.limit as usize);
     let next_cursor = more
@@ -75,6 +74,22 @@ pub async fn list(store: &Store, query: &AuditQuery) -> Result<Page<AuditEntry>>
         items: rows.into_iter().map(to_api).collect(),
         next_cursor,
     })
+}
+
+/// What `target` matches: itself (a key id, a path, a group's name), and,
+/// when it names a user by id or userName (any case, by the same key as
+/// everywhere), that user's id and userName: entries about a user name them
+/// by userName as it was spelled then, and operators type either.
+async fn targets(conn: &mut Conn, target: String) -> Result<Vec<String>> {
+    let mut targets = vec![target];
+    if let Some(user) = users::resolve(conn, &targets[0]).await? {
+        for also in [user.id, user.user_name] {
+            if !targets.contains(&also) {
+                targets.push(also);
+            }
+        }
+    }
+    Ok(targets)
 }
 
 /// A checked [`AuditQuery`].
@@ -179,7 +194,8 @@ impl Request {
                 until,
                 actor: non_empty(&query.actor),
                 action: non_empty(&query.action).map(action_match),
-                target: non_empty(&query.target),
+                // Resolved against the users in `list`.
+                targets: Vec::new(),
                 outcome,
             },
             order,

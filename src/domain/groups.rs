@@ -34,19 +34,51 @@ pub async fn list(store: &Store, query: &GroupListQuery) -> Result<Page<Group>> 
 
 pub async fn show(store: &Store, id_or_name: &str) -> Result<Group> {
     let mut conn = store.conn().await?;
-    let group = group_rows::resolve(&mut conn, id_or_name)
-        .await?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "no group {id_or_name:?} (by id or display name); `scimctl groups list` shows them"
-            ))
-        })?;
+    let group = require(&mut conn, id_or_name).await?;
     let members = group_rows::members(&mut conn, &group.id).await?;
     let summary = GroupSummary {
         member_count: members.len() as i64,
         group,
     };
     Ok(to_api(summary, members))
+}
+
+/// The group with this id or display name (any case), or a not-found
+/// error naming it.
+pub async fn require(conn: &mut Conn, id_or_name: &str) -> Result<GroupRow> {
+    group_rows::resolve(conn, id_or_name)
+        .await?
+        .ok_or_else(|| unknown(&[id_or_name], ""))
+}
+
+/// Refuses the display names in `names` that are no group's (any case),
+/// naming every one of them.
+pub async fn require_all_exist(conn: &mut Conn, names: &[String]) -> Result<()> {
+    let mut missing = Vec::new();
+    for name in names {
+        if group_rows::find_by_name(conn, name).await?.is_none() {
+            missing.push(name.as_str());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let them = if missing.len() == 1 { "it" } else { "them" };
+        Err(unknown(
+            &missing,
+            &format!(", or pass --create-groups to create {them}"),
+        ))
+    }
+}
+
+/// `no group X`: a not-found error (exit 3 on the CLI), with what to do
+/// (`more` adds to it).
+fn unknown(names: &[&str], more: &str) -> Error {
+    let noun = if names.len() == 1 { "group" } else { "groups" };
+    Error::NotFound(format!(
+        "no {noun} {}; `scimctl groups list` shows the groups{more}",
+        names.join(", ")
+    ))
 }
 
 /// The group with this display name, created when there is none; `true`

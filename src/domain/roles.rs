@@ -127,7 +127,7 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
     settings_rows::lock(&mut tx).await?;
     let Some(row) = role_rows::get(&mut tx, name).await? else {
         return Err(Error::NotFound(format!(
-            "no role named {name}; `scimctl roles list` shows the roles"
+            "no role {name}; `scimctl roles list` shows the roles"
         )));
     };
     if row.builtin {
@@ -166,22 +166,48 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
     Ok(to_api(row, 0, false))
 }
 
-/// The role named `name`, or an [`Error::Invalid`] that lists the roles
+/// The role named `name`, or an [`Error::NotFound`] that lists the roles
 /// there are: for any request that names a role (the default role, a new
-/// user's roles).
+/// user's roles, a listing's filter).
 pub async fn require_exists(conn: &mut Conn, name: &str) -> Result<RoleRow> {
     if let Some(row) = role_rows::get(conn, name).await? {
         return Ok(row);
     }
-    let known: Vec<String> = role_rows::list(conn)
+    Err(unknown(conn, &[name]).await?)
+}
+
+/// Refuses every name in `names` that is not a role, listing the roles
+/// there are.
+pub async fn require_all_exist(conn: &mut Conn, names: &[String]) -> Result<()> {
+    let known = known_names(conn).await?;
+    let missing: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !known.iter().any(|known| known == name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(unknown(conn, &missing).await?)
+}
+
+/// `no role X; the roles are: …`: a not-found error (exit 3 on the CLI),
+/// like every other unknown name.
+async fn unknown(conn: &mut Conn, names: &[&str]) -> Result<Error, StoreError> {
+    let noun = if names.len() == 1 { "role" } else { "roles" };
+    Ok(Error::NotFound(format!(
+        "no {noun} {}; the roles are: {}",
+        names.join(", "),
+        known_names(conn).await?.join(", ")
+    )))
+}
+
+async fn known_names(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+    Ok(role_rows::list(conn)
         .await?
         .into_iter()
         .map(|row| row.name)
-        .collect();
-    Err(Error::Invalid(format!(
-        "unknown role {name:?}; the roles are: {}",
-        known.join(", ")
-    )))
+        .collect())
 }
 
 /// Checks a new role's name by the rule the CLI checks too.

@@ -35,6 +35,7 @@ impl TestStore {
             emails: Vec::new(),
             roles: owned(roles),
             groups: owned(groups),
+            create_groups: true,
         };
         users::create_manual(&self.store, &Actor::system(), request)
             .await

@@ -8,14 +8,17 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::{Error, Result, ceiling, groups};
+use super::{Error, Result, ceiling, groups, roles};
 use crate::api::Page;
 use crate::api::groups::GroupRef;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
+    check_filter,
 };
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
-use crate::store::{self, Conn, Store, StoreError, groups as group_rows, locks, roles, settings};
+use crate::store::{
+    self, Conn, Store, StoreError, groups as group_rows, locks, scim_query, settings,
+};
 use crate::text;
 
 const DEFAULT_PAGE: u32 = 100;
@@ -51,6 +54,11 @@ pub async fn show(store: &Store, id_or_name: &str) -> Result<User> {
 pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
     let limit = page_size(query.limit)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let scim_filter = query
+        .filter
+        .as_deref()
+        .map(|text| check_filter(text).map_err(|err| Error::Invalid(format!("bad filter: {err}"))))
+        .transpose()?;
     let filter = UserFilter {
         active: match query.status {
             Some(UserStatus::Active) => Some(true),
@@ -59,13 +67,22 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
         },
         deprovision_state: (query.status == Some(UserStatus::Pending))
             .then_some(DeprovisionState::Pending),
-        role: query.role.clone(),
-        group: query.group.clone(),
+        role: None,
+        group: None,
         search: query.search.clone().filter(|text| !text.is_empty()),
     };
     let mut conn = store.conn().await?;
+    let mut filter = filter;
+    // An unknown role or group is a mistake to name, not an empty listing.
+    if let Some(role) = &query.role {
+        filter.role = Some(roles::require_exists(&mut conn, role).await?.name);
+    }
+    if let Some(group) = &query.group {
+        filter.group = Some(groups::require(&mut conn, group).await?.id);
+    }
     // One row more than the page tells whether another page follows.
-    let mut rows = user_rows::list(&mut conn, &filter, after.as_deref(), limit + 1).await?;
+    let scim = scim_query::list_conditions(scim_filter.as_ref(), store.backend());
+    let mut rows = user_rows::list(&mut conn, scim, &filter, after.as_deref(), limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last()
@@ -80,7 +97,9 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
 }
 
 /// Creates a user by hand (origin `manual`), for organisations without an IdP and
-/// for tests. Unknown roles are refused; unknown groups are created.
+/// for tests. Unknown roles are refused; unknown groups are refused too,
+/// unless `create_groups` asks for them to be created. All in one
+/// transaction: a refusal writes nothing.
 pub async fn create_manual(
     store: &Store,
     actor: &Actor,
@@ -131,9 +150,14 @@ pub async fn create_manual(
     } else {
         request.roles.clone()
     };
-    check_roles_exist(&mut tx, &role_names).await?;
+    roles::require_all_exist(&mut tx, &role_names).await?;
     let what = format!("give {user_name} the role(s) {}", role_names.join(", "));
     ceiling::check_roles(&mut tx, actor, &role_names, &what).await?;
+    if !request.create_groups {
+        // Before anything is written: a typo (`--group engg`) must not make
+        // a group, nor a user outside the group meant.
+        groups::require_all_exist(&mut tx, &request.groups).await?;
+    }
 
     let now = store::now();
     let row = UserRow {
@@ -193,28 +217,6 @@ pub async fn create_manual(
 /// The one rule for userNames, shared with SCIM ([`crate::text`]).
 fn validate_user_name(user_name: &str) -> Result<()> {
     Ok(text::check_user_name("userName", user_name)?)
-}
-
-/// Refuses names that are not roles, listing the roles there are.
-pub async fn check_roles_exist(conn: &mut Conn, names: &[String]) -> Result<()> {
-    let known: Vec<String> = roles::list(conn)
-        .await?
-        .into_iter()
-        .map(|role| role.name)
-        .collect();
-    let unknown: Vec<&String> = names.iter().filter(|name| !known.contains(name)).collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Invalid(format!(
-        "unknown role {}; roles are: {}",
-        unknown
-            .iter()
-            .map(|name| format!("{name:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        known.join(", ")
-    )))
 }
 
 /// Users with their emails, roles, groups and lock state, in the order given.

@@ -103,7 +103,8 @@ pub struct Filter {
     /// The actor's key id or name.
     pub actor: Option<String>,
     pub action: Option<ActionMatch>,
-    pub target: Option<String>,
+    /// Entries whose target is any of these (none: every entry).
+    pub targets: Vec<String>,
     pub outcome: Option<String>,
 }
 
@@ -185,9 +186,14 @@ pub async fn list(
         }
         None => {}
     }
-    if let Some(target) = &filter.target {
-        let p = cond.text(target);
-        cond.clauses.push(format!("target = {p}"));
+    if !filter.targets.is_empty() {
+        let placeholders: Vec<String> = filter
+            .targets
+            .iter()
+            .map(|target| cond.text(target))
+            .collect();
+        cond.clauses
+            .push(format!("target IN ({})", placeholders.join(", ")));
     }
     if let Some(outcome) = &filter.outcome {
         let p = cond.text(outcome);

@@ -322,14 +322,15 @@ pub struct UserFilter {
 }
 
 /// One page of users ordered by userName (case-insensitive), starting after
-/// the userName key `after`.
+/// the userName key `after`. `conditions` holds any the caller has already
+/// (a SCIM filter's, from `scim_query`); `filter`'s are added to them.
 pub async fn list(
     conn: &mut Conn,
+    mut conditions: Conditions,
     filter: &UserFilter,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<UserRow>, StoreError> {
-    let mut conditions = Conditions::default();
     if let Some(active) = filter.active {
         let active = conditions.bind(active);
         conditions.and(format!("active = {active}"));

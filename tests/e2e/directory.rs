@@ -29,6 +29,7 @@ fn create_user(server: &TestServer, user_name: &str, roles: &[&str], groups: &[&
             "emails": [format!("{}@example.com", user_name.to_lowercase())],
             "roles": roles,
             "groups": groups,
+            "create_groups": true,
         })),
         StatusCode::CREATED,
     )
@@ -221,7 +222,8 @@ both_backends! {
             assert!(message.contains(needle), "{message:?} should mention {needle:?}");
         };
         refuse(json!({ "user_name": "DAVE" }), StatusCode::CONFLICT, "already exists");
-        refuse(json!({ "user_name": "erin", "roles": ["wizard"] }), StatusCode::BAD_REQUEST, "auditor");
+        refuse(json!({ "user_name": "erin", "roles": ["wizard"] }), StatusCode::NOT_FOUND, "auditor");
+        refuse(json!({ "user_name": "erin", "groups": ["nosuch"] }), StatusCode::NOT_FOUND, "no group nosuch");
         refuse(json!({ "user_name": "erin", "emails": ["not-an-email"] }), StatusCode::BAD_REQUEST, "not-an-email");
         refuse(json!({ "user_name": "" }), StatusCode::BAD_REQUEST, "userName");
         assert_eq!(server.query_rows("SELECT id FROM users").len(), before);

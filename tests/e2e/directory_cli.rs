@@ -94,7 +94,7 @@ both_backends! {
         // Onboarding: a user with a role and a group, a session, a personal key.
         let created = root(server, &[
             "users", "create", "alice", "--email", "alice@example.com", "--display-name",
-            "Alice Example", "--role", "admin", "--group", "eng", "-o", "json",
+            "Alice Example", "--role", "admin", "--group", "eng", "--create-groups", "-o", "json",
         ], 0);
         let created = stdout_json(&created);
         assert_eq!(created["user_name"], "alice");
@@ -266,12 +266,12 @@ both_backends! {
                 Method::POST,
                 "/admin/v1/users",
                 Some(&server.root_token),
-                Some(json!({ "user_name": name, "groups": [group] })),
+                Some(json!({ "user_name": name, "groups": [group], "create_groups": true })),
             );
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
 
-        let listed = root(server, &["users", "list", "--limit", "2", "-o", "json"], 0);
+        let listed = root(server, &["users", "list", "--page-size", "2", "-o", "json"], 0);
         let listed = stdout_json(&listed);
         let listed: Vec<&str> = listed
             .as_array()
@@ -281,7 +281,7 @@ both_backends! {
             .collect();
         assert_eq!(listed, names, "every user, in order, across 4 pages");
 
-        let table = root(server, &["users", "list", "--limit", "3"], 0);
+        let table = root(server, &["users", "list", "--page-size", "3"], 0);
         let table = stdout(&table);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 8, "a header and 7 rows:\n{table}");
@@ -293,7 +293,7 @@ both_backends! {
 
         let found = stdout_json(&root(server, &["users", "list", "--search", "USER03", "-o", "json"], 0));
         assert_eq!(found.as_array().expect("array").len(), 1, "{found}");
-        let odd = stdout_json(&root(server, &["users", "list", "--group", "odd", "--limit", "1", "-o", "json"], 0));
+        let odd = stdout_json(&root(server, &["users", "list", "--group", "odd", "--page-size", "1", "-o", "json"], 0));
         assert_eq!(odd.as_array().expect("array").len(), 1, "{odd}");
         assert_eq!(odd[0]["user_name"], "user01");
         let none = root(server, &["users", "list", "--pending", "-o", "json"], 0);
@@ -302,7 +302,7 @@ both_backends! {
         assert!(none.stdout.is_empty());
         assert!(stderr(&none).contains("No users match"), "{}", stderr(&none));
 
-        let groups = stdout_json(&root(server, &["groups", "list", "--limit", "1", "-o", "json"], 0));
+        let groups = stdout_json(&root(server, &["groups", "list", "--page-size", "1", "-o", "json"], 0));
         let groups = groups.as_array().expect("array");
         assert_eq!(groups.len(), 2, "{groups:?}");
         assert_eq!(groups[0]["display_name"], "even");
@@ -322,7 +322,7 @@ both_backends! {
         let duplicate = root_any(server, &["users", "create", "BOB"]);
         assert_eq!(duplicate.status.code(), Some(1), "userName is unique ignoring case: {}", stderr(&duplicate));
         let unknown_role = root_any(server, &["users", "create", "dave", "--role", "no-such-role"]);
-        assert_eq!(unknown_role.status.code(), Some(2), "{}", stderr(&unknown_role));
+        assert_eq!(unknown_role.status.code(), Some(3), "{}", stderr(&unknown_role));
         assert!(stderr(&unknown_role).contains("no-such-role"), "{}", stderr(&unknown_role));
         assert_eq!(count_rows(server, "users"), users, "nothing was created");
 

@@ -7,6 +7,7 @@ mod allowlist;
 mod atomicity;
 mod audit;
 mod cli_auth;
+mod cli_flags;
 mod deprovision_race;
 mod directory_cli;
 mod harness;

@@ -144,7 +144,7 @@ both_backends! {
         // locked user.
         let key = root(server, Method::POST, "/admin/v1/keys", json!({ "name": "target", "scopes": ["users:read"] }));
         let key_id = key["id"].as_str().expect("id").to_owned();
-        root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "pat", "groups": ["eng"] }));
+        root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "pat", "groups": ["eng"], "create_groups": true }));
         root(server, Method::POST, "/admin/v1/users", json!({ "user_name": "gone" }));
         let report = root(server, Method::POST, "/admin/v1/users/gone/deprovision", json!({}));
         let lock_id = report["lock"].as_str().expect("lock").to_owned();

@@ -33,7 +33,8 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Settings>, ApiErr
     request_body = UpdateSettingsRequest,
     responses(
         (status = OK, body = Settings, description = "The settings after the change."),
-        (status = BAD_REQUEST, body = ErrorBody, description = "A bad body, or an unknown default role."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad body."),
+        (status = NOT_FOUND, body = ErrorBody, description = "An unknown default role; the message lists the roles."),
     )
 )]
 pub async fn update(

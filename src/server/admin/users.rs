@@ -28,6 +28,7 @@ use crate::server::extract::{ApiJson, ApiQuery};
     responses(
         (status = OK, body = Page<User>, description = "A page of users."),
         (status = BAD_REQUEST, body = ErrorBody, description = "A bad query parameter, limit or cursor."),
+        (status = NOT_FOUND, body = ErrorBody, description = "An unknown role or group to filter by."),
     )
 )]
 pub async fn list(
@@ -65,7 +66,8 @@ pub async fn show(
     request_body = CreateUserRequest,
     responses(
         (status = CREATED, body = User, description = "The user."),
-        (status = BAD_REQUEST, body = ErrorBody, description = "A bad userName or email, or an unknown role."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad userName or email."),
+        (status = NOT_FOUND, body = ErrorBody, description = "An unknown role, or an unknown group without `create_groups`; nothing is created."),
         (status = CONFLICT, body = ErrorBody, description = "A user with this userName exists."),
     )
 )]
