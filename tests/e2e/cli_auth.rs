@@ -13,35 +13,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::cli_output::{assert_exit, stderr, stdout_json};
 use crate::support::{Backend, TestServer, free_port_addr};
 
 fn sqlite() -> TestServer {
     TestServer::start(Backend::Sqlite).expect("SQLite tests always run")
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not JSON ({err}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    })
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(output)
-    );
 }
 
 /// A throwaway server on `127.0.0.1:0` that reads each request's head and

@@ -4,44 +4,11 @@
 //! change nothing; keys by unique name; audit targets by user id or
 //! userName.
 
-use std::process::Output;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::cli_output::{root, stderr, stdout_json};
 use crate::support::{TestServer, both_backends};
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not JSON ({err}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    })
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs the CLI as root with `args` and checks it exits with `code`.
-fn root(server: &TestServer, args: &[&str], code: i32) -> Output {
-    let output = server
-        .cli_as_root()
-        .args(args)
-        .output()
-        .expect("run scimctl");
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "scimctl {}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        stderr(&output)
-    );
-    output
-}
 
 /// `args` with `-o json` as root, exit 0; the listed items' `field`s.
 fn listed(server: &TestServer, args: &[&str], field: &str) -> Vec<String> {

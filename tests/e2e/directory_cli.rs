@@ -8,44 +8,8 @@ use std::process::Output;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::cli_output::{root, stderr, stdout, stdout_json};
 use crate::support::{TestServer, both_backends};
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not JSON ({err}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    })
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs the CLI as root with `args`; returns the output after checking the
-/// exit code is `code`.
-fn root(server: &TestServer, args: &[&str], code: i32) -> Output {
-    let output = server
-        .cli_as_root()
-        .args(args)
-        .output()
-        .expect("run scimctl");
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "scimctl {}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        stdout(&output),
-        stderr(&output)
-    );
-    output
-}
 
 /// `scimctl introspect -` with the token on stdin (as a script would, to
 /// keep it out of `ps`), as root; returns (exit code, introspection).

@@ -8,6 +8,7 @@ mod atomicity;
 mod audit;
 mod cli_auth;
 mod cli_flags;
+mod cli_output;
 mod deprovision_race;
 mod directory_cli;
 mod harness;
