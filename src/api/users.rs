@@ -6,9 +6,6 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::groups::GroupRef;
-use crate::scim::resolved::ResolvedFilter;
-use crate::scim::schema::ResourceKind;
-use crate::scim::{filter, resolve};
 
 /// A user named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -130,18 +127,6 @@ pub struct UserListQuery {
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
-}
-
-/// `filter` of [`UserListQuery`], parsed and resolved on users exactly as
-/// SCIM's `/Users?filter=` is: the one check the CLI runs before sending
-/// and the server runs on receipt. The error says what is wrong and, for
-/// bad syntax, shows the filter with a caret under the position.
-pub fn check_filter(text: &str) -> Result<ResolvedFilter, String> {
-    let parsed = filter::parse_filter(text).map_err(|err| {
-        let caret = " ".repeat(err.position);
-        format!("{err}\n  {text}\n  {caret}^")
-    })?;
-    resolve::filter(&parsed, ResourceKind::User).map_err(|err| err.to_string())
 }
 
 /// `POST /admin/v1/users/{user}/deprovision`.

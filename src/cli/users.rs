@@ -10,10 +10,11 @@ use super::Context;
 use super::listing::{self, Paging};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
-    UserStatus, check_filter,
+    UserStatus,
 };
 use crate::output::users::{deprovision_plan, deprovision_summary, verification_summary};
 use crate::output::{self, Answer, Format, Output, Style};
+use crate::scim::resolve::user_list_filter;
 
 #[derive(Subcommand, Debug)]
 pub enum UsersCommand {
@@ -110,7 +111,7 @@ pub struct ListArgs {
 /// `--filter`: checked while parsing by the server's own parser and
 /// resolver, so a bad filter is a usage error before any request.
 fn parse_filter(value: &str) -> Result<String, String> {
-    check_filter(value)?;
+    user_list_filter(value)?;
     Ok(value.to_owned())
 }
 

@@ -13,8 +13,8 @@ use crate::api::Page;
 use crate::api::groups::GroupRef;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
-    check_filter,
 };
+use crate::scim::resolve::user_list_filter;
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
 use crate::store::{
     self, Conn, Store, StoreError, groups as group_rows, locks, scim_query, settings,
@@ -57,7 +57,9 @@ pub async fn list(store: &Store, query: &UserListQuery) -> Result<Page<User>> {
     let scim_filter = query
         .filter
         .as_deref()
-        .map(|text| check_filter(text).map_err(|err| Error::Invalid(format!("bad filter: {err}"))))
+        .map(|text| {
+            user_list_filter(text).map_err(|err| Error::Invalid(format!("bad filter: {err}")))
+        })
         .transpose()?;
     let filter = UserFilter {
         active: match query.status {

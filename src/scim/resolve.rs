@@ -33,6 +33,19 @@ use super::resolved::{
 use super::schema::{Attribute, ResourceKind, Type};
 use super::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 
+/// The admin API's `users list` filter (`UserListQuery::filter`), parsed
+/// and resolved on users exactly as SCIM's `/Users?filter=` is: the one
+/// check the CLI runs before sending and the server runs on receipt. The
+/// error says what is wrong and, for bad syntax, shows the filter with a
+/// caret under the position.
+pub fn user_list_filter(text: &str) -> Result<ResolvedFilter, String> {
+    let parsed = super::filter::parse_filter(text).map_err(|err| {
+        let caret = " ".repeat(err.position);
+        format!("{err}\n  {text}\n  {caret}^")
+    })?;
+    filter(&parsed, ResourceKind::User).map_err(|err| err.to_string())
+}
+
 /// `filter` on `kind`, resolved. A filter naming an attribute no schema
 /// defines, or comparing what cannot be compared, is `invalidFilter`.
 pub fn filter(filter: &Filter, kind: ResourceKind) -> Result<ResolvedFilter, ScimError> {
