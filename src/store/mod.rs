@@ -236,10 +236,8 @@ impl Store {
             Backend::Sqlite => {
                 let raw = url.as_str();
                 let path = sqlite_path(raw);
-                let connect_error = |source| match &path {
-                    Some(path) => connect::sqlite_error(url, path, source),
-                    None => connect::sqlite_error(url, std::path::Path::new(":memory:"), source),
-                };
+                let shown = path.clone().unwrap_or_else(|| ":memory:".into());
+                let connect_error = |source| connect::sqlite_error(url, &shown, source);
                 if let Some(path) = &path {
                     make_private(path).map_err(|err| connect_error(sqlx::Error::Io(err)))?;
                 }
