@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use crate::client::ClientError;
 use crate::config::ConfigError;
 use crate::credentials::CredentialsError;
+use crate::output::RenderError;
 
 /// What the process exits with. Scripts branch on these, so they never change
 /// meaning (DESIGN, "Exit codes").
@@ -87,6 +88,11 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 CliError::Usage(_) => Exit::Usage,
                 CliError::Cancelled(_) => Exit::Failure,
             };
+        }
+        // A --columns the listing does not have is what was typed; a --jq
+        // filter failing on the data, like gh's, is an error (exit 1).
+        if let Some(RenderError::Columns(_)) = cause.downcast_ref::<RenderError>() {
+            return Exit::Usage;
         }
     }
     Exit::Failure

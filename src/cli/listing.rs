@@ -1,17 +1,16 @@
 //! Paged listings on the CLI side: follow the server's cursor and print each
 //! page as it arrives (`output::stream`), so memory stays at one page and
-//! the first rows show before the last page is fetched.
+//! the first rows show before the last page is fetched (through the pager,
+//! for a table on a terminal).
 
 use std::future::Future;
-use std::io;
-
-use anyhow::Context as _;
 
 use super::Context;
 use crate::api::Page;
 use crate::client::ClientError;
 use crate::output::Show;
 use crate::output::Style;
+use crate::output::pager;
 use crate::output::stream::{ListWriter, Progress};
 
 /// Fetches page after page with `fetch(cursor)` (no cursor for the first)
@@ -28,16 +27,18 @@ where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,
 {
-    let mut writer = ListWriter::new(io::stdout(), ctx.global.output, Style::detect());
+    let view = ctx.global.view();
+    let style = Style::detect();
+    let mut writer = ListWriter::new(pager::Stdout::open(view.pages(style)), view, style);
+    // A bad --columns is a usage error before any request.
+    writer.prepare::<T>()?;
     let mut progress = Progress::new(what, ctx.global.quiet);
     let mut cursor: Option<String> = None;
     loop {
         progress.fetching(writer.count());
         let page = fetch(cursor.clone()).await?;
         progress.clear();
-        writer
-            .page(&page.items)
-            .context("cannot write the output")?;
+        writer.page(&page.items)?;
         match page.next_cursor {
             // A server handing back the cursor it was given would loop us
             // forever; stop with what we have.
@@ -45,5 +46,5 @@ where
             _ => break,
         }
     }
-    writer.finish().context("cannot write the output")
+    Ok(writer.finish()?)
 }

@@ -25,7 +25,7 @@ impl Show for AuditEntry {
 
     /// An entry on its own is a one-row list: there is no `audit show`.
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        AuditEntry::write_list(std::slice::from_ref(self), out, style)
+        super::write_list(std::slice::from_ref(self), out, style)
     }
 
     fn row(&self) -> Vec<String> {
@@ -128,7 +128,11 @@ mod tests {
     #[test]
     fn a_row_per_entry() {
         let mut out = Vec::new();
-        let mut writer = ListWriter::new(&mut out, Format::Table, Style::plain());
+        let mut writer = ListWriter::new(
+            &mut out,
+            crate::output::View::of(Format::Table),
+            Style::plain(),
+        );
         writer
             .page(&[entry(1, json!({ "name": "ci" }))])
             .expect("page");
