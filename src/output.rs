@@ -126,6 +126,13 @@ pub trait Show: Serialize {
         Vec::new()
     }
 
+    /// This item's cells for CSV: its [`row`](Show::row), except where the
+    /// table shortens a cell for reading (a key's scopes, an audit entry's
+    /// details): a script gets them whole.
+    fn csv_row(&self) -> Vec<String> {
+        self.row()
+    }
+
     /// This item on its own, for people.
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()>;
 
@@ -320,7 +327,7 @@ impl<T: Show> Render for One<T> {
         match view.format {
             Format::Csv if !T::COLUMNS.is_empty() => {
                 let columns = columns_for(std::slice::from_ref(&self.0), view)?;
-                Ok(csv_rows(out, T::COLUMNS, &columns, [self.0.row()])?)
+                Ok(csv_rows(out, T::COLUMNS, &columns, [self.0.csv_row()])?)
             }
             format => Ok(write_one(out, &self.0, format, style)?),
         }
@@ -339,7 +346,7 @@ impl<T: Show> Render for Many<T> {
             Format::Yaml => yaml(out, &self.0)?,
             Format::Csv => {
                 let columns = columns_for(&self.0, view)?;
-                csv_rows(out, T::COLUMNS, &columns, self.0.iter().map(Show::row))?;
+                csv_rows(out, T::COLUMNS, &columns, self.0.iter().map(Show::csv_row))?;
             }
             Format::Table => {
                 let columns = columns_for(&self.0, view)?;

@@ -39,6 +39,23 @@ impl Show for AuditEntry {
             short_details(&self.details),
         ]
     }
+
+    fn csv_row(&self) -> Vec<String> {
+        let mut row = self.row();
+        if let Some(details) = row.last_mut() {
+            *details = full_details(&self.details);
+        }
+        row
+    }
+}
+
+/// The details as compact JSON, whole: what CSV has where the table
+/// shortens them.
+fn full_details(details: &Value) -> String {
+    match details {
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// `name="ci deploy" scopes=["users:read"]`: the details' fields on one

@@ -24,7 +24,9 @@ fn status(key: &ApiKey, now: OffsetDateTime) -> &'static str {
     }
 }
 
-/// Indexes of the columns a list may leave out, in [`ApiKey::COLUMNS`].
+/// Indexes in [`ApiKey::COLUMNS`]: the scopes, which CSV has whole, and
+/// the columns a list may leave out.
+const SCOPES: usize = 3;
 const REVOKED: usize = 7;
 const OWNER: usize = 8;
 
@@ -53,6 +55,13 @@ impl Show for ApiKey {
             self.revoked_at.map_or_else(|| "-".to_owned(), timestamp),
             or_dash(self.owner.as_ref().map(|o| o.user_name.as_str())),
         ]
+    }
+
+    /// Every scope, where the table says `all`.
+    fn csv_row(&self) -> Vec<String> {
+        let mut row = self.row();
+        row[SCOPES] = scopes(&self.scopes);
+        row
     }
 
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
@@ -202,6 +211,26 @@ k2ci    ci-deploy  live    keys:manage, users:read  2127-02-28T22:00:00Z  2026-0
         let at = lines[0].find("STATUS").expect("a STATUS column");
         assert_eq!(&lines[1][at..at + 7], "expired", "{text}");
         assert_eq!(&lines[2][at..at + 7], "revoked", "{text}");
+    }
+
+    #[test]
+    fn key_list_as_csv_has_every_scope_and_the_table_columns() {
+        let text = render(Output::list(keys()), Format::Csv);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0], "id,name,status,scopes,expires,last-used,last-used-ip",
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("k1root,root,live,\"scim:provision, users:read,"),
+            "{text}"
+        );
+        for name in ApiKey::COLUMNS.iter().map(Column::name) {
+            assert!(!name.contains(' '), "{name}");
+        }
+        assert_eq!(ApiKey::COLUMNS[SCOPES].title, "SCOPES");
+        assert_eq!(ApiKey::COLUMNS[REVOKED].title, "REVOKED");
+        assert_eq!(ApiKey::COLUMNS[OWNER].title, "OWNER");
     }
 
     #[test]

@@ -46,11 +46,6 @@ impl Stdout {
         Some(Stdout::Paged { child, stdin })
     }
 
-    /// Whether the output goes to a pager.
-    pub fn is_paged(&self) -> bool {
-        matches!(self, Stdout::Paged { .. })
-    }
-
     /// Flushes the data and, with a pager, closes its input and waits for
     /// the reader to quit it.
     pub fn finish(mut self) -> io::Result<()> {

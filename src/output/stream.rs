@@ -199,7 +199,7 @@ impl<W: Write> ListWriter<W> {
             .has_headers(false)
             .from_writer(&mut self.out);
         for item in items {
-            writer.write_record(select(item.row(), picked))?;
+            writer.write_record(select(item.csv_row(), picked))?;
         }
         writer.flush()
     }

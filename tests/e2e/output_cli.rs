@@ -86,6 +86,9 @@ fn in_terminal(
         .env("NO_COLOR", "1")
         .env_remove("PAGER")
         .env_remove("LESS")
+        .env_remove("SCIMCTL_PROFILE")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR")
         .stdin(std::process::Stdio::null());
     for (key, value) in env {
         command.env(key, value);
@@ -176,6 +179,22 @@ fn yaml_and_csv_for_lists_streamed_lists_and_single_resources() {
     assert!(csv.starts_with("username,"), "{csv}");
     let csv = stdout(&root(&server, &["provisioning", "status", "-o", "csv"], 0));
     assert_eq!(csv.lines().count(), 2, "{csv}");
+
+    // Where the table shortens a cell, CSV has it whole: audit details as
+    // their JSON.
+    let csv = stdout(&root(
+        &server,
+        &["audit", "list", "-o", "csv", "--columns", "action,details"],
+        0,
+    ));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let created = reader
+        .records()
+        .map(|row| row.expect("row"))
+        .find(|row| &row[0] == "key.create")
+        .expect("the key's creation is audited");
+    let details: Value = serde_json::from_str(&created[1]).expect("details as JSON");
+    assert_eq!(details["name"], "ci, nightly", "{csv}");
 
     // An empty listing: `[]` in YAML, the header alone in CSV.
     let none = stdout(&root(
