@@ -420,6 +420,7 @@ pub(crate) fn env_token_note() -> Option<String> {
 /// status of a command that succeeded (0, or 5 when a check said no); an
 /// error's status comes from `exit::classify`.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    check_columns(&cli.global, &cli.command)?;
     let ctx = Context::new(cli.global);
     let output = match cli.command {
         Command::Server(mut args) => match args.action.take() {
@@ -456,6 +457,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Answer::Yes => Exit::Success,
         Answer::No => Exit::No,
     })
+}
+
+/// A `--columns` the listing does not have is a usage error before any
+/// request. Streamed listings check for themselves (`listing::stream`);
+/// these are the commands that print a whole list.
+fn check_columns(global: &GlobalArgs, command: &Command) -> Result<(), output::RenderError> {
+    use crate::api::{ApiKey, allowlist::AllowlistEntry, roles::Role};
+    use crate::output::Show;
+    let columns = match command {
+        Command::Keys(keys::KeysCommand::List(_)) => ApiKey::COLUMNS,
+        Command::Roles(roles::RolesCommand::List) => Role::COLUMNS,
+        Command::Allowlist(allowlist::AllowlistCommand::List) => AllowlistEntry::COLUMNS,
+        _ => return Ok(()),
+    };
+    output::pick_columns(columns, global.columns.as_deref(), Vec::new()).map(drop)
 }
 
 #[cfg(test)]

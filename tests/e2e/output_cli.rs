@@ -311,7 +311,14 @@ fn columns_choose_and_order_table_and_csv_columns() {
     assert!(text.contains("\"colour\""), "{text}");
     assert!(text.contains("username, display-name, active"), "{text}");
 
-    let output = root(&server, &["keys", "list", "--columns", "nope"], 2);
+    // And on a whole list.
+    let output = server
+        .cli_as_root()
+        .env("SCIMCTL_ADDR", free_port_addr())
+        .args(["keys", "list", "--columns", "nope"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("last-used-ip"),
         "{}",
