@@ -29,10 +29,13 @@ where
 {
     let view = ctx.global.view();
     let style = Style::detect();
-    let mut writer = ListWriter::new(pager::Stdout::open(view.pages(style)), view, style);
-    // A bad --columns is a usage error before any request.
+    // A bad --columns is a usage error before any request (or pager).
+    crate::output::pick_columns(T::COLUMNS, view.columns.as_deref(), Vec::new())?;
+    let paged = view.pages(style);
+    let mut writer = ListWriter::new(pager::Stdout::open(paged), view, style);
     writer.prepare::<T>()?;
-    let mut progress = Progress::new(what, ctx.global.quiet);
+    // The pager owns the terminal: a progress line would scribble on it.
+    let mut progress = Progress::new(what, ctx.global.quiet || paged);
     let mut cursor: Option<String> = None;
     loop {
         progress.fetching(writer.count());
