@@ -83,8 +83,10 @@ pub struct GlobalArgs {
     /// Output format
     ///
     /// Tables for people; JSON, YAML or CSV for scripts. A list is a JSON
-    /// array or a YAML sequence; CSV has a header line naming the table's
-    /// columns (see --columns), then a row per item.
+    /// array or a YAML sequence. CSV has a header line naming the table's
+    /// columns (see --columns), then a row per item with nothing cut short;
+    /// a report or setting, which no list shows, has its JSON's top-level
+    /// fields as columns (a nested value as compact JSON).
     #[arg(
         short,
         long,
