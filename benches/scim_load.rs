@@ -334,7 +334,7 @@ struct Target {
 
 impl Target {
     fn new(addr: &str, token: &str, concurrency: u16) -> anyhow::Result<Target> {
-        let http = reqwest::Client::builder()
+        let http = scimctl::client::http_builder()
             .timeout(REQUEST_TIMEOUT)
             .pool_max_idle_per_host(usize::from(concurrency))
             .build()

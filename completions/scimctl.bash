@@ -22,6 +22,9 @@ _scimctl() {
             scimctl,audit)
                 cmd="scimctl__subcmd__audit"
                 ;;
+            scimctl,auth)
+                cmd="scimctl__subcmd__auth"
+                ;;
             scimctl,completions)
                 cmd="scimctl__subcmd__completions"
                 ;;
@@ -51,6 +54,9 @@ _scimctl() {
                 ;;
             scimctl,logout)
                 cmd="scimctl__subcmd__logout"
+                ;;
+            scimctl,profiles)
+                cmd="scimctl__subcmd__profiles"
                 ;;
             scimctl,provisioning)
                 cmd="scimctl__subcmd__provisioning"
@@ -118,6 +124,18 @@ _scimctl() {
             scimctl__subcmd__audit__subcmd__help,list)
                 cmd="scimctl__subcmd__audit__subcmd__help__subcmd__list"
                 ;;
+            scimctl__subcmd__auth,help)
+                cmd="scimctl__subcmd__auth__subcmd__help"
+                ;;
+            scimctl__subcmd__auth,status)
+                cmd="scimctl__subcmd__auth__subcmd__status"
+                ;;
+            scimctl__subcmd__auth__subcmd__help,help)
+                cmd="scimctl__subcmd__auth__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__auth__subcmd__help,status)
+                cmd="scimctl__subcmd__auth__subcmd__help__subcmd__status"
+                ;;
             scimctl__subcmd__default__subcmd__role,help)
                 cmd="scimctl__subcmd__default__subcmd__role__subcmd__help"
                 ;;
@@ -184,6 +202,9 @@ _scimctl() {
             scimctl__subcmd__help,audit)
                 cmd="scimctl__subcmd__help__subcmd__audit"
                 ;;
+            scimctl__subcmd__help,auth)
+                cmd="scimctl__subcmd__help__subcmd__auth"
+                ;;
             scimctl__subcmd__help,completions)
                 cmd="scimctl__subcmd__help__subcmd__completions"
                 ;;
@@ -213,6 +234,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help,logout)
                 cmd="scimctl__subcmd__help__subcmd__logout"
+                ;;
+            scimctl__subcmd__help,profiles)
+                cmd="scimctl__subcmd__help__subcmd__profiles"
                 ;;
             scimctl__subcmd__help,provisioning)
                 cmd="scimctl__subcmd__help__subcmd__provisioning"
@@ -249,6 +273,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__audit,list)
                 cmd="scimctl__subcmd__help__subcmd__audit__subcmd__list"
+                ;;
+            scimctl__subcmd__help__subcmd__auth,status)
+                cmd="scimctl__subcmd__help__subcmd__auth__subcmd__status"
                 ;;
             scimctl__subcmd__help__subcmd__default__subcmd__role,set)
                 cmd="scimctl__subcmd__help__subcmd__default__subcmd__role__subcmd__set"
@@ -288,6 +315,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__locks,remove)
                 cmd="scimctl__subcmd__help__subcmd__locks__subcmd__remove"
+                ;;
+            scimctl__subcmd__help__subcmd__profiles,list)
+                cmd="scimctl__subcmd__help__subcmd__profiles__subcmd__list"
                 ;;
             scimctl__subcmd__help__subcmd__provisioning,disable)
                 cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__disable"
@@ -378,6 +408,18 @@ _scimctl() {
                 ;;
             scimctl__subcmd__locks__subcmd__help,remove)
                 cmd="scimctl__subcmd__locks__subcmd__help__subcmd__remove"
+                ;;
+            scimctl__subcmd__profiles,help)
+                cmd="scimctl__subcmd__profiles__subcmd__help"
+                ;;
+            scimctl__subcmd__profiles,list)
+                cmd="scimctl__subcmd__profiles__subcmd__list"
+                ;;
+            scimctl__subcmd__profiles__subcmd__help,help)
+                cmd="scimctl__subcmd__profiles__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__profiles__subcmd__help,list)
+                cmd="scimctl__subcmd__profiles__subcmd__help__subcmd__list"
                 ;;
             scimctl__subcmd__provisioning,disable)
                 cmd="scimctl__subcmd__provisioning__subcmd__disable"
@@ -500,7 +542,7 @@ _scimctl() {
 
     case "${cmd}" in
         scimctl)
-            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
+            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami auth profiles keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,6 +1028,124 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__auth)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__auth__subcmd__help)
+            opts="status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__auth__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__auth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__auth__subcmd__status)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1622,7 +1782,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help)
-            opts="server login logout whoami keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
+            opts="server login logout whoami auth profiles keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1734,6 +1894,34 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__audit__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__auth)
+            opts="status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__auth__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2058,6 +2246,34 @@ _scimctl() {
         scimctl__subcmd__help__subcmd__logout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__profiles)
+            opts="list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__profiles__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2888,6 +3104,124 @@ _scimctl() {
         scimctl__subcmd__logout)
             opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__profiles)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__profiles__subcmd__help)
+            opts="list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__profiles__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__profiles__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__profiles__subcmd__list)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4090,8 +4424,33 @@ _scimctl() {
     esac
 }
 
+_scimctl_colons() {
+    local -a words=()
+    local i glue=0 cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
+            words[-1]+=:
+            glue=1
+        elif ((glue)); then
+            words[-1]+=${COMP_WORDS[i]}
+            glue=0
+        else
+            words+=("${COMP_WORDS[i]}")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    local cur=${words[cword]} prev=${words[cword - 1]}
+    COMP_WORDS=("${words[@]}")
+    COMP_CWORD=$cword
+    _scimctl "$1" "$cur" "$prev"
+    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local before_colon=${cur%"${cur##*:}"}
+        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
+    fi
+}
+
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _scimctl -o nosort -o bashdefault -o default scimctl
+    complete -F _scimctl_colons -o nosort -o bashdefault -o default scimctl
 else
-    complete -F _scimctl -o bashdefault -o default scimctl
+    complete -F _scimctl_colons -o bashdefault -o default scimctl
 fi

@@ -38,6 +38,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand login 'Store an API key for this profile, after checking it with the server'
             cand logout 'Forget this profile''s stored API key'
             cand whoami 'Show the API key in use: its id, name, scopes and expiry'
+            cand auth 'Show which profile, server and credential are in use, and whether they work'
+            cand profiles 'List the configured profiles'
             cand keys 'Create, list, show and revoke API keys'
             cand provisioning 'Show or switch automatic provisioning of new users by the IdP'
             cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
@@ -151,6 +153,90 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --verbose 'Print the settings in use and each request on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;auth'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand status 'Show the profile, server, credential and key in use, and whether they work'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;auth;status'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;auth;help'= {
+            cand status 'Show the profile, server, credential and key in use, and whether they work'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;auth;help;status'= {
+        }
+        &'scimctl;auth;help;help'= {
+        }
+        &'scimctl;profiles'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List every profile with its address and whether a key is stored'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;profiles;list'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;profiles;help'= {
+            cand list 'List every profile with its address and whether a key is stored'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;profiles;help;list'= {
+        }
+        &'scimctl;profiles;help;help'= {
         }
         &'scimctl;keys'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
@@ -1108,6 +1194,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand login 'Store an API key for this profile, after checking it with the server'
             cand logout 'Forget this profile''s stored API key'
             cand whoami 'Show the API key in use: its id, name, scopes and expiry'
+            cand auth 'Show which profile, server and credential are in use, and whether they work'
+            cand profiles 'List the configured profiles'
             cand keys 'Create, list, show and revoke API keys'
             cand provisioning 'Show or switch automatic provisioning of new users by the IdP'
             cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
@@ -1133,6 +1221,16 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;logout'= {
         }
         &'scimctl;help;whoami'= {
+        }
+        &'scimctl;help;auth'= {
+            cand status 'Show the profile, server, credential and key in use, and whether they work'
+        }
+        &'scimctl;help;auth;status'= {
+        }
+        &'scimctl;help;profiles'= {
+            cand list 'List every profile with its address and whether a key is stored'
+        }
+        &'scimctl;help;profiles;list'= {
         }
         &'scimctl;help;keys'= {
             cand create 'Create an API key and print its token, this once'

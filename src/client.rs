@@ -2,10 +2,12 @@
 //! and `ClientError`, which says what went wrong in terms an operator can
 //! act on (which address, what the server said).
 
+pub mod diagnose;
+
 use std::io::{self, Write as _};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,6 +25,7 @@ use crate::api::users::{
 };
 use crate::api::{ApiKey, CreateKeyRequest, CreatedKey, ErrorBody, Page, WhoAmI};
 use crate::credentials::Secret;
+pub use diagnose::WrongThing;
 
 /// How long a whole request may take. Admin calls are small; anything slower
 /// is a server or network problem, and CI must not hang on it.
@@ -45,6 +48,10 @@ pub enum ClientError {
     /// has an obvious remedy (start a server) that main prints as a hint.
     #[error("nothing is listening at {addr} (connection refused)")]
     Refused { addr: String },
+    /// The host name does not resolve: a typo, or a name only another
+    /// network knows.
+    #[error("cannot resolve the host name {host:?} of {addr}")]
+    UnknownHost { addr: String, host: String },
     #[error("no answer from {addr} within {}s", timeout.as_secs())]
     Timeout { addr: String, timeout: Duration },
     #[error("cannot reach the server at {addr}")]
@@ -52,6 +59,31 @@ pub enum ClientError {
         addr: String,
         #[source]
         source: reqwest::Error,
+    },
+    /// Something answered, but not scimctl's admin API: no error envelope,
+    /// not the expected JSON, or another protocol. Never "not found": a
+    /// script must not read a wrong address as "no such user".
+    #[error("{addr} is not a scimctl admin API ({seen})")]
+    NotScimctl {
+        addr: String,
+        /// What came back, in words ("HTTP 404 with an HTML body").
+        seen: String,
+        wrong: WrongThing,
+    },
+    /// The server refused the token (401) or what it may do (403). Names the
+    /// server and where the token came from, since the usual mistake is the
+    /// wrong one of either.
+    #[error(
+        "{addr} {} the API key{}: {message}",
+        if *status == StatusCode::UNAUTHORIZED { "refused" } else { "denied the request with" },
+        credential.as_deref().map(|c| format!(" from {c}")).unwrap_or_default()
+    )]
+    Denied {
+        status: StatusCode,
+        code: String,
+        message: String,
+        addr: String,
+        credential: Option<String>,
     },
     /// The server answered with an error; `message` is its explanation for
     /// people, shown as is.
@@ -61,13 +93,6 @@ pub enum ClientError {
         code: String,
         message: String,
     },
-    #[error("unexpected answer from {url} (HTTP {status}): not the expected JSON")]
-    Decode {
-        url: String,
-        status: StatusCode,
-        #[source]
-        source: serde_json::Error,
-    },
 }
 
 /// A client for one server, authenticated with one API token.
@@ -76,20 +101,43 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     verbose: bool,
+    /// Where the token came from, for 401/403 errors.
+    credential: Option<String>,
+}
+
+/// A reqwest client builder on the binary's one TLS stack, rustls on ring
+/// (sqlx's too): reqwest's own default provider is aws-lc, a second and
+/// much heavier C library to build. Everything that builds an HTTP client
+/// starts here.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    // A process has one default provider: a second install is refused,
+    // and the first one stands.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 impl Client {
     /// A client for the server at `addr` (`http://host:port`, optionally with
     /// a path prefix; a bare `host:port` means `http://`).
     pub fn new(addr: &str, token: &Secret) -> Result<Self, ClientError> {
-        let base = parse_addr(addr)?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| ClientError::InvalidToken)?;
         // Keeps the token out of reqwest's Debug output and any header dump.
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
-        let http = reqwest::Client::builder()
+        Self::build(addr, headers)
+    }
+
+    /// A client that sends no token: to ask whether a scimctl server answers
+    /// at an address without handing it any credential (`auth status`).
+    pub fn anonymous(addr: &str) -> Result<Self, ClientError> {
+        Self::build(addr, HeaderMap::new())
+    }
+
+    fn build(addr: &str, headers: HeaderMap) -> Result<Self, ClientError> {
+        let base = parse_addr(addr)?;
+        let http = http_builder()
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .timeout(REQUEST_TIMEOUT)
@@ -100,12 +148,20 @@ impl Client {
             http,
             base,
             verbose: false,
+            credential: None,
         })
     }
 
     /// Log each request and its answer on stderr (`--verbose`).
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    /// Name where the token came from in authentication errors ("the
+    /// SCIMCTL_TOKEN environment variable", a file path, …).
+    pub fn credential(mut self, credential: impl Into<String>) -> Self {
+        self.credential = Some(credential.into());
         self
     }
 
@@ -430,16 +486,26 @@ impl Client {
         self.log(|| format!("> {method} {url}"));
         let response = request.send().await.map_err(|err| self.network(err))?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = response.bytes().await.map_err(|err| self.network(err))?;
         self.log(|| format!("< {status} ({} ms)", started.elapsed().as_millis()));
         if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
-                url: url.to_string(),
-                status,
-                source,
+            serde_json::from_slice(&bytes).map_err(|err| {
+                let (seen, wrong) = diagnose::unexpected_success(
+                    &self.base,
+                    status,
+                    content_type.as_deref(),
+                    &bytes,
+                    &err,
+                );
+                self.not_scimctl(seen, wrong)
             })
         } else {
-            Err(api_error(status, &url, &bytes))
+            Err(self.api_error(status, content_type.as_deref(), &bytes))
         }
     }
 
@@ -448,6 +514,48 @@ impl Client {
     fn log(&self, line: impl FnOnce() -> String) {
         if self.verbose {
             let _ = writeln!(io::stderr(), "{}", line());
+        }
+    }
+
+    fn not_scimctl(&self, seen: String, wrong: WrongThing) -> ClientError {
+        ClientError::NotScimctl {
+            addr: self.addr().to_owned(),
+            seen,
+            wrong,
+        }
+    }
+
+    /// The server's own explanation when it sent one (`ErrorBody`);
+    /// otherwise whatever answered is not scimctl's admin API.
+    fn api_error(
+        &self,
+        status: StatusCode,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> ClientError {
+        let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) else {
+            let (seen, wrong) = diagnose::answer(&self.base, status, content_type, body);
+            return self.not_scimctl(seen, wrong);
+        };
+        if diagnose::is_unrouted(status, &error.message) {
+            return self.not_scimctl(
+                format!("a scimctl server there answered {}", error.message),
+                diagnose::wrong_path(&self.base),
+            );
+        }
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return ClientError::Denied {
+                status,
+                code: error.code,
+                message: error.message,
+                addr: self.addr().to_owned(),
+                credential: self.credential.clone(),
+            };
+        }
+        ClientError::Api {
+            status,
+            code: error.code,
+            message: error.message,
         }
     }
 
@@ -460,34 +568,16 @@ impl Client {
                 addr,
                 timeout: REQUEST_TIMEOUT,
             }
+        } else if let Some((seen, wrong)) = diagnose::transport(&self.base, &err) {
+            self.not_scimctl(seen, wrong)
+        } else if diagnose::is_unknown_host(&err) {
+            ClientError::UnknownHost {
+                addr,
+                host: self.base.host_str().unwrap_or_default().to_owned(),
+            }
         } else {
             ClientError::Network { addr, source: err }
         }
-    }
-}
-
-/// The server's own explanation when it sent one (`ErrorBody`); otherwise
-/// the status and the start of whatever came back (a proxy's HTML page).
-fn api_error(status: StatusCode, url: &Url, body: &[u8]) -> ClientError {
-    if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
-        return ClientError::Api {
-            status,
-            code: error.code,
-            message: error.message,
-        };
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let mut message = format!("HTTP {status} from {url}");
-    if !text.is_empty() {
-        let snippet: String = text.chars().take(200).collect();
-        message.push_str(": ");
-        message.push_str(&snippet);
-    }
-    ClientError::Api {
-        status,
-        code: format!("http_{}", status.as_u16()),
-        message,
     }
 }
 
@@ -503,6 +593,24 @@ fn is_connection_refused(err: &reqwest::Error) -> bool {
         source = cause.source();
     }
     false
+}
+
+/// Whether two addresses name the same server: compared as URLs, so the
+/// scheme and host case, a default port (`:443` on https) and a trailing
+/// slash make no difference, while another scheme, host, port or path does.
+/// Host names are not resolved: `localhost` and `127.0.0.1` differ.
+pub fn same_server(a: &str, b: &str) -> bool {
+    match (normalize_addr(a), normalize_addr(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The canonical spelling of an address: [`parse_addr`]'s URL (lowercase
+/// scheme and host, no default port) without a trailing slash.
+pub fn normalize_addr(addr: &str) -> Result<String, ClientError> {
+    let url = parse_addr(addr)?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Checks an address and makes it a base URL. A bare `host:port` gets
@@ -599,15 +707,59 @@ mod tests {
 
     #[test]
     fn error_bodies_become_the_servers_message() {
-        let url = Url::parse("http://h/admin/v1/keys").expect("url");
+        let c = client("http://h:8080").credential("the SCIMCTL_TOKEN environment variable");
         let body = br#"{"error":{"code":"forbidden","message":"key lacks scope keys:manage"}}"#;
-        let err = api_error(StatusCode::FORBIDDEN, &url, body);
-        assert_eq!(err.to_string(), "key lacks scope keys:manage");
-        let err = api_error(StatusCode::BAD_GATEWAY, &url, b"<html>bad gateway</html>");
+        let err = c.api_error(StatusCode::FORBIDDEN, Some("application/json"), body);
         assert_eq!(
             err.to_string(),
-            "HTTP 502 Bad Gateway from http://h/admin/v1/keys: <html>bad gateway</html>"
+            "http://h:8080 denied the request with the API key from the SCIMCTL_TOKEN \
+             environment variable: key lacks scope keys:manage"
         );
+        let body = br#"{"error":{"code":"not_found","message":"no user bob"}}"#;
+        let err = c.api_error(StatusCode::NOT_FOUND, None, body);
+        assert_eq!(err.to_string(), "no user bob");
+        assert!(matches!(err, ClientError::Api { .. }));
+    }
+
+    #[test]
+    fn answers_that_are_not_the_envelope_are_not_scimctl() {
+        let c = client("http://h:8080");
+        let err = c.api_error(
+            StatusCode::BAD_GATEWAY,
+            Some("text/html"),
+            b"<html>bad gateway</html>",
+        );
+        assert_eq!(
+            err.to_string(),
+            "http://h:8080 is not a scimctl admin API (HTTP 502 with an HTML body)"
+        );
+        let body = br#"{"error":{"code":"not_found","message":"no such endpoint: GET /x/admin/v1/whoami"}}"#;
+        let err = client("http://h:8080/x").api_error(StatusCode::NOT_FOUND, None, body);
+        assert!(
+            matches!(&err, ClientError::NotScimctl { wrong: WrongThing::WrongPath { suggest }, .. } if suggest == "http://h:8080"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn addresses_compare_normalised() {
+        for (a, b) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/"),
+            ("HTTPS://Scim.Example.com:443", "https://scim.example.com"),
+            ("http://example.com:80/", "example.com"),
+            ("https://example.com/admin/", "https://example.com/admin"),
+        ] {
+            assert!(same_server(a, b), "{a} = {b}");
+        }
+        for (a, b) in [
+            ("http://example.com", "https://example.com"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8081"),
+            ("http://localhost:8080", "http://127.0.0.1:8080"),
+            ("https://example.com/a", "https://example.com/b"),
+            ("", ""),
+        ] {
+            assert!(!same_server(a, b), "{a} != {b}");
+        }
     }
 
     #[tokio::test]

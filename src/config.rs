@@ -181,6 +181,10 @@ pub fn resolve(
     flag_profile: Option<&str>,
     config: &Config,
 ) -> Result<Resolved, ConfigError> {
+    // An empty value (`SCIMCTL_ADDR=` in a script) means unset, as an
+    // empty SCIMCTL_TOKEN does: never "the empty address".
+    let flag_addr = flag_addr.filter(|addr| !addr.trim().is_empty());
+    let flag_profile = flag_profile.filter(|profile| !profile.trim().is_empty());
     let profile = flag_profile
         .or(config.default_profile.as_deref())
         .unwrap_or(DEFAULT_PROFILE)
@@ -251,8 +255,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_mean_unset() {
+        let cfg = config(TWO_PROFILES);
+        let r = resolve(Some(""), Some(" "), &cfg).expect("resolve");
+        assert_eq!(r.profile, "prod");
+        assert_eq!(r.addr, "https://scim.example.com");
+        assert_eq!(r.addr_source, AddrSource::Profile("prod".into()));
+    }
+
+    #[test]
     fn odd_profile_names_are_refused() {
-        for bad in ["", "a b", "x/y", "p]"] {
+        for bad in ["a b", "x/y", "p]"] {
             assert!(
                 resolve(None, Some(bad), &Config::default()).is_err(),
                 "{bad:?}"

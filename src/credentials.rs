@@ -82,6 +82,22 @@ pub enum CredentialsError {
         profile_flag(profile)
     )]
     NotLoggedIn { profile: String },
+    /// The stored token was about to go to another server than the one it
+    /// was stored for: nothing was sent (DESIGN: a stored token is only ever
+    /// sent to the address it was stored for).
+    #[error(
+        "the API key stored for profile {profile:?} is for {stored_for}, not {asked} (from \
+         --addr or SCIMCTL_ADDR); a stored key is only sent to the address it was stored for, \
+         so nothing was sent. Drop --addr and unset SCIMCTL_ADDR to use the profile's address; \
+         run `scimctl login --addr {asked} --profile NAME` to store a key for {asked} under its \
+         own profile; or set SCIMCTL_TOKEN to send a key there explicitly"
+    )]
+    OtherAddress {
+        profile: String,
+        /// The profile's address (the default one when config.toml has none).
+        stored_for: String,
+        asked: String,
+    },
     /// Only when config.toml asks for the keyring explicitly; otherwise a
     /// failing keyring means the file.
     #[error("the OS keyring is not available (config.toml sets credential_store = \"keyring\")")]
@@ -137,6 +153,13 @@ pub fn token_from_env() -> Option<Secret> {
         .ok()
         .filter(|token| !token.trim().is_empty())
         .map(|token| Secret::new(token.trim()))
+}
+
+/// The profiles with a token in the credentials file in `config_dir`
+/// (keyring entries cannot be listed; callers ask per profile).
+pub fn file_profiles(config_dir: &Path) -> Result<Vec<String>, CredentialsError> {
+    let file = read_file(&config_dir.join(CREDENTIALS_FILE))?;
+    Ok(file.profiles.into_keys().collect())
 }
 
 /// The stored token of one profile.

@@ -19,6 +19,7 @@ use crate::api::scope::Scope;
 
 pub mod allowlist;
 pub mod audit;
+pub mod auth;
 pub mod groups;
 pub mod jq;
 pub mod keys;
@@ -234,6 +235,10 @@ pub struct Output {
     /// `--quiet` drops them.
     pub notes: Vec<Note>,
     pub answer: Answer,
+    /// An error to report once the data is shown: for a report that is
+    /// itself the answer to "what is wrong" (`auth status`), whose exit code
+    /// the error decides.
+    pub failure: Option<anyhow::Error>,
 }
 
 impl Output {
@@ -266,6 +271,12 @@ impl Output {
 
     pub fn warn(mut self, text: impl Into<String>) -> Self {
         self.notes.push(Note::Warning(text.into()));
+        self
+    }
+
+    /// Fails the command with `err` after showing the data.
+    pub fn fail(mut self, err: anyhow::Error) -> Self {
+        self.failure = Some(err);
         self
     }
 }

@@ -50,7 +50,58 @@ pub fn completions(args: CompletionsArgs) -> Output {
 pub fn completion(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut completion_command(), BIN, &mut out);
+    if shell == Shell::Bash {
+        out = with_colon_words(&String::from_utf8_lossy(&out)).into_bytes();
+    }
     out
+}
+
+/// Values such as `users:read` hold a colon, and bash splits the words it
+/// hands a completion function at colons (`COMP_WORDBREAKS`), so clap's
+/// bash function sees `users`, `:` and `` and offers nothing (zsh and fish
+/// scripts escape the colon and need nothing). This wrapper joins the words
+/// back before calling it, and answers with what follows the word's last
+/// colon, which is the part bash replaces. (From the words alone a colon
+/// typed before a space, `users: --name`, cannot be told from one inside a
+/// word; it joins too, which only matters for completing that word.)
+const BASH_COLON_WRAPPER: &str = r#"
+_scimctl_colons() {
+    local -a words=()
+    local i glue=0 cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
+            words[-1]+=:
+            glue=1
+        elif ((glue)); then
+            words[-1]+=${COMP_WORDS[i]}
+            glue=0
+        else
+            words+=("${COMP_WORDS[i]}")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    local cur=${words[cword]} prev=${words[cword - 1]}
+    COMP_WORDS=("${words[@]}")
+    COMP_CWORD=$cword
+    _scimctl "$1" "$cur" "$prev"
+    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local before_colon=${cur%"${cur##*:}"}
+        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
+    fi
+}
+"#;
+
+fn with_colon_words(script: &str) -> String {
+    let registered = script.replace("complete -F _scimctl ", "complete -F _scimctl_colons ");
+    assert_ne!(
+        registered, script,
+        "clap_complete's bash script no longer registers `complete -F _scimctl`"
+    );
+    let registration = registered
+        .find("\nif [[ \"${BASH_VERSINFO[0]}\" -eq 4")
+        .unwrap_or(registered.len());
+    let (functions, rest) = registered.split_at(registration);
+    format!("{functions}{BASH_COLON_WRAPPER}{rest}")
 }
 
 /// The command line minus hidden subcommands: clap_complete completes those

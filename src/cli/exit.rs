@@ -11,6 +11,9 @@ use crate::config::ConfigError;
 use crate::credentials::CredentialsError;
 use crate::output::RenderError;
 
+/// The admin API's error code for a resource that does not exist.
+const NOT_FOUND_CODE: &str = "not_found";
+
 /// What the process exits with. Scripts branch on these, so they never change
 /// meaning (DESIGN, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,23 +60,26 @@ pub fn classify(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if let Some(err) = cause.downcast_ref::<ClientError>() {
             return match err {
-                ClientError::Api { status, .. } => match *status {
+                ClientError::Api { status, code, .. } => match *status {
                     StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Exit::Denied,
-                    StatusCode::NOT_FOUND => Exit::NotFound,
+                    // Only scimctl's own "no such thing": anything else that
+                    // says 404 is a wrong address, not an answer.
+                    StatusCode::NOT_FOUND if code == NOT_FOUND_CODE => Exit::NotFound,
                     // The server rejected what the operator typed (a value the
                     // CLI cannot check itself): a usage error, not a failure.
                     StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Exit::Usage,
                     _ => Exit::Failure,
                 },
+                ClientError::Denied { .. } => Exit::Denied,
                 ClientError::InvalidAddress { .. } | ClientError::InvalidToken => Exit::Usage,
                 _ => Exit::Failure,
             };
         }
         if let Some(err) = cause.downcast_ref::<CredentialsError>() {
             return match err {
-                CredentialsError::NotLoggedIn { .. } | CredentialsError::TooOpen { .. } => {
-                    Exit::Denied
-                }
+                CredentialsError::NotLoggedIn { .. }
+                | CredentialsError::TooOpen { .. }
+                | CredentialsError::OtherAddress { .. } => Exit::Denied,
                 _ => Exit::Failure,
             };
         }
@@ -105,11 +111,23 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         .find_map(|cause| cause.downcast_ref::<ClientError>())
         .and_then(|err| match err {
             ClientError::Refused { .. } => Some(
-                "start a local server with `scimctl server --dev`, or point --addr \
-                 (or SCIMCTL_ADDR, or the profile) at a running one"
+                "check the address and port (--addr, SCIMCTL_ADDR or the profile's; \
+                 `scimctl auth status` shows which is in use) and that `scimctl server` runs \
+                 there; to try locally, start one with `scimctl server --dev`"
                     .to_owned(),
             ),
-            // None for 401/403: the server's message already says what to do.
+            ClientError::UnknownHost { .. } => Some(
+                "check the host name for typos (--addr, SCIMCTL_ADDR or the profile's \
+                 address), and that this machine's DNS (or /etc/hosts) knows it"
+                    .to_owned(),
+            ),
+            ClientError::NotScimctl { wrong, .. } => Some(wrong.hint()),
+            ClientError::Denied { status, .. } if *status == StatusCode::UNAUTHORIZED => Some(
+                "log in again with a live key (`scimctl login --addr URL [--profile NAME]`), \
+                 or set SCIMCTL_TOKEN; `scimctl auth status` shows what is in use"
+                    .to_owned(),
+            ),
+            // None for 403: the server's message already says what is missing.
             _ => None,
         })
 }
@@ -141,7 +159,14 @@ mod tests {
     fn api_statuses_map_to_the_documented_exit_codes() {
         assert_eq!(classify(&api(401)), Exit::Denied);
         assert_eq!(classify(&api(403)), Exit::Denied);
-        assert_eq!(classify(&api(404)), Exit::NotFound);
+        let not_found = anyhow::Error::new(ClientError::Api {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found".to_owned(),
+            message: "no user bob".to_owned(),
+        });
+        assert_eq!(classify(&not_found), Exit::NotFound);
+        // A 404 that is not scimctl's "not_found" is no answer about a thing.
+        assert_eq!(classify(&api(404)), Exit::Failure);
         assert_eq!(classify(&api(400)), Exit::Usage);
         assert_eq!(classify(&api(500)), Exit::Failure);
         assert_eq!(classify(&api(409)), Exit::Failure);
@@ -161,6 +186,16 @@ mod tests {
         .expect_err("is an error");
         assert_eq!(classify(&refused), Exit::Failure);
         assert!(hint(&refused).is_some_and(|h| h.contains("scimctl server --dev")));
+
+        let wrong = anyhow::Error::new(ClientError::NotScimctl {
+            addr: "http://h/scim/v2".into(),
+            seen: "HTTP 404 with a SCIM error: x".into(),
+            wrong: crate::client::WrongThing::ScimBase {
+                suggest: "http://h".into(),
+            },
+        });
+        assert_eq!(classify(&wrong), Exit::Failure);
+        assert!(hint(&wrong).is_some_and(|h| h.contains("use http://h")));
     }
 
     #[test]

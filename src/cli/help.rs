@@ -83,6 +83,29 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "auth status",
+        &[
+            ex(
+                "scimctl auth status",
+                "Which profile, server and key are in use, and whether they work",
+            ),
+            ex(
+                "scimctl auth status --profile prod -o json",
+                "The same for the prod profile, for a script (exit 4 if refused, 1 if unreachable)",
+            ),
+        ],
+    ),
+    (
+        "profiles list",
+        &[
+            ex(
+                "scimctl profiles list",
+                "Every profile, its address and whether a key is stored; * marks the one in use",
+            ),
+            ex("scimctl profiles list -o json", "The same, for a script"),
+        ],
+    ),
+    (
         "keys create",
         &[
             ex(
@@ -385,11 +408,18 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
 
 /// The environment variables the CLI reads.
 pub const ENVIRONMENT: &[(&str, &str)] = &[
-    ("SCIMCTL_ADDR", "Server address, as --addr"),
-    ("SCIMCTL_PROFILE", "Profile, as --profile"),
+    (
+        "SCIMCTL_ADDR",
+        "Server address, as --addr; empty means unset",
+    ),
+    (
+        "SCIMCTL_PROFILE",
+        "Profile, as --profile; empty means unset",
+    ),
     (
         "SCIMCTL_TOKEN",
-        "API token; wins over the one `scimctl login` stored",
+        "API token; wins over the one `scimctl login` stored, and is sent to whatever \
+         address is in use (a stored key only goes to its profile's address); empty means unset",
     ),
     ("NO_COLOR", "Set to anything to turn colours off"),
 ];
@@ -411,14 +441,22 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "success"),
     (
         "1",
-        "error: the server, the network, or something unexpected",
+        "error: the server, the network, an address that is not a scimctl server (a web \
+         page, the SCIM base URL, https to plain HTTP), or something unexpected",
     ),
     (
         "2",
         "usage: a bad flag or value, or a confirmation that needs --yes",
     ),
-    ("3", "not found"),
-    ("4", "not logged in, key rejected, or permission denied"),
+    (
+        "3",
+        "not found (scimctl's own answer that there is no such thing)",
+    ),
+    (
+        "4",
+        "not logged in, key rejected, or permission denied; also a stored key that --addr or \
+         SCIMCTL_ADDR would send to another server than the one it was stored for (nothing is sent)",
+    ),
     ("5", "a check answered \"no\""),
 ];
 

@@ -44,7 +44,9 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<Output> {
     let who = client
         .whoami()
         .await
-        .with_context(|| format!("{addr} did not accept the API key; nothing was saved"))?;
+        // The cause says why: a refused key, or an address that is not a
+        // scimctl server at all.
+        .with_context(|| format!("cannot log in to {addr}; nothing was saved"))?;
 
     let config_path = config::save_profile_addr(&settings.config_dir, &profile, client.addr())?;
     ctx.debug(|| format!("saved the address in {}", config_path.display()));

@@ -4,6 +4,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod auth;
 pub mod docs;
 pub mod exit;
 pub mod groups;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod listing;
 pub mod locks;
 pub mod login;
+pub mod profiles;
 pub mod recover;
 pub mod roles;
 pub mod server;
@@ -58,6 +60,11 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
     /// Server address [default: the profile's, else http://127.0.0.1:8080]
+    ///
+    /// A key stored by `scimctl login` is only sent to its profile's
+    /// address: with another address the command stops before sending
+    /// anything (exit 4), unless SCIMCTL_TOKEN gives the key explicitly.
+    /// Empty means unset.
     #[arg(
         long,
         global = true,
@@ -222,6 +229,14 @@ pub enum Command {
     /// Show the API key in use: its id, name, scopes and expiry
     Whoami,
 
+    /// Show which profile, server and credential are in use, and whether they work
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+
+    /// List the configured profiles
+    #[command(subcommand)]
+    Profiles(profiles::ProfilesCommand),
+
     /// Create, list, show and revoke API keys
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -351,12 +366,17 @@ impl Context {
         })
     }
 
-    /// A client for the resolved server with the token in use.
+    /// A client for the resolved server with the token in use. A stored
+    /// token is refused (before anything is sent) when the address is not
+    /// the one it was stored for.
     pub async fn client(&self) -> anyhow::Result<(Client, Settings)> {
         let settings = self.settings()?;
         let (token, source) = settings.credentials().token().await?;
         self.debug(|| format!("token from {source}"));
-        let client = Client::new(&settings.resolved.addr, &token)?.verbose(self.global.verbose);
+        auth::check_binding(&settings, &source)?;
+        let client = Client::new(&settings.resolved.addr, &token)?
+            .verbose(self.global.verbose)
+            .credential(auth::credential_label(&source, &settings.resolved.profile));
         Ok((client, settings))
     }
 
@@ -435,6 +455,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Login(args) => login::login(&ctx, args).await?,
         Command::Logout => login::logout(&ctx).await?,
         Command::Whoami => whoami::run(&ctx).await?,
+        Command::Auth(command) => auth::run(&ctx, command).await?,
+        Command::Profiles(command) => profiles::run(&ctx, command).await?,
         Command::Keys(command) => keys::run(&ctx, command).await?,
         Command::Provisioning(command) => {
             settings::toggle(&ctx, Toggle::AutoProvisioning, command).await?
@@ -455,6 +477,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::GenerateDocs(args) => docs::generate(args)?,
     };
     let answer = output::emit(&output, &ctx.global.view(), ctx.global.quiet)?;
+    if let Some(failure) = output.failure {
+        return Err(failure);
+    }
     Ok(match answer {
         Answer::Yes => Exit::Success,
         Answer::No => Exit::No,

@@ -4,10 +4,12 @@
 
 pub mod allowlist;
 pub mod audit;
+mod connect;
 pub mod groups;
 pub mod keys;
 pub mod locks;
 pub mod roles;
+mod schema;
 pub mod scim_query;
 pub mod scim_search;
 pub mod sessions;
@@ -22,12 +24,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor};
 use time::OffsetDateTime;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 /// A transaction: a change and its audit entry commit or roll back together.
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -36,9 +34,11 @@ pub type Conn = sqlx::AnyConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot connect to the database {url}")]
+    /// `problem` says what went wrong and what to check, in words.
+    #[error("cannot open the database {url}: {problem}")]
     Connect {
         url: DatabaseUrl,
+        problem: String,
         #[source]
         source: sqlx::Error,
     },
@@ -232,18 +232,16 @@ impl Store {
     /// database are safe: the migrator takes an advisory lock.
     pub async fn connect(url: &DatabaseUrl) -> Result<Store, StoreError> {
         install_default_drivers();
-        let connect_error = |source| StoreError::Connect {
-            url: url.clone(),
-            source,
-        };
         let pools = match url.backend() {
             Backend::Sqlite => {
                 let raw = url.as_str();
-                if let Some(path) = sqlite_path(raw) {
-                    make_private(&path).map_err(|source| StoreError::Connect {
-                        url: url.clone(),
-                        source: sqlx::Error::Io(source),
-                    })?;
+                let path = sqlite_path(raw);
+                let connect_error = |source| match &path {
+                    Some(path) => connect::sqlite_error(url, path, source),
+                    None => connect::sqlite_error(url, std::path::Path::new(":memory:"), source),
+                };
+                if let Some(path) = &path {
+                    make_private(path).map_err(|err| connect_error(sqlx::Error::Io(err)))?;
                 }
                 let with_create = if raw.contains('?') {
                     raw.to_owned()
@@ -275,7 +273,7 @@ impl Store {
                     .map_err(connect_error)?;
                 // An in-memory database exists once per connection: its
                 // readers must be the writer.
-                let readers = match sqlite_path(raw) {
+                let readers = match &path {
                     Some(_) => options(SQLITE_READERS)
                         .connect(&with_create)
                         .await
@@ -285,6 +283,8 @@ impl Store {
                 Pools { readers, writer }
             }
             Backend::Postgres => {
+                connect::probe_postgres(url).await?;
+                let connect_error = |source| connect::postgres_error(url, source);
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
@@ -297,11 +297,7 @@ impl Store {
                 }
             }
         };
-        let migrator = match url.backend() {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pools.writer).await?;
+        schema::migrator(url.backend()).run(&pools.writer).await?;
         let store = Store {
             pools,
             backend: url.backend(),

@@ -56,7 +56,7 @@ both_backends! {
             targets.push((user.clone(), user_id.to_owned(), group_id.to_owned()));
         }
 
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let client = scimctl::client::http_builder().timeout(Duration::from_secs(60)).build().expect("client");
         let (a, b) = (server.addr.clone(), replica.addr.clone());
         let minted: Vec<String> = server.block_on(async {
             let mut minted = Vec::new();

@@ -33,7 +33,7 @@ fn wrong_secret(token: &str) -> String {
 
 /// A client whose requests leave from `source` (a loopback address).
 fn client_from(source: &str) -> reqwest::Client {
-    reqwest::Client::builder()
+    scimctl::client::http_builder()
         .local_address(Some(source.parse().expect("address")))
         .timeout(Duration::from_secs(60))
         .build()

@@ -6,6 +6,7 @@ mod support;
 mod allowlist;
 mod atomicity;
 mod audit;
+mod cli_auth;
 mod deprovision_race;
 mod directory_cli;
 mod harness;

@@ -51,7 +51,7 @@ impl OtherReplica {
         process.stderr_until("scimctl server listening on");
         OtherReplica {
             addr: format!("http://{listen}"),
-            http: reqwest::Client::builder()
+            http: scimctl::client::http_builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("an HTTP client"),

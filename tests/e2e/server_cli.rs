@@ -201,6 +201,115 @@ fn server_without_a_database_says_what_to_pass() {
     );
 }
 
+/// `scimctl server --database URL` that cannot start: its exit code and
+/// what it says on stderr.
+fn failed_start(url: &str) -> (Option<i32>, String) {
+    let output = bare_cli()
+        .args(["server", "--database", url, "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run server");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_sqlite_path_that_cannot_be_made_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let database = file.join("scimctl.db");
+    let (code, message) = failed_start(&format!("sqlite://{}", database.display()));
+    assert_eq!(code, Some(1), "{message}");
+    assert!(
+        message.contains(&database.display().to_string())
+            && message.contains("a file is in the way"),
+        "{message}"
+    );
+    assert!(!database.exists());
+}
+
+#[test]
+fn a_missing_sqlite_directory_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = dir.path().join("var/lib/scimctl/scimctl.db");
+    let url = format!("sqlite://{}", database.display());
+    let mut server = ServerProcess::start(&["--database", &url, "--listen", "127.0.0.1:0"]);
+    server.stderr_until("scimctl server listening on");
+    assert!(database.exists());
+}
+
+#[test]
+fn postgres_refusing_connections_is_said_at_once_with_the_address() {
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let started = Instant::now();
+    let (code, message) = failed_start(&format!(
+        "postgres://scimctl:secret@127.0.0.1:{port}/scimctl"
+    ));
+    assert_eq!(code, Some(1), "{message}");
+    assert!(
+        message.contains(&format!("nothing accepts connections at 127.0.0.1:{port}"))
+            && message.contains("Is PostgreSQL running"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret"),
+        "the password stays out: {message}"
+    );
+    // The pool alone retried until its 10 s acquire timeout; one attempt
+    // answers in milliseconds. A loose bound: this is about not retrying.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn postgres_that_never_answers_is_given_up_on_within_seconds() {
+    // Accepts the connection, then says nothing, as a silently dropping
+    // firewall or a hung server would.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let holder = std::thread::spawn(move || listener.accept().map(|(socket, _)| socket));
+    let (code, message) = failed_start(&format!(
+        "postgres://scimctl:secret@127.0.0.1:{port}/scimctl"
+    ));
+    assert_eq!(code, Some(1), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port} did not answer within 5 s")),
+        "{message}"
+    );
+    drop(holder.join());
+}
+
+#[test]
+fn something_else_on_the_postgres_port_is_told_apart() {
+    // An HTTP server where PostgreSQL was expected.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let responder = std::thread::spawn(move || {
+        use std::io::Write as _;
+        if let Ok((mut socket, _)) = listener.accept() {
+            let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    let (code, message) = failed_start(&format!(
+        "postgres://scimctl:secret@127.0.0.1:{port}/scimctl"
+    ));
+    assert_eq!(code, Some(1), "{message}");
+    assert!(
+        message.contains("does not speak PostgreSQL's protocol"),
+        "{message}"
+    );
+    drop(responder.join());
+}
+
 #[test]
 fn server_logs_to_a_pipe_carry_no_colour_codes() {
     // stderr is a pipe here, as it is for a file or journald; debug logging

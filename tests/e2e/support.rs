@@ -160,7 +160,7 @@ impl TestServer {
             let _ = shutdown_rx.await;
         }));
 
-        let client = reqwest::Client::builder()
+        let client = scimctl::client::http_builder()
             .timeout(TIMEOUT)
             .build()
             .expect("build the harness's HTTP client");
@@ -566,7 +566,7 @@ impl Replica {
             token: server.root_token.clone(),
             shutdown: Some(shutdown),
             task: Some(task),
-            http: reqwest::Client::builder()
+            http: scimctl::client::http_builder()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("build an HTTP client"),

@@ -1,0 +1,97 @@
+//! The schema migrations, embedded in the binary: the files under
+//! `migrations/<backend>/`, each named once here. sqlx's `migrate!` macro
+//! would find them by itself, but using it builds sqlx's drivers, SQLite
+//! and a TLS stack a second time, for the proc-macro; a test holds this list
+//! to the directories, so a new file cannot be forgotten.
+
+use std::borrow::Cow;
+
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::Backend;
+
+/// `(version, description, SQLite text, PostgreSQL text)`, in order. The
+/// description is the file name's, as `migrate!` derived it.
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+    (
+        1,
+        "keys and audit",
+        include_str!("migrations/sqlite/0001_keys_and_audit.sql"),
+        include_str!("migrations/postgres/0001_keys_and_audit.sql"),
+    ),
+    (
+        2,
+        "directory",
+        include_str!("migrations/sqlite/0002_directory.sql"),
+        include_str!("migrations/postgres/0002_directory.sql"),
+    ),
+    (
+        3,
+        "allowlist",
+        include_str!("migrations/sqlite/0003_allowlist.sql"),
+        include_str!("migrations/postgres/0003_allowlist.sql"),
+    ),
+    (
+        4,
+        "config version",
+        include_str!("migrations/sqlite/0004_config_version.sql"),
+        include_str!("migrations/postgres/0004_config_version.sql"),
+    ),
+    (
+        5,
+        "groups",
+        include_str!("migrations/sqlite/0005_groups.sql"),
+        include_str!("migrations/postgres/0005_groups.sql"),
+    ),
+];
+
+/// The migrations of `backend`, ready to run.
+pub fn migrator(backend: Backend) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The list matches the files: versions, descriptions and checksums, so
+    /// databases migrated by earlier builds (which used `migrate!`) accept
+    /// it, and a new file is not left out.
+    #[tokio::test]
+    async fn the_embedded_migrations_are_the_files() {
+        for (backend, dir) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("src/store/migrations")
+                .join(dir);
+            let files = Migrator::new(path).await.expect("read the migration files");
+            let embedded = migrator(backend);
+            let summary = |migrator: &Migrator| -> Vec<(i64, String, Vec<u8>)> {
+                migrator
+                    .iter()
+                    .map(|m| (m.version, m.description.to_string(), m.checksum.to_vec()))
+                    .collect()
+            };
+            assert_eq!(summary(&embedded), summary(&files), "{dir}");
+        }
+    }
+}
