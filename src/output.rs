@@ -174,7 +174,8 @@ impl Column {
     /// The name `--columns` and CSV headers use: the title in lower case,
     /// words joined by `-` (`LAST USED IP` is `last-used-ip`).
     pub fn name(&self) -> String {
-        self.title.to_lowercase().replace(' ', "-")
+        // Trimmed first: a marker column titled " " has no name, not "-".
+        self.title.trim().to_lowercase().replace(' ', "-")
     }
 }
 
