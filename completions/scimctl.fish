@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_scimctl_global_optspecs
-    string join \n addr= profile= o/output= yes q/quiet v/verbose h/help V/version
+    string join \n addr= profile= o/output= jq= columns= no-pager yes q/quiet v/verbose h/help V/version
 end
 
 function __fish_scimctl_needs_command
@@ -27,7 +27,12 @@ end
 complete -c scimctl -n "__fish_scimctl_needs_command" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_needs_command" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_needs_command" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_needs_command" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_needs_command" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_needs_command" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_needs_command" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_needs_command" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -59,8 +64,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l dev -d 'Throwaway server: SQLite in a fresh temporary directory, deleted on exit'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and not __fish_seen_subcommand_from recover help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -72,9 +82,14 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l new-admin-key -d 'Mint a new API key with every scope; its token is printed once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l clear-allowlist -d 'Empty the IP allowlist, so every address may connect again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_subcommand_from recover" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -84,8 +99,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand server; and __fish_seen_
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l token-stdin -d 'Read the API key from standard input (its first line)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand login" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -93,7 +113,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand login" -s h -l help -d '
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -101,7 +126,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand logout" -s h -l help -d 
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -109,7 +139,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand whoami" -s h -l help -d 
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -119,7 +154,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -129,7 +169,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand auth; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish_seen_subcommand_from list help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -139,7 +184,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and not __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -149,7 +199,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand profiles; and __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -177,7 +232,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -186,8 +246,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l all -d 'Include revoked keys'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -195,7 +260,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -203,8 +273,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l force -d 'Revoke even the key you are using, or the last live key that can manage keys (recovery then needs `scimctl server recover` on the host)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -217,7 +292,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -229,7 +309,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -237,7 +322,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -245,7 +335,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -257,7 +352,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -269,7 +369,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not 
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -277,7 +382,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fi
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from enable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -285,7 +395,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fi
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -297,7 +412,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and __fi
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __fish_seen_subcommand_from show set help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -308,7 +428,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and not __
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -316,7 +441,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -327,7 +457,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand default-role; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and not __fish_seen_subcommand_from list create delete help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -340,7 +475,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -360,7 +500,12 @@ sessions:introspect\t'ask whether a session token or API key is live, and for wh
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -368,7 +513,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -380,7 +530,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and not __fish_seen_subcommand_from list add remove replace check help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -395,7 +550,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -404,8 +564,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -413,8 +578,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -423,8 +593,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l force -d 'Make the change even if it shuts out the address you connect from'
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from replace" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -432,7 +607,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -446,7 +626,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -467,10 +652,15 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l active -d 'Only active users'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l inactive -d 'Only inactive users (deprovisioned, or deactivated by the IdP)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l pending -d 'Only users deactivated by the IdP whose access is not yet torn down'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -478,7 +668,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -490,8 +685,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l create-groups -d 'Create the --group groups that do not exist yet'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -500,8 +700,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l dry-run -d 'Show what would be removed, change nothing, and do not ask'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -509,7 +714,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -518,7 +728,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from reactivate" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -533,7 +748,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -546,7 +766,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -554,7 +779,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -565,7 +795,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and __fish_seen_
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and not __fish_seen_subcommand_from list remove help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -577,7 +812,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -585,7 +825,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -596,7 +841,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand locks; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and not __fish_seen_subcommand_from issue help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -607,7 +857,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -617,7 +872,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand sessions; and __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -625,7 +885,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand introspect" -s h -l help
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -644,8 +909,13 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s f -l follow -d 'Keep printing new entries as they are recorded, until Ctrl-C'
+complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
@@ -655,7 +925,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'"
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand completions" -s v -l verbose -d 'Print the settings in use and each request on stderr'

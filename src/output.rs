@@ -1,14 +1,17 @@
 //! Everything the CLI shows: commands return an `Output` (data plus notes)
 //! and this module renders it, as tables for people or as the API's own JSON
-//! for scripts. Data goes to stdout, notes to stderr. One mechanism: each
-//! API type implements [`Show`] in `output/<noun>.rs`; whole values, lists
-//! and streamed pages (`output::stream`) all render through it.
+//! (or YAML, CSV, or a `--jq` filter's results) for scripts. Data goes to
+//! stdout, through a pager for long tables on a terminal; notes go to
+//! stderr. One mechanism: each API type implements [`Show`] in
+//! `output/<noun>.rs`; whole values, lists and streamed pages
+//! (`output::stream`) all render through it.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 
 use comfy_table::{Attribute, Cell, ColumnConstraint, ContentArrangement, Table, Width, presets};
 use serde::Serialize;
+use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -18,8 +21,11 @@ pub mod allowlist;
 pub mod audit;
 pub mod auth;
 pub mod groups;
+pub mod jq;
 pub mod keys;
+mod layout;
 pub mod locks;
+pub mod pager;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
@@ -35,6 +41,67 @@ pub enum Format {
     /// The admin API's JSON, pretty-printed: lists as arrays, one object
     /// for a single resource
     Json,
+    /// The same data as JSON, as YAML: a list is one sequence
+    Yaml,
+    /// A header line, then a row per item: the table's columns (as named
+    /// by --columns), cells never truncated
+    Csv,
+}
+
+/// How a command's data is to be shown: the format and the global options
+/// that shape it (`-o`, `--jq`, `--columns`, `--no-pager`).
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// What to print; always [`Format::Json`] when `jq` is set.
+    pub format: Format,
+    /// `--jq`: print this filter's results instead of the JSON.
+    pub jq: Option<jq::Jq>,
+    /// `--columns`: the columns of a list's table or CSV, by name, in order.
+    pub columns: Option<Vec<String>>,
+    /// Whether a table may go through the pager (not `--no-pager`).
+    pub pager: bool,
+}
+
+impl View {
+    /// `format` with no other option: what tests and stderr plans use.
+    pub fn of(format: Format) -> Self {
+        View {
+            format,
+            ..View::default()
+        }
+    }
+
+    /// Whether output for `style` goes through the pager: tables only,
+    /// and only on a terminal (a pipe, a file or CI never pages).
+    pub fn pages(&self, style: Style) -> bool {
+        self.pager && self.format == Format::Table && self.jq.is_none() && style.tty
+    }
+}
+
+/// What can go wrong while printing data.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// stdout failed (a closed pipe is this, and main forgives it).
+    #[error("cannot write the output")]
+    Io(#[source] io::Error),
+    /// `--columns` named a column the listing does not have: a usage error.
+    #[error("{0}")]
+    Columns(String),
+    /// The `--jq` filter failed on the data (a type error, `error(…)`).
+    #[error("--jq: {0}")]
+    Jq(String),
+}
+
+impl From<io::Error> for RenderError {
+    fn from(err: io::Error) -> Self {
+        RenderError::Io(err)
+    }
+}
+
+impl From<serde_json::Error> for RenderError {
+    fn from(err: serde_json::Error) -> Self {
+        RenderError::Io(err.into())
+    }
 }
 
 /// The answer of a check (`users verify`, `introspect`, …). `No` is not an
@@ -60,23 +127,24 @@ pub trait Show: Serialize {
         Vec::new()
     }
 
+    /// This item's cells for CSV: its [`row`](Show::row), except where the
+    /// table shortens a cell for reading (a key's scopes, an audit entry's
+    /// details): a script gets them whole.
+    fn csv_row(&self) -> Vec<String> {
+        self.row()
+    }
+
     /// This item on its own, for people.
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()>;
 
-    /// A whole list, for people: a row per item under the columns, wrapped
-    /// to the terminal. An empty list prints nothing (the command says so
-    /// on stderr).
-    fn write_list(items: &[Self], out: &mut dyn Write, style: Style) -> io::Result<()>
+    /// The columns (indexes into [`COLUMNS`](Show::COLUMNS)) a list of
+    /// `items` shows when `--columns` does not say: all of them, unless a
+    /// type leaves out columns that would be empty for every item.
+    fn default_columns(_items: &[Self]) -> Vec<usize>
     where
         Self: Sized,
     {
-        if items.is_empty() {
-            return Ok(());
-        }
-        table(
-            out,
-            list_table(Self::COLUMNS, items.iter().map(Self::row), style),
-        )
+        (0..Self::COLUMNS.len()).collect()
     }
 }
 
@@ -94,13 +162,70 @@ impl Column {
         Column { title, whole: true }
     }
 
-    /// A free-text column, which wraps first on a narrow terminal.
+    /// A free-text column, which is cut short (with `…`) first on a narrow
+    /// terminal.
     pub const fn free(title: &'static str) -> Self {
         Column {
             title,
             whole: false,
         }
     }
+
+    /// The name `--columns` and CSV headers use: the title in lower case,
+    /// words joined by `-` (`LAST USED IP` is `last-used-ip`).
+    pub fn name(&self) -> String {
+        // Trimmed first: a marker column titled " " has no name, not "-".
+        self.title.trim().to_lowercase().replace(' ', "-")
+    }
+}
+
+/// The columns `wanted` names (`--columns`), in its order, as indexes into
+/// `columns`; `default` when it names none. Names match case-insensitively,
+/// with `_` or a space for `-`. An unknown name is an error listing the
+/// valid ones.
+pub fn pick_columns(
+    columns: &[Column],
+    wanted: Option<&[String]>,
+    default: Vec<usize>,
+) -> Result<Vec<usize>, RenderError> {
+    let Some(wanted) = wanted else {
+        return Ok(default);
+    };
+    let names: Vec<String> = columns.iter().map(Column::name).collect();
+    if names.is_empty() {
+        return Err(RenderError::Columns(
+            "--columns: this command's output has no columns to choose from".to_owned(),
+        ));
+    }
+    wanted
+        .iter()
+        .map(|name| {
+            let key = name.trim().to_lowercase().replace(['_', ' '], "-");
+            names.iter().position(|n| *n == key).ok_or_else(|| {
+                RenderError::Columns(format!(
+                    "--columns: no column {name:?} here; the columns are: {}",
+                    names.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The columns `view` shows for a list of `items`.
+fn columns_for<T: Show>(items: &[T], view: &View) -> Result<Vec<usize>, RenderError> {
+    pick_columns(
+        T::COLUMNS,
+        view.columns.as_deref(),
+        T::default_columns(items),
+    )
+}
+
+/// `row`'s cells in `columns`, in that order.
+fn select(row: Vec<String>, columns: &[usize]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|&index| row.get(index).cloned().unwrap_or_default())
+        .collect()
 }
 
 /// What a command hands back for showing.
@@ -201,30 +326,82 @@ impl fmt::Debug for Data {
 
 /// [`Show`] with the type erased, so an [`Output`] can hold any of them.
 trait Render {
-    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()>;
+    fn render(&self, out: &mut dyn Write, view: &View, style: Style) -> Result<(), RenderError>;
 }
 
 struct One<T>(T);
 
 impl<T: Show> Render for One<T> {
-    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()> {
-        write_one(out, &self.0, format, style)
+    fn render(&self, out: &mut dyn Write, view: &View, style: Style) -> Result<(), RenderError> {
+        if let Some(jq) = &view.jq {
+            return jq.run(&serde_json::to_vec(&self.0)?, out);
+        }
+        match view.format {
+            Format::Csv if !T::COLUMNS.is_empty() => {
+                let columns = columns_for(std::slice::from_ref(&self.0), view)?;
+                Ok(csv_rows(out, T::COLUMNS, &columns, [self.0.csv_row()])?)
+            }
+            format => Ok(write_one(out, &self.0, format, style)?),
+        }
     }
 }
 
 struct Many<T>(Vec<T>);
 
 impl<T: Show> Render for Many<T> {
-    fn render(&self, out: &mut dyn Write, format: Format, style: Style) -> io::Result<()> {
-        match format {
-            Format::Json => json(out, &self.0),
-            Format::Table => T::write_list(&self.0, out, style),
+    fn render(&self, out: &mut dyn Write, view: &View, style: Style) -> Result<(), RenderError> {
+        if let Some(jq) = &view.jq {
+            return jq.run(&serde_json::to_vec(&self.0)?, out);
         }
+        match view.format {
+            Format::Json => json(out, &self.0)?,
+            Format::Yaml => yaml(out, &self.0)?,
+            Format::Csv => {
+                let columns = columns_for(&self.0, view)?;
+                csv_rows(out, T::COLUMNS, &columns, self.0.iter().map(Show::csv_row))?;
+            }
+            Format::Table => {
+                let columns = columns_for(&self.0, view)?;
+                write_rows(out, &self.0, &columns, style)?;
+            }
+        }
+        Ok(())
     }
 }
 
+/// A list's table: a row per item under `columns`, fitted to the terminal.
+/// An empty list prints nothing (the command says so on stderr).
+fn write_rows<T: Show>(
+    out: &mut dyn Write,
+    items: &[T],
+    columns: &[usize],
+    style: Style,
+) -> io::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| select(item.row(), columns))
+        .collect();
+    let shown: Vec<Column> = columns.iter().map(|&i| T::COLUMNS[i]).collect();
+    let layout = layout::Layout::new(&shown, &rows, style.width());
+    layout.write_header(out, &shown, style.color)?;
+    for row in &rows {
+        layout.write_row(out, row)?;
+    }
+    Ok(())
+}
+
+/// The table of a list with its default columns: for a value shown as a
+/// one-row list, or a change shown as the list it left.
+fn write_list<T: Show>(items: &[T], out: &mut dyn Write, style: Style) -> io::Result<()> {
+    write_rows(out, items, &T::default_columns(items), style)
+}
+
 /// Renders one value in `format`: for a command that shows something
-/// before its answer (a plan above a confirmation question).
+/// before its answer (a plan above a confirmation question). CSV of a
+/// value has its JSON's top-level fields as columns.
 pub fn write_one<T: Show>(
     out: &mut dyn Write,
     value: &T,
@@ -233,6 +410,8 @@ pub fn write_one<T: Show>(
 ) -> io::Result<()> {
     match format {
         Format::Json => json(out, value),
+        Format::Yaml => yaml(out, value),
+        Format::Csv => csv_fields(out, value),
         Format::Table => value.write_table(out, style),
     }
 }
@@ -242,7 +421,7 @@ pub fn write_one<T: Show>(
 pub struct Style {
     /// Bold headers. Off when stdout is not a terminal or `NO_COLOR` is set.
     pub color: bool,
-    /// Wrap tables to the terminal's width.
+    /// Fit tables to the terminal's width.
     pub tty: bool,
 }
 
@@ -263,6 +442,17 @@ impl Style {
             tty: false,
         }
     }
+
+    /// The width list tables fit: stdout's terminal's, when it is one and
+    /// reports a usable width (a pty without a size says 0: then long lines
+    /// beat one letter per line).
+    pub fn width(&self) -> Option<usize> {
+        if !self.tty {
+            return None;
+        }
+        let (terminal_size::Width(width), _) = terminal_size::terminal_size_of(io::stdout())?;
+        (width >= MIN_WRAP_WIDTH).then_some(usize::from(width))
+    }
 }
 
 /// `NO_COLOR` set to anything but the empty string (no-color.org).
@@ -270,12 +460,15 @@ pub fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// Prints an output: data on stdout, then notes on stderr unless `quiet`.
-/// A closed stdout comes back as a `BrokenPipe` error for main to forgive.
-pub fn emit(output: &Output, format: Format, quiet: bool) -> io::Result<Answer> {
-    let mut stdout = io::stdout().lock();
-    write_data(&mut stdout, &output.data, format, Style::detect())?;
-    stdout.flush()?;
+/// Prints an output: data on stdout (through the pager when `view` says
+/// so), then notes on stderr unless `quiet`. A closed stdout (or a pager
+/// quit early) comes back as a `BrokenPipe` error for main to forgive.
+pub fn emit(output: &Output, view: &View, quiet: bool) -> Result<Answer, RenderError> {
+    let style = Style::detect();
+    let paged = view.pages(style) && matches!(output.data.0, Shown::Render(_));
+    let mut stdout = pager::Stdout::open(paged);
+    write_data(&mut stdout, &output.data, view, style)?;
+    stdout.finish()?;
     if !quiet {
         let mut stderr = io::stderr().lock();
         for note in &output.notes {
@@ -289,23 +482,67 @@ pub fn emit(output: &Output, format: Format, quiet: bool) -> io::Result<Answer> 
     Ok(output.answer)
 }
 
-/// Renders `data` in `format` to `out`.
+/// Renders `data` as `view` says to `out`.
 pub fn write_data(
     out: &mut dyn Write,
     data: &Data,
-    format: Format,
+    view: &View,
     style: Style,
-) -> io::Result<()> {
+) -> Result<(), RenderError> {
     match &data.0 {
         Shown::None => Ok(()),
-        Shown::Raw(bytes) => out.write_all(bytes),
-        Shown::Render(shown) => shown.render(out, format, style),
+        Shown::Raw(bytes) => Ok(out.write_all(bytes)?),
+        Shown::Render(shown) => shown.render(out, view, style),
     }
 }
 
 fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// YAML of the same data as the JSON. Serialised whole before writing, so
+/// a closed pipe still reads as one (serde_yaml_ng would wrap it).
+fn yaml(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    let text = serde_yaml_ng::to_string(value).map_err(io::Error::other)?;
+    out.write_all(text.as_bytes())
+}
+
+/// A header of `columns`' names, then `rows` with only those cells.
+fn csv_rows(
+    out: &mut dyn Write,
+    all: &[Column],
+    columns: &[usize],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(columns.iter().map(|&i| all[i].name()))?;
+    for row in rows {
+        writer.write_record(select(row, columns))?;
+    }
+    writer.flush()
+}
+
+/// CSV of a value no list shows (a report, a setting): its JSON's
+/// top-level fields are the columns; a nested value is its compact JSON.
+fn csv_fields(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    let value = serde_json::to_value(value)?;
+    let fields: Vec<(String, Value)> = match value {
+        Value::Object(map) => map.into_iter().collect(),
+        other => vec![("value".to_owned(), other)],
+    };
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(fields.iter().map(|(name, _)| name))?;
+    writer.write_record(fields.iter().map(|(_, value)| csv_cell(value)))?;
+    writer.flush()
+}
+
+fn csv_cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn table(out: &mut dyn Write, table: Table) -> io::Result<()> {
@@ -369,24 +606,6 @@ fn header_cell(text: &str, style: Style) -> Cell {
     } else {
         cell
     }
-}
-
-/// A list's rows under `columns`, wrapped to the terminal with the whole
-/// columns kept whole.
-fn list_table(columns: &[Column], rows: impl Iterator<Item = Vec<String>>, style: Style) -> Table {
-    let mut table = new_table(style);
-    table.set_header(
-        columns
-            .iter()
-            .map(|column| header_cell(column.title, style)),
-    );
-    for row in rows {
-        table.add_row(row);
-    }
-    pad_columns(&mut table);
-    let whole: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].whole).collect();
-    keep_whole(&mut table, &whole);
-    table
 }
 
 /// Two columns, label and value: one resource.
@@ -486,9 +705,17 @@ mod tests {
     }
 
     pub(crate) fn render_with(output: &Output, format: Format, style: Style) -> String {
+        render_view(output, &View::of(format), style).expect("render")
+    }
+
+    pub(crate) fn render_view(
+        output: &Output,
+        view: &View,
+        style: Style,
+    ) -> Result<String, RenderError> {
         let mut out = Vec::new();
-        write_data(&mut out, &output.data, format, style).expect("render");
-        String::from_utf8(out).expect("utf-8")
+        write_data(&mut out, &output.data, view, style)?;
+        Ok(String::from_utf8(out).expect("utf-8"))
     }
 
     #[test]

@@ -13,9 +13,8 @@ use super::Context;
 use super::listing::{self, Paging};
 use crate::api::audit::{self as wire, AuditEntry, AuditQuery};
 use crate::client::{Client, ClientError};
-use crate::output::Output;
-use crate::output::Style;
 use crate::output::stream::ListWriter;
+use crate::output::{Output, RenderError, Style};
 
 /// How often `--follow` asks for new entries.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -142,11 +141,14 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
 }
 
 async fn follow(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
+    // Never paged: a pager would hold what is followed until it quits.
+    let mut writer = ListWriter::follow(io::stdout(), ctx.global.view(), Style::detect());
+    // A bad --columns is a usage error before any request.
+    writer.prepare::<AuditEntry>()?;
     let (client, _) = ctx.client().await?;
     let query = args.query();
     let start = starting_point(&client, &query, args.paging.limit.unwrap_or(FOLLOW_RECENT)).await?;
     let mut tracker = Tracker::new(start, GAP_PATIENCE);
-    let mut writer = ListWriter::follow(io::stdout(), ctx.global.output, Style::detect());
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let mut retry_delay = POLL_INTERVAL;
     let mut unreachable = false;
@@ -163,9 +165,7 @@ async fn follow(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
                 }
                 retry_delay = POLL_INTERVAL;
             }
-            Err(Failure::Output(err)) => {
-                return Err(anyhow::Error::new(err).context("cannot write the output"));
-            }
+            Err(Failure::Output(err)) => return Err(err.into()),
             // The server restarting or a network blip should not end a
             // follow left running in a terminal; anything else (a revoked
             // key, a filter the server refuses) will not get better.
@@ -229,7 +229,7 @@ async fn starting_point(client: &Client, query: &AuditQuery, recent: u64) -> any
 
 enum Failure {
     Client(ClientError),
-    Output(io::Error),
+    Output(RenderError),
 }
 
 /// Fetches every matching entry after the tracker's watermark, oldest

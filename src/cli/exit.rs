@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use crate::client::ClientError;
 use crate::config::ConfigError;
 use crate::credentials::CredentialsError;
+use crate::output::RenderError;
 
 /// The admin API's error code for a resource that does not exist.
 const NOT_FOUND_CODE: &str = "not_found";
@@ -98,6 +99,11 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 CliError::NotFound(_) => Exit::NotFound,
                 CliError::Cancelled(_) => Exit::Failure,
             };
+        }
+        // A --columns the listing does not have is what was typed; a --jq
+        // filter failing on the data, like gh's, is an error (exit 1).
+        if let Some(RenderError::Columns(_)) = cause.downcast_ref::<RenderError>() {
+            return Exit::Usage;
         }
     }
     Exit::Failure

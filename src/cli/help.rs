@@ -127,8 +127,12 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         &[
             ex("scimctl keys list", "Live keys, newest first"),
             ex(
-                "scimctl keys list --all -o json",
-                "Revoked ones too, for a script",
+                "scimctl keys list --all -o csv --columns id,name,status,expires > keys.csv",
+                "Every key and whether it still works (live, expired, revoked), for a spreadsheet",
+            ),
+            ex(
+                "scimctl keys list --jq '.[].id'",
+                "Just the ids, one per line (strings print raw), ready for xargs",
             ),
         ],
     ),
@@ -494,6 +498,7 @@ pub fn command() -> Command {
 /// the examples).
 pub fn parse() -> Result<Cli, clap::Error> {
     let mut matches = command().try_get_matches()?;
+    super::check_jq_format(&matches)?;
     Cli::from_arg_matches_mut(&mut matches)
 }
 

@@ -2,13 +2,12 @@
 //! `--page-size` (results per request), checked as people read ranges; and
 //! paged listings that follow the server's cursor and print each page as it
 //! arrives (`output::stream`), so memory stays at one page and the first
-//! rows show before the last page is fetched.
+//! rows show before the last page is fetched (through the pager, for a
+//! table on a terminal).
 
 use std::ffi::OsStr;
 use std::future::Future;
-use std::io;
 
-use anyhow::Context as _;
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{Arg, Args, Command};
@@ -18,6 +17,7 @@ use crate::api::Page;
 use crate::client::ClientError;
 use crate::output::Show;
 use crate::output::Style;
+use crate::output::pager;
 use crate::output::stream::{ListWriter, Progress};
 
 /// The server's page size when none is asked for.
@@ -147,8 +147,15 @@ where
     F: FnMut(Option<String>, Option<u32>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,
 {
-    let mut writer = ListWriter::new(io::stdout(), ctx.global.output, Style::detect());
-    let mut progress = Progress::new(what, ctx.global.quiet);
+    let view = ctx.global.view();
+    let style = Style::detect();
+    // A bad --columns is a usage error before any request (or pager).
+    crate::output::pick_columns(T::COLUMNS, view.columns.as_deref(), Vec::new())?;
+    let paged = view.pages(style);
+    let mut writer = ListWriter::new(pager::Stdout::open(paged), view, style);
+    writer.prepare::<T>()?;
+    // The pager owns the terminal: a progress line would scribble on it.
+    let mut progress = Progress::new(what, ctx.global.quiet || paged);
     let mut cursor: Option<String> = None;
     let mut remaining = paging.limit;
     loop {
@@ -160,7 +167,7 @@ where
             items.truncate(usize::try_from(left).unwrap_or(usize::MAX));
             remaining = Some(left - items.len() as u64);
         }
-        writer.page(&items).context("cannot write the output")?;
+        writer.page(&items)?;
         if remaining == Some(0) {
             break;
         }
@@ -171,7 +178,7 @@ where
             _ => break,
         }
     }
-    writer.finish().context("cannot write the output")
+    Ok(writer.finish()?)
 }
 
 #[cfg(test)]

@@ -25,14 +25,14 @@ pub mod whoami;
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::settings::Toggle;
 use crate::client::Client;
 use crate::config::{self, Config, Resolved};
 use crate::credentials::{Credentials, TokenSource};
-use crate::output::{self, Answer, Format, Output};
+use crate::output::jq::Jq;
+use crate::output::{self, Answer, Format, Output, View};
 
 pub use exit::{CliError, Exit};
 
@@ -88,6 +88,12 @@ pub struct GlobalArgs {
     pub profile: Option<String>,
 
     /// Output format
+    ///
+    /// Tables for people; JSON, YAML or CSV for scripts. A list is a JSON
+    /// array or a YAML sequence. CSV has a header line naming the table's
+    /// columns (see --columns), then a row per item with nothing cut short;
+    /// a report or setting, which no list shows, has its JSON's top-level
+    /// fields as columns (a nested value as compact JSON).
     #[arg(
         short,
         long,
@@ -98,6 +104,41 @@ pub struct GlobalArgs {
         help_heading = "Global options"
     )]
     pub output: Format,
+
+    /// Filter the JSON output with a jq expression (implies -o json)
+    ///
+    /// Prints each result on its own line: strings as raw text, anything
+    /// else as JSON. On a listing it runs on the whole array (held in
+    /// memory until the last page); with `audit list --follow`, on each
+    /// entry. A bad expression is a usage error before any request.
+    #[arg(
+        long,
+        global = true,
+        value_name = "EXPR",
+        value_parser = parse_jq,
+        help_heading = "Global options"
+    )]
+    pub jq: Option<Jq>,
+
+    /// Table and CSV columns to show, in this order (e.g. id,name,status)
+    ///
+    /// Names are the table's headers in lower case, with `-` between words
+    /// (last-used-ip); an unknown name lists the valid ones.
+    #[arg(
+        long,
+        global = true,
+        value_name = "COLUMNS",
+        value_delimiter = ',',
+        help_heading = "Global options"
+    )]
+    pub columns: Option<Vec<String>>,
+
+    /// Never send table output through a pager
+    ///
+    /// On a terminal, tables go through $PAGER (default `less -FRX`, which
+    /// prints short output as it is); PAGER= or PAGER=cat also turn it off.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub no_pager: bool,
 
     /// Confirm destructive commands without asking
     ///
@@ -119,6 +160,49 @@ pub struct GlobalArgs {
         help_heading = "Global options"
     )]
     pub verbose: bool,
+}
+
+/// `--jq`: compiled while parsing, so a bad filter is a usage error (exit 2)
+/// naming the problem before any request.
+fn parse_jq(code: &str) -> Result<Jq, String> {
+    Jq::parse(code)
+}
+
+/// `--jq` filters JSON: with `-o` naming another format it is a usage
+/// error (rather than one of the two being ignored). `-o json --jq` is fine.
+pub fn check_jq_format(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let mut level = Some(matches);
+    while let Some(matches) = level {
+        let explicit =
+            matches.value_source("output") == Some(clap::parser::ValueSource::CommandLine);
+        if explicit
+            && matches.get_one::<Jq>("jq").is_some()
+            && matches.get_one::<Format>("output") != Some(&Format::Json)
+        {
+            return Err(help::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--jq filters JSON: use it with -o json or without -o",
+            ));
+        }
+        level = matches.subcommand().map(|(_, sub)| sub);
+    }
+    Ok(())
+}
+
+impl GlobalArgs {
+    /// How data is shown, from `-o`, `--jq`, `--columns` and `--no-pager`.
+    pub fn view(&self) -> View {
+        View {
+            format: if self.jq.is_some() {
+                Format::Json
+            } else {
+                self.output
+            },
+            jq: self.jq.clone(),
+            columns: self.columns.clone(),
+            pager: !self.no_pager,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -358,6 +442,7 @@ pub(crate) fn env_token_note() -> Option<String> {
 /// status of a command that succeeded (0, or 5 when a check said no); an
 /// error's status comes from `exit::classify`.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    check_columns(&cli.global, &cli.command)?;
     let ctx = Context::new(cli.global);
     let output = match cli.command {
         Command::Server(mut args) => match args.action.take() {
@@ -391,8 +476,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };
-    let answer = output::emit(&output, ctx.global.output, ctx.global.quiet)
-        .context("cannot write the output")?;
+    let answer = output::emit(&output, &ctx.global.view(), ctx.global.quiet)?;
     if let Some(failure) = output.failure {
         return Err(failure);
     }
@@ -400,6 +484,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Answer::Yes => Exit::Success,
         Answer::No => Exit::No,
     })
+}
+
+/// A `--columns` the listing does not have is a usage error before any
+/// request. Streamed listings check for themselves (`listing::stream`);
+/// these are the commands that print a whole list.
+fn check_columns(global: &GlobalArgs, command: &Command) -> Result<(), output::RenderError> {
+    use crate::api::{ApiKey, allowlist::AllowlistEntry, roles::Role};
+    use crate::output::Show;
+    let columns = match command {
+        Command::Keys(keys::KeysCommand::List(_)) => ApiKey::COLUMNS,
+        Command::Roles(roles::RolesCommand::List(_)) => Role::COLUMNS,
+        Command::Allowlist(allowlist::AllowlistCommand::List(_)) => AllowlistEntry::COLUMNS,
+        _ => return Ok(()),
+    };
+    output::pick_columns(columns, global.columns.as_deref(), Vec::new()).map(drop)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl Show for AllowlistEntry {
     }
 
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        AllowlistEntry::write_list(std::slice::from_ref(self), out, style)
+        super::write_list(std::slice::from_ref(self), out, style)
     }
 }
 
@@ -33,7 +33,7 @@ impl Show for AllowlistEntry {
 /// was added and removed and the notes.
 impl Show for AllowlistChange {
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        AllowlistEntry::write_list(&self.entries, out, style)
+        super::write_list(&self.entries, out, style)
     }
 }
 

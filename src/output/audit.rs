@@ -25,7 +25,7 @@ impl Show for AuditEntry {
 
     /// An entry on its own is a one-row list: there is no `audit show`.
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        AuditEntry::write_list(std::slice::from_ref(self), out, style)
+        super::write_list(std::slice::from_ref(self), out, style)
     }
 
     fn row(&self) -> Vec<String> {
@@ -38,6 +38,23 @@ impl Show for AuditEntry {
             self.outcome.clone(),
             short_details(&self.details),
         ]
+    }
+
+    fn csv_row(&self) -> Vec<String> {
+        let mut row = self.row();
+        if let Some(details) = row.last_mut() {
+            *details = full_details(&self.details);
+        }
+        row
+    }
+}
+
+/// The details as compact JSON, whole: what CSV has where the table
+/// shortens them.
+fn full_details(details: &Value) -> String {
+    match details {
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -128,7 +145,11 @@ mod tests {
     #[test]
     fn a_row_per_entry() {
         let mut out = Vec::new();
-        let mut writer = ListWriter::new(&mut out, Format::Table, Style::plain());
+        let mut writer = ListWriter::new(
+            &mut out,
+            crate::output::View::of(Format::Table),
+            Style::plain(),
+        );
         writer
             .page(&[entry(1, json!({ "name": "ci" }))])
             .expect("page");

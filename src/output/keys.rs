@@ -5,63 +5,77 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use time::OffsetDateTime;
+
 use super::{
-    Column, Show, Style, expiry, last_used, list_table, or_dash, scopes, scopes_in_list, table,
-    timestamp, write_vertical,
+    Column, Show, Style, expiry, last_used, or_dash, scopes, scopes_in_list, timestamp,
+    write_vertical,
 };
 use crate::api::{ApiKey, CreatedKey, WhoAmI};
+
+/// Whether a key still works, as a word: `revoked` wins over `expired`.
+fn status(key: &ApiKey, now: OffsetDateTime) -> &'static str {
+    if key.revoked_at.is_some() {
+        "revoked"
+    } else if key.expires_at.is_some_and(|at| at <= now) {
+        "expired"
+    } else {
+        "live"
+    }
+}
+
+/// Indexes in [`ApiKey::COLUMNS`]: the scopes, which CSV has whole, and
+/// the columns a list may leave out.
+const SCOPES: usize = 3;
+const REVOKED: usize = 7;
+const OWNER: usize = 8;
 
 impl Show for ApiKey {
     const COLUMNS: &'static [Column] = &[
         Column::whole("ID"),
         Column::free("NAME"),
+        Column::whole("STATUS"),
         Column::free("SCOPES"),
         Column::whole("EXPIRES"),
         Column::whole("LAST USED"),
         Column::whole("LAST USED IP"),
+        Column::whole("REVOKED"),
+        Column::free("OWNER"),
     ];
 
     fn row(&self) -> Vec<String> {
         vec![
             self.id.clone(),
             self.name.clone(),
+            status(self, OffsetDateTime::now_utc()).to_owned(),
             scopes_in_list(&self.scopes),
             expiry(self.expires_at),
             last_used(self.last_used_at),
             or_dash(self.last_used_ip.as_deref()),
+            self.revoked_at.map_or_else(|| "-".to_owned(), timestamp),
+            or_dash(self.owner.as_ref().map(|o| o.user_name.as_str())),
         ]
+    }
+
+    /// Every scope, where the table says `all`.
+    fn csv_row(&self) -> Vec<String> {
+        let mut row = self.row();
+        row[SCOPES] = scopes(&self.scopes);
+        row
     }
 
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
         write_vertical(out, key_rows(self), style)
     }
 
-    /// Revoked and personal keys are the exception: their columns show only
-    /// when a listed key is one.
-    fn write_list(keys: &[Self], out: &mut dyn Write, style: Style) -> io::Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
+    /// Revoked and personal keys are the exception: their columns show
+    /// only when a listed key is one (`--columns` can ask for them always).
+    fn default_columns(keys: &[Self]) -> Vec<usize> {
         let any_revoked = keys.iter().any(|key| key.revoked_at.is_some());
         let any_owner = keys.iter().any(|key| key.owner.is_some());
-        let mut columns = Self::COLUMNS.to_vec();
-        if any_revoked {
-            columns.push(Column::whole("REVOKED"));
-        }
-        if any_owner {
-            columns.push(Column::free("OWNER"));
-        }
-        let rows = keys.iter().map(|key| {
-            let mut row = key.row();
-            if any_revoked {
-                row.push(key.revoked_at.map_or_else(|| "-".to_owned(), timestamp));
-            }
-            if any_owner {
-                row.push(or_dash(key.owner.as_ref().map(|o| o.user_name.as_str())));
-            }
-            row
-        });
-        table(out, list_table(&columns, rows, style))
+        (0..Self::COLUMNS.len())
+            .filter(|&i| (i != REVOKED || any_revoked) && (i != OWNER || any_owner))
+            .collect()
     }
 }
 
@@ -69,6 +83,7 @@ fn key_rows(key: &ApiKey) -> Vec<(&'static str, String)> {
     vec![
         ("ID", key.id.clone()),
         ("Name", key.name.clone()),
+        ("Status", status(key, OffsetDateTime::now_utc()).to_owned()),
         ("Scopes", scopes(&key.scopes)),
         ("Created", timestamp(key.created_at)),
         ("Created by", or_dash(key.created_by.as_deref())),
@@ -92,7 +107,9 @@ impl Show for CreatedKey {
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
         let mut rows = key_rows(&self.key);
         // Nothing to say yet about use or revocation of a brand-new key.
-        rows.retain(|(label, _)| !matches!(*label, "Last used" | "Last used IP" | "Revoked"));
+        rows.retain(|(label, _)| {
+            !matches!(*label, "Status" | "Last used" | "Last used IP" | "Revoked")
+        });
         rows.push(("Token", self.token.clone()));
         write_vertical(out, rows, style)
     }
@@ -155,7 +172,7 @@ mod tests {
 
     fn keys() -> Vec<ApiKey> {
         let mut ci = key("k2ci", "ci-deploy");
-        ci.expires_at = Some(datetime!(2027-03-01 00:00:00 +02:00));
+        ci.expires_at = Some(datetime!(2127-03-01 00:00:00 +02:00));
         ci.last_used_at = Some(datetime!(2026-02-01 10:00:00.5 UTC));
         ci.last_used_ip = Some("10.0.0.7".to_owned());
         let mut root = key("k1root", "root");
@@ -167,9 +184,9 @@ mod tests {
     fn key_list_as_a_table() {
         let text = render(Output::list(keys()), Format::Table);
         let expected = "\
-ID      NAME       SCOPES                   EXPIRES               LAST USED             LAST USED IP
-k1root  root       all                      never                 never                 -
-k2ci    ci-deploy  keys:manage, users:read  2027-02-28T22:00:00Z  2026-02-01T10:00:00Z  10.0.0.7
+ID      NAME       STATUS  SCOPES                   EXPIRES               LAST USED             LAST USED IP
+k1root  root       live    all                      never                 never                 -
+k2ci    ci-deploy  live    keys:manage, users:read  2127-02-28T22:00:00Z  2026-02-01T10:00:00Z  10.0.0.7
 ";
         assert_eq!(text, expected, "\n{text}");
     }
@@ -182,6 +199,38 @@ k2ci    ci-deploy  keys:manage, users:read  2027-02-28T22:00:00Z  2026-02-01T10:
         let header = text.lines().next().expect("header");
         assert!(header.ends_with("REVOKED"), "{text}");
         assert!(text.contains("2026-03-01T00:00:00Z"), "{text}");
+    }
+
+    #[test]
+    fn expired_and_revoked_keys_are_marked() {
+        let mut list = keys();
+        list[0].expires_at = Some(datetime!(2020-01-01 00:00:00 UTC));
+        list[1].revoked_at = Some(datetime!(2026-03-01 00:00:00 UTC));
+        let text = render(Output::list(list), Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines[0].find("STATUS").expect("a STATUS column");
+        assert_eq!(&lines[1][at..at + 7], "expired", "{text}");
+        assert_eq!(&lines[2][at..at + 7], "revoked", "{text}");
+    }
+
+    #[test]
+    fn key_list_as_csv_has_every_scope_and_the_table_columns() {
+        let text = render(Output::list(keys()), Format::Csv);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0], "id,name,status,scopes,expires,last-used,last-used-ip",
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("k1root,root,live,\"scim:provision, users:read,"),
+            "{text}"
+        );
+        for name in ApiKey::COLUMNS.iter().map(Column::name) {
+            assert!(!name.contains(' '), "{name}");
+        }
+        assert_eq!(ApiKey::COLUMNS[SCOPES].title, "SCOPES");
+        assert_eq!(ApiKey::COLUMNS[REVOKED].title, "REVOKED");
+        assert_eq!(ApiKey::COLUMNS[OWNER].title, "OWNER");
     }
 
     #[test]

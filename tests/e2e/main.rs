@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod open_routes;
 mod openapi;
+mod output_cli;
 mod replica_coherence;
 mod server_cli;
 mod settings;
