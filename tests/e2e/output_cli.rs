@@ -4,42 +4,17 @@
 //! Terminal behaviour runs the binary in a pseudo-terminal made by
 //! util-linux `script`, sized with `stty`, with no stdin (as in CI).
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use unicode_width::UnicodeWidthStr;
 
+use crate::cli_output::{root, stderr, stdout};
 use crate::support::{Backend, TestServer, free_port_addr};
 
 fn server() -> TestServer {
     TestServer::start(Backend::Sqlite).expect("SQLite tests always run")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs the CLI as root with `args` (no terminal); checks the exit code.
-fn root(server: &TestServer, args: &[&str], code: i32) -> Output {
-    let output = server
-        .cli_as_root()
-        .args(args)
-        .output()
-        .expect("run scimctl");
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "scimctl {}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        stdout(&output),
-        stderr(&output)
-    );
-    output
 }
 
 fn create_user(server: &TestServer, body: Value) {
