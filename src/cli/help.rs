@@ -31,7 +31,7 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
             ),
             ex(
                 "scimctl server --database sqlite:///var/lib/scimctl/scimctl.db",
-                "Serve from an SQLite file (its directory must exist)",
+                "Serve from an SQLite file, made with its directory if missing",
             ),
             ex(
                 "scimctl server --config /etc/scimctl/scimctl.toml",
