@@ -108,7 +108,11 @@ fn postgres_problem(target: &PostgresTarget, source: &sqlx::Error) -> String {
              and any firewall that drops the connection silently",
             POSTGRES_PROBE_TIMEOUT.as_secs()
         ),
-        sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => format!(
+        sqlx::Error::Tls(_) => format!(
+            "the TLS handshake with {host}:{port} failed. Check sslmode in the URL and the \
+             server's certificate"
+        ),
+        sqlx::Error::Protocol(_) => format!(
             "what answers at {host}:{port} does not speak PostgreSQL's protocol. Check the host \
              and port (PostgreSQL usually listens on 5432)"
         ),
