@@ -10,10 +10,9 @@ use super::super::AppState;
 use super::super::auth::Caller;
 use super::error::ScimHttpError;
 use super::http::{ScimJson, ScimQuery, ScimResponse};
-use super::listing::{ListQuery, ProjectionQuery};
+use super::listing::{ListQuery, ProjectionQuery, answer_page};
 use crate::domain::scim_groups;
 use crate::scim::etag::Preconditions;
-use crate::scim::list::list_response;
 use crate::scim::resource::BaseUrl;
 
 pub fn routes() -> Router<AppState> {
@@ -50,16 +49,13 @@ async fn answer_list(
     let params = query.params()?;
     let projection = query.projection()?;
     let with_members = !projection.leaves_out("members");
-    let (total, mut resources) =
-        scim_groups::list(&state.store, &params, with_members, base).await?;
-    for resource in &mut resources {
-        projection.apply(resource);
-    }
-    Ok(ScimResponse::ok(list_response(
+    let (total, resources) = scim_groups::list(&state.store, &params, with_members, base).await?;
+    Ok(answer_page(
         total,
         params.start_index,
         resources,
-    )))
+        &projection,
+    ))
 }
 
 async fn show(

@@ -5,9 +5,24 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ScimHttpError;
+use super::http::ScimResponse;
 use crate::scim::SEARCH_REQUEST_SCHEMA;
 use crate::scim::error::ScimType;
-use crate::scim::list::{ListParams, Projection};
+use crate::scim::list::{ListParams, Projection, list_response};
+
+/// A page of resources as a `ListResponse`, each trimmed to what the
+/// request's `attributes`/`excludedAttributes` asked for.
+pub fn answer_page(
+    total: i64,
+    start_index: i64,
+    mut resources: Vec<Value>,
+    projection: &Projection,
+) -> ScimResponse {
+    for resource in &mut resources {
+        projection.apply(resource);
+    }
+    ScimResponse::ok(list_response(total, start_index, resources))
+}
 
 /// `?filter=…&startIndex=…&count=…&sortBy=…&sortOrder=…&attributes=…&excludedAttributes=…`.
 #[derive(Debug, Default, Deserialize)]

@@ -10,9 +10,8 @@ use serde_json::Value;
 use super::super::AppState;
 use super::error::ScimHttpError;
 use super::http::{ScimJson, ScimResponse};
-use super::listing::ListQuery;
+use super::listing::{ListQuery, answer_page};
 use crate::domain::scim_search;
-use crate::scim::list::list_response;
 use crate::scim::resource::BaseUrl;
 
 pub fn routes() -> Router<AppState> {
@@ -28,14 +27,12 @@ async fn search(
     let params = query.params()?;
     let projection = query.projection()?;
     let with_members = !projection.leaves_out("members");
-    let (total, mut resources) =
+    let (total, resources) =
         scim_search::search(&state.store, &params, with_members, &base).await?;
-    for resource in &mut resources {
-        projection.apply(resource);
-    }
-    Ok(ScimResponse::ok(list_response(
+    Ok(answer_page(
         total,
         params.start_index,
         resources,
-    )))
+        &projection,
+    ))
 }

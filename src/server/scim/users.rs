@@ -11,11 +11,10 @@ use super::super::AppState;
 use super::super::auth::Caller;
 use super::error::ScimHttpError;
 use super::http::{ScimJson, ScimQuery, ScimResponse};
-use super::listing::{ListQuery, ProjectionQuery};
+use super::listing::{ListQuery, ProjectionQuery, answer_page};
 use crate::domain::deprovision::Trigger;
 use crate::domain::scim_users::{self, Written};
 use crate::scim::etag::Preconditions;
-use crate::scim::list::list_response;
 use crate::scim::resource::BaseUrl;
 
 pub fn routes() -> Router<AppState> {
@@ -51,15 +50,13 @@ async fn answer_list(
 ) -> Result<ScimResponse, ScimHttpError> {
     let params = query.params()?;
     let projection = query.projection()?;
-    let (total, mut resources) = scim_users::list(&state.store, &params, base).await?;
-    for resource in &mut resources {
-        projection.apply(resource);
-    }
-    Ok(ScimResponse::ok(list_response(
+    let (total, resources) = scim_users::list(&state.store, &params, base).await?;
+    Ok(answer_page(
         total,
         params.start_index,
         resources,
-    )))
+        &projection,
+    ))
 }
 
 async fn show(
