@@ -17,6 +17,7 @@ mod limits;
 mod open_routes;
 mod openapi;
 mod output_cli;
+mod readme;
 mod replica_coherence;
 mod server_cli;
 mod settings;

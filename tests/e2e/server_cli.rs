@@ -111,7 +111,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn export_line(lines: &[String]) -> (String, String) {
+pub(crate) fn export_line(lines: &[String]) -> (String, String) {
     let line = lines
         .iter()
         .find(|line| line.trim_start().starts_with("export "))

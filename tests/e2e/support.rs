@@ -713,6 +713,15 @@ pub fn bare_cli() -> assert_cmd::Command {
 
 fn clean_cli(home: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("scimctl"));
+    clean_env(&mut cmd, home);
+    cmd.timeout(TIMEOUT);
+    cmd
+}
+
+/// The environment `bare_cli` gives the CLI, for any command (a shell that
+/// runs `scimctl`): no `SCIMCTL_*`, `HOME` and XDG dirs under `home`, no
+/// D-Bus session, `NO_COLOR=1`, empty stdin.
+pub fn clean_env(cmd: &mut assert_cmd::Command, home: &Path) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("SCIMCTL_") {
             cmd.env_remove(key);
@@ -729,9 +738,7 @@ fn clean_cli(home: &Path) -> assert_cmd::Command {
         .env("XDG_STATE_HOME", home.join(".local/state"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("NO_COLOR", "1")
-        .write_stdin("")
-        .timeout(TIMEOUT);
-    cmd
+        .write_stdin("");
 }
 
 /// The lines of `stream` (a child's stdout or stderr), as they come, until
