@@ -4456,9 +4456,10 @@ _scimctl() {
     esac
 }
 
-_scimctl_colons() {
-    local -a words=()
-    local i glue=0 cword=0
+_scimctl_join_colons() {
+    words=()
+    cword=0
+    local i glue=0
     for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
         if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
             words[-1]+=:
@@ -4471,14 +4472,24 @@ _scimctl_colons() {
         fi
         ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
     done
+}
+
+_scimctl_after_colon() {
+    if [[ $1 == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local before_colon=${1%"${1##*:}"}
+        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
+    fi
+}
+
+_scimctl_colons() {
+    local -a words
+    local cword
+    _scimctl_join_colons
     local cur=${words[cword]} prev=${words[cword - 1]}
     COMP_WORDS=("${words[@]}")
     COMP_CWORD=$cword
     _scimctl "$1" "$cur" "$prev"
-    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
-        local before_colon=${cur%"${cur##*:}"}
-        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
-    fi
+    _scimctl_after_colon "$cur"
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use scimctl::cli::{self, Exit};
 
 fn main() -> ExitCode {
+    cli::complete::answer_if_asked();
     let cli = match cli::help::parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -1,6 +1,7 @@
 //! `scimctl audit list [--follow]`: the audit log, filtered, streamed page by
 //! page, or followed like `tail -f`.
 
+use super::complete;
 use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::time::{Duration, Instant};
@@ -62,7 +63,7 @@ pub struct ListArgs {
 
     /// Only entries by this API key: its id or its name (`system` for the
     /// server itself)
-    #[arg(long, value_name = "KEY", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "KEY", value_parser = NonEmptyStringValueParser::new(), add = complete::keys())]
     pub actor: Option<String>,
 
     /// Only this action (key.create), or a family of them (user.*)
@@ -71,7 +72,7 @@ pub struct ListArgs {
 
     /// Only entries about this target: a user (id or userName, any case), a
     /// key id, a group's name, a path
-    #[arg(long, value_name = "TARGET", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "TARGET", value_parser = NonEmptyStringValueParser::new(), add = complete::users())]
     pub target: Option<String>,
 
     /// Only entries with this outcome

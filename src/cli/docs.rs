@@ -12,6 +12,7 @@ use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
 use clap_mangen::roff::{Roff, bold, roman};
 
+use super::complete::BASH_JOIN_COLONS;
 use super::help;
 use crate::output::Output;
 
@@ -61,33 +62,18 @@ pub fn completion(shell: Shell) -> Vec<u8> {
 /// bash function sees `users`, `:` and `` and offers nothing (zsh and fish
 /// scripts escape the colon and need nothing). This wrapper joins the words
 /// back before calling it, and answers with what follows the word's last
-/// colon, which is the part bash replaces. (From the words alone a colon
-/// typed before a space, `users: --name`, cannot be told from one inside a
-/// word; it joins too, which only matters for completing that word.)
+/// colon, which is the part bash replaces (helpers shared with the dynamic
+/// completion's bash script).
 const BASH_COLON_WRAPPER: &str = r#"
 _scimctl_colons() {
-    local -a words=()
-    local i glue=0 cword=0
-    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
-        if [[ ${COMP_WORDS[i]} == : && ${#words[@]} -gt 0 ]]; then
-            words[-1]+=:
-            glue=1
-        elif ((glue)); then
-            words[-1]+=${COMP_WORDS[i]}
-            glue=0
-        else
-            words+=("${COMP_WORDS[i]}")
-        fi
-        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
-    done
+    local -a words
+    local cword
+    _scimctl_join_colons
     local cur=${words[cword]} prev=${words[cword - 1]}
     COMP_WORDS=("${words[@]}")
     COMP_CWORD=$cword
     _scimctl "$1" "$cur" "$prev"
-    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
-        local before_colon=${cur%"${cur##*:}"}
-        COMPREPLY=("${COMPREPLY[@]#"$before_colon"}")
-    fi
+    _scimctl_after_colon "$cur"
 }
 "#;
 
@@ -101,7 +87,7 @@ fn with_colon_words(script: &str) -> String {
         .find("\nif [[ \"${BASH_VERSINFO[0]}\" -eq 4")
         .unwrap_or(registered.len());
     let (functions, rest) = registered.split_at(registration);
-    format!("{functions}{BASH_COLON_WRAPPER}{rest}")
+    format!("{functions}{BASH_JOIN_COLONS}{BASH_COLON_WRAPPER}{rest}")
 }
 
 /// The command line minus hidden subcommands: clap_complete completes those

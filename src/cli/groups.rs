@@ -1,6 +1,7 @@
 //! `scimctl groups list|show`: the directory's groups, as the
 //! IdP pushed them or as `users create --group` made them.
 
+use super::complete;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
@@ -30,7 +31,7 @@ pub struct ListArgs {
 #[derive(Args, Debug)]
 pub struct GroupArg {
     /// The group's display name (any case) or id
-    #[arg(value_name = "GROUP", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "GROUP", value_parser = NonEmptyStringValueParser::new(), add = complete::groups())]
     pub group: String,
 }
 

@@ -434,6 +434,11 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
          address is in use (a stored key only goes to its profile's address); empty means unset",
     ),
     ("NO_COLOR", "Set to anything to turn colours off"),
+    (
+        "COMPLETE",
+        "Set by the dynamic completion scripts (`source <(COMPLETE=bash scimctl)`): \
+         print completions instead of running; empty or 0 means unset",
+    ),
 ];
 
 /// The files the CLI reads and writes.

@@ -1,5 +1,6 @@
 //! `scimctl keys create|list|show|revoke`: the admin API's scoped API keys.
 
+use super::complete;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
@@ -70,7 +71,7 @@ pub struct CreateArgs {
     /// A personal key never exceeds its owner's role, and stops working
     /// when the owner is deactivated, locked or deprovisioned (which also
     /// deletes it). Without --owner the key is a service key.
-    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new(), add = complete::users())]
     pub owner: Option<String>,
 }
 
@@ -102,7 +103,7 @@ pub struct KeyArg {
     /// A name held by a live key and by revoked ones means the live key. A
     /// name held by several live keys is refused (exit 2) with their ids;
     /// one no key has exits 3.
-    #[arg(value_name = "KEY", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "KEY", value_parser = NonEmptyStringValueParser::new(), add = complete::keys())]
     pub id: String,
 }
 

@@ -1,6 +1,7 @@
 //! `scimctl locks list|remove`: the locks that block every credential of a
 //! deprovisioned user.
 
+use super::complete;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use reqwest::StatusCode;
@@ -32,7 +33,7 @@ pub struct ListArgs {
 #[derive(Args, Debug)]
 pub struct LockArg {
     /// The lock's id, as `scimctl locks list` shows it
-    #[arg(value_name = "LOCK", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "LOCK", value_parser = NonEmptyStringValueParser::new(), add = complete::locks())]
     pub id: String,
 }
 

@@ -5,6 +5,7 @@
 pub mod allowlist;
 pub mod audit;
 pub mod auth;
+pub mod complete;
 pub mod docs;
 pub mod exit;
 pub mod groups;
@@ -301,10 +302,17 @@ pub enum Command {
 
     /// Print a shell completion script
     ///
-    /// For example:
+    /// A static script completes commands, flags and fixed values:
     ///   bash:  scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl
     ///   zsh:   scimctl completions zsh > "${fpath[1]}/_scimctl"
     ///   fish:  scimctl completions fish > ~/.config/fish/completions/scimctl.fish
+    ///
+    /// The dynamic one also completes user names, key ids, group, role and
+    /// lock names from the server the command line points at (its --addr or
+    /// --profile, with the key it would use; nothing after 2 s):
+    ///   bash:  echo 'source <(COMPLETE=bash scimctl)' >> ~/.bashrc
+    ///   zsh:   echo 'source <(COMPLETE=zsh scimctl)' >> ~/.zshrc
+    ///   fish:  echo 'COMPLETE=fish scimctl | source' >> ~/.config/fish/config.fish
     #[command(verbatim_doc_comment)]
     Completions(docs::CompletionsArgs),
 

@@ -1,6 +1,7 @@
 //! `scimctl roles list|create|delete`: named sets of permissions given to
 //! users.
 
+use super::complete;
 use clap::{Args, Subcommand};
 
 use super::Context;
@@ -47,7 +48,7 @@ pub struct CreateArgs {
 #[derive(Args, Debug)]
 pub struct RoleArg {
     /// The role's name, as `scimctl roles list` shows it
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = complete::roles())]
     pub name: String,
 }
 

@@ -1,6 +1,7 @@
 //! `scimctl sessions issue` and `scimctl introspect`: session tokens for
 //! users, and whether a session token or API key is live.
 
+use super::complete;
 use std::io::BufRead as _;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub enum SessionsCommand {
 #[derive(Args, Debug)]
 pub struct IssueArgs {
     /// The user's userName (any case) or id
-    #[arg(value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "USER", value_parser = NonEmptyStringValueParser::new(), add = complete::users())]
     pub user: String,
 
     /// How long the session lasts, 1m to 30d [default: 8h]

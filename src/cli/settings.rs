@@ -2,6 +2,7 @@
 //! `scimctl default-role show|set`: the service settings that decide what an
 //! IdP's pushes do.
 
+use super::complete;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 
@@ -35,7 +36,7 @@ pub enum DefaultRoleCommand {
 #[derive(Args, Debug)]
 pub struct SetRoleArgs {
     /// The role's name, e.g. member
-    #[arg(value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "ROLE", value_parser = NonEmptyStringValueParser::new(), add = complete::roles())]
     pub role: String,
 }
 

@@ -1,6 +1,7 @@
 //! `scimctl users list|show|create|deprovision|verify|reactivate`: the
 //! directory's users, and the offboarding runbook's commands.
 
+use super::complete;
 use std::io::{self, Write as _};
 
 use clap::builder::NonEmptyStringValueParser;
@@ -78,12 +79,12 @@ pub struct ListArgs {
     pub pending: bool,
 
     /// Only users with this role (an unknown role exits 3)
-    #[arg(long, value_name = "ROLE")]
+    #[arg(long, value_name = "ROLE", add = complete::roles())]
     pub role: Option<String>,
 
     /// Only members of this group: display name or id (an unknown group
     /// exits 3)
-    #[arg(long, value_name = "GROUP", alias = "team")]
+    #[arg(long, value_name = "GROUP", alias = "team", add = complete::groups())]
     pub group: Option<String>,
 
     /// Only users whose userName, display name or an email contains TEXT
@@ -152,7 +153,7 @@ impl ListArgs {
 #[derive(Args, Debug)]
 pub struct UserArg {
     /// The user's userName (any case) or id
-    #[arg(value_name = "USER", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(value_name = "USER", value_parser = NonEmptyStringValueParser::new(), add = complete::users())]
     pub user: String,
 }
 
@@ -171,7 +172,7 @@ pub struct CreateArgs {
     pub display_name: Option<String>,
 
     /// A role to give; repeat for several [default: the default role]
-    #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long = "role", value_name = "ROLE", value_parser = NonEmptyStringValueParser::new(), add = complete::roles())]
     pub roles: Vec<String>,
 
     /// A group to join by display name; repeat for several. Each must exist
@@ -180,7 +181,8 @@ pub struct CreateArgs {
         long = "group",
         alias = "team",
         value_name = "GROUP",
-        value_parser = NonEmptyStringValueParser::new()
+        value_parser = NonEmptyStringValueParser::new(),
+        add = complete::groups()
     )]
     pub groups: Vec<String>,
 

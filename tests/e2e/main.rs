@@ -9,6 +9,7 @@ mod audit;
 mod cli_auth;
 mod cli_flags;
 mod cli_output;
+mod completion;
 mod deprovision_race;
 mod directory_cli;
 mod harness;
