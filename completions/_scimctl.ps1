@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('deprovisioning', 'deprovisioning', [CompletionResultType]::ParameterValue, 'Show or switch automatic deprovisioning of deactivated users')
             [CompletionResult]::new('default-role', 'default-role', [CompletionResultType]::ParameterValue, 'Show or set the role every newly provisioned user gets')
             [CompletionResult]::new('roles', 'roles', [CompletionResultType]::ParameterValue, 'List, create and delete roles (named sets of permissions)')
+            [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Grant roles for IdP groups and SCIM role values (identity mappings)')
             [CompletionResult]::new('allowlist', 'allowlist', [CompletionResultType]::ParameterValue, 'List and change the IP allowlist; check whether an address may connect')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'List, show and create users; deprovision, verify and reactivate them')
             [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups and their members')
@@ -724,6 +725,103 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         'scimctl;roles;help;help' {
             break
         }
+        'scimctl;mappings' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the mappings: which group or SCIM role grants which role')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Grant ROLE to everyone in a group, or with a SCIM roles value')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a mapping: its role goes from everyone who has it from no other source')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;mappings;list' {
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'List at most N results [default: all]')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;mappings;add' {
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The group: its display name (any case) or id')
+            [CompletionResult]::new('--scim-role', '--scim-role', [CompletionResultType]::ParameterName, 'A value of the SCIM roles attribute (an Entra ID app role''s value), matched ignoring case')
+            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'The role to grant')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show who would gain the role, and change nothing')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;mappings;remove' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show who would lose the role, and change nothing')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;mappings;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the mappings: which group or SCIM role grants which role')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Grant ROLE to everyone in a group, or with a SCIM roles value')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a mapping: its role goes from everyone who has it from no other source')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;mappings;help;list' {
+            break
+        }
+        'scimctl;mappings;help;add' {
+            break
+        }
+        'scimctl;mappings;help;remove' {
+            break
+        }
+        'scimctl;mappings;help;help' {
+            break
+        }
         'scimctl;allowlist' {
             [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
@@ -886,6 +984,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1008,6 +1107,23 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'scimctl;users;why' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'scimctl;users;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users, ordered by userName')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, groups, emails, deprovisioning state')
@@ -1015,6 +1131,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1034,6 +1151,9 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;users;help;reactivate' {
+            break
+        }
+        'scimctl;users;help;why' {
             break
         }
         'scimctl;users;help;help' {
@@ -1331,6 +1451,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('deprovisioning', 'deprovisioning', [CompletionResultType]::ParameterValue, 'Show or switch automatic deprovisioning of deactivated users')
             [CompletionResult]::new('default-role', 'default-role', [CompletionResultType]::ParameterValue, 'Show or set the role every newly provisioned user gets')
             [CompletionResult]::new('roles', 'roles', [CompletionResultType]::ParameterValue, 'List, create and delete roles (named sets of permissions)')
+            [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Grant roles for IdP groups and SCIM role values (identity mappings)')
             [CompletionResult]::new('allowlist', 'allowlist', [CompletionResultType]::ParameterValue, 'List and change the IP allowlist; check whether an address may connect')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'List, show and create users; deprovision, verify and reactivate them')
             [CompletionResult]::new('groups', 'groups', [CompletionResultType]::ParameterValue, 'List and show groups and their members')
@@ -1447,6 +1568,21 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
         'scimctl;help;roles;delete' {
             break
         }
+        'scimctl;help;mappings' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the mappings: which group or SCIM role grants which role')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Grant ROLE to everyone in a group, or with a SCIM roles value')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a mapping: its role goes from everyone who has it from no other source')
+            break
+        }
+        'scimctl;help;mappings;list' {
+            break
+        }
+        'scimctl;help;mappings;add' {
+            break
+        }
+        'scimctl;help;mappings;remove' {
+            break
+        }
         'scimctl;help;allowlist' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the entries of the IP allowlist')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses')
@@ -1477,6 +1613,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('deprovision', 'deprovision', [CompletionResultType]::ParameterValue, 'Take away all of a user''s access, in one step')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
+            [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
             break
         }
         'scimctl;help;users;list' {
@@ -1495,6 +1632,9 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;users;reactivate' {
+            break
+        }
+        'scimctl;help;users;why' {
             break
         }
         'scimctl;help;groups' {

@@ -55,6 +55,9 @@ _scimctl() {
             scimctl,logout)
                 cmd="scimctl__subcmd__logout"
                 ;;
+            scimctl,mappings)
+                cmd="scimctl__subcmd__mappings"
+                ;;
             scimctl,profiles)
                 cmd="scimctl__subcmd__profiles"
                 ;;
@@ -235,6 +238,9 @@ _scimctl() {
             scimctl__subcmd__help,logout)
                 cmd="scimctl__subcmd__help__subcmd__logout"
                 ;;
+            scimctl__subcmd__help,mappings)
+                cmd="scimctl__subcmd__help__subcmd__mappings"
+                ;;
             scimctl__subcmd__help,profiles)
                 cmd="scimctl__subcmd__help__subcmd__profiles"
                 ;;
@@ -316,6 +322,15 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__locks,remove)
                 cmd="scimctl__subcmd__help__subcmd__locks__subcmd__remove"
                 ;;
+            scimctl__subcmd__help__subcmd__mappings,add)
+                cmd="scimctl__subcmd__help__subcmd__mappings__subcmd__add"
+                ;;
+            scimctl__subcmd__help__subcmd__mappings,list)
+                cmd="scimctl__subcmd__help__subcmd__mappings__subcmd__list"
+                ;;
+            scimctl__subcmd__help__subcmd__mappings,remove)
+                cmd="scimctl__subcmd__help__subcmd__mappings__subcmd__remove"
+                ;;
             scimctl__subcmd__help__subcmd__profiles,list)
                 cmd="scimctl__subcmd__help__subcmd__profiles__subcmd__list"
                 ;;
@@ -360,6 +375,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__users,verify)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__verify"
+                ;;
+            scimctl__subcmd__help__subcmd__users,why)
+                cmd="scimctl__subcmd__help__subcmd__users__subcmd__why"
                 ;;
             scimctl__subcmd__keys,create)
                 cmd="scimctl__subcmd__keys__subcmd__create"
@@ -408,6 +426,30 @@ _scimctl() {
                 ;;
             scimctl__subcmd__locks__subcmd__help,remove)
                 cmd="scimctl__subcmd__locks__subcmd__help__subcmd__remove"
+                ;;
+            scimctl__subcmd__mappings,add)
+                cmd="scimctl__subcmd__mappings__subcmd__add"
+                ;;
+            scimctl__subcmd__mappings,help)
+                cmd="scimctl__subcmd__mappings__subcmd__help"
+                ;;
+            scimctl__subcmd__mappings,list)
+                cmd="scimctl__subcmd__mappings__subcmd__list"
+                ;;
+            scimctl__subcmd__mappings,remove)
+                cmd="scimctl__subcmd__mappings__subcmd__remove"
+                ;;
+            scimctl__subcmd__mappings__subcmd__help,add)
+                cmd="scimctl__subcmd__mappings__subcmd__help__subcmd__add"
+                ;;
+            scimctl__subcmd__mappings__subcmd__help,help)
+                cmd="scimctl__subcmd__mappings__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__mappings__subcmd__help,list)
+                cmd="scimctl__subcmd__mappings__subcmd__help__subcmd__list"
+                ;;
+            scimctl__subcmd__mappings__subcmd__help,remove)
+                cmd="scimctl__subcmd__mappings__subcmd__help__subcmd__remove"
                 ;;
             scimctl__subcmd__profiles,help)
                 cmd="scimctl__subcmd__profiles__subcmd__help"
@@ -514,6 +556,9 @@ _scimctl() {
             scimctl__subcmd__users,verify)
                 cmd="scimctl__subcmd__users__subcmd__verify"
                 ;;
+            scimctl__subcmd__users,why)
+                cmd="scimctl__subcmd__users__subcmd__why"
+                ;;
             scimctl__subcmd__users__subcmd__help,create)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__create"
                 ;;
@@ -535,6 +580,9 @@ _scimctl() {
             scimctl__subcmd__users__subcmd__help,verify)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__verify"
                 ;;
+            scimctl__subcmd__users__subcmd__help,why)
+                cmd="scimctl__subcmd__users__subcmd__help__subcmd__why"
+                ;;
             *)
                 ;;
         esac
@@ -542,7 +590,7 @@ _scimctl() {
 
     case "${cmd}" in
         scimctl)
-            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami auth profiles keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
+            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1794,7 +1842,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help)
-            opts="server login logout whoami auth profiles keys provisioning deprovisioning default-role roles allowlist users groups locks sessions introspect audit completions help"
+            opts="server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2269,6 +2317,62 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__help__subcmd__mappings)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__mappings__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__mappings__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__mappings__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__help__subcmd__profiles)
             opts="list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2466,7 +2570,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users)
-            opts="list show create deprovision verify reactivate"
+            opts="list show create deprovision verify reactivate why"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2550,6 +2654,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__users__subcmd__why)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3124,6 +3242,244 @@ _scimctl() {
         scimctl__subcmd__logout)
             opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__add)
+            opts="-o -q -v -h --group --scim-role --role --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scim-role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__help)
+            opts="list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__list)
+            opts="-o -q -v -h --limit --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__mappings__subcmd__remove)
+            opts="-o -q -v -h --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3990,7 +4346,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create deprovision verify reactivate help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create deprovision verify reactivate why help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4124,7 +4480,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help)
-            opts="list show create deprovision verify reactivate help"
+            opts="list show create deprovision verify reactivate why help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4222,6 +4578,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__help__subcmd__why)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4378,6 +4748,44 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__verify)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__why)
             opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -45,6 +45,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
             cand default-role 'Show or set the role every newly provisioned user gets'
             cand roles 'List, create and delete roles (named sets of permissions)'
+            cand mappings 'Grant roles for IdP groups and SCIM role values (identity mappings)'
             cand allowlist 'List and change the IP allowlist; check whether an address may connect'
             cand users 'List, show and create users; deprovision, verify and reactivate them'
             cand groups 'List and show groups and their members'
@@ -657,6 +658,94 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;roles;help;help'= {
         }
+        &'scimctl;mappings'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List the mappings: which group or SCIM role grants which role'
+            cand add 'Grant ROLE to everyone in a group, or with a SCIM roles value'
+            cand remove 'Remove a mapping: its role goes from everyone who has it from no other source'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;mappings;list'= {
+            cand --limit 'List at most N results [default: all]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;mappings;add'= {
+            cand --group 'The group: its display name (any case) or id'
+            cand --scim-role 'A value of the SCIM roles attribute (an Entra ID app role''s value), matched ignoring case'
+            cand --role 'The role to grant'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'Show who would gain the role, and change nothing'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;mappings;remove'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'Show who would lose the role, and change nothing'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;mappings;help'= {
+            cand list 'List the mappings: which group or SCIM role grants which role'
+            cand add 'Grant ROLE to everyone in a group, or with a SCIM roles value'
+            cand remove 'Remove a mapping: its role goes from everyone who has it from no other source'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;mappings;help;list'= {
+        }
+        &'scimctl;mappings;help;add'= {
+        }
+        &'scimctl;mappings;help;remove'= {
+        }
+        &'scimctl;mappings;help;help'= {
+        }
         &'scimctl;allowlist'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
@@ -806,6 +895,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
+            cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;users;list'= {
@@ -921,6 +1011,22 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'scimctl;users;why'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'scimctl;users;help'= {
             cand list 'List users, ordered by userName'
             cand show 'Show one user: roles, groups, emails, deprovisioning state'
@@ -928,6 +1034,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
+            cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;users;help;list'= {
@@ -941,6 +1048,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;users;help;verify'= {
         }
         &'scimctl;users;help;reactivate'= {
+        }
+        &'scimctl;users;help;why'= {
         }
         &'scimctl;users;help;help'= {
         }
@@ -1210,6 +1319,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand deprovisioning 'Show or switch automatic deprovisioning of deactivated users'
             cand default-role 'Show or set the role every newly provisioned user gets'
             cand roles 'List, create and delete roles (named sets of permissions)'
+            cand mappings 'Grant roles for IdP groups and SCIM role values (identity mappings)'
             cand allowlist 'List and change the IP allowlist; check whether an address may connect'
             cand users 'List, show and create users; deprovision, verify and reactivate them'
             cand groups 'List and show groups and their members'
@@ -1296,6 +1406,17 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;help;roles;delete'= {
         }
+        &'scimctl;help;mappings'= {
+            cand list 'List the mappings: which group or SCIM role grants which role'
+            cand add 'Grant ROLE to everyone in a group, or with a SCIM roles value'
+            cand remove 'Remove a mapping: its role goes from everyone who has it from no other source'
+        }
+        &'scimctl;help;mappings;list'= {
+        }
+        &'scimctl;help;mappings;add'= {
+        }
+        &'scimctl;help;mappings;remove'= {
+        }
         &'scimctl;help;allowlist'= {
             cand list 'List the entries of the IP allowlist'
             cand add 'Add entries: CIDRs (10.0.0.0/8, 2001:db8::/32) or bare addresses'
@@ -1320,6 +1441,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
+            cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
         }
         &'scimctl;help;users;list'= {
         }
@@ -1332,6 +1454,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;users;verify'= {
         }
         &'scimctl;help;users;reactivate'= {
+        }
+        &'scimctl;help;users;why'= {
         }
         &'scimctl;help;groups'= {
             cand list 'List groups with their member counts, ordered by display name'

@@ -18,6 +18,7 @@ use crate::api::allowlist::{
 };
 use crate::api::groups::{Group, GroupListQuery};
 use crate::api::locks::Lock;
+use crate::api::mappings::{CreateMappingRequest, Mapping, MappingChange, WhyReport};
 use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, User,
@@ -314,6 +315,45 @@ impl Client {
     ) -> Result<DeprovisionReport, ClientError> {
         let url = self.url(&["users", user, "deprovision"]);
         self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `GET /admin/v1/users/{user}/why`: each role's sources, each group's origin.
+    pub async fn user_why(&self, user: &str) -> Result<WhyReport, ClientError> {
+        let url = self.url(&["users", user, "why"]);
+        self.call(Method::GET, url, &[], None::<&()>).await
+    }
+
+    /// `GET /admin/v1/mappings`: every mapping (the server never pages them).
+    pub async fn list_mappings(&self) -> Result<Vec<Mapping>, ClientError> {
+        let page: Page<Mapping> = self
+            .call(Method::GET, self.url(&["mappings"]), &[], None::<&()>)
+            .await?;
+        Ok(page.items)
+    }
+
+    /// `POST /admin/v1/mappings`, or its dry run.
+    pub async fn create_mapping(
+        &self,
+        request: &CreateMappingRequest,
+    ) -> Result<MappingChange, ClientError> {
+        self.call(Method::POST, self.url(&["mappings"]), &[], Some(request))
+            .await
+    }
+
+    /// `DELETE /admin/v1/mappings/{id}`, or its dry run.
+    pub async fn remove_mapping(
+        &self,
+        id: &str,
+        dry_run: bool,
+    ) -> Result<MappingChange, ClientError> {
+        let query = [("dry_run", dry_run.to_string())];
+        self.call(
+            Method::DELETE,
+            self.url(&["mappings", id]),
+            &query,
+            None::<&()>,
+        )
+        .await
     }
 
     /// `GET /admin/v1/users/{user}/deprovision`: the verification report.

@@ -25,6 +25,7 @@ pub mod jq;
 pub mod keys;
 mod layout;
 pub mod locks;
+pub mod mappings;
 pub mod pager;
 pub mod roles;
 pub mod sessions;

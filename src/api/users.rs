@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::groups::GroupRef;
 
 /// A user named in another resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub struct UserRef {
     pub id: String,
     pub user_name: String,

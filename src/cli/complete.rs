@@ -224,6 +224,24 @@ pub fn roles() -> ArgValueCompleter {
     })
 }
 
+/// Mapping ids, each described by its source and role.
+pub fn mappings() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &OsStr| {
+        let typed = current.to_string_lossy().into_owned();
+        ask_server(move |client| async move {
+            let mappings = client.list_mappings().await?;
+            Ok(mappings
+                .into_iter()
+                .filter(|mapping| mapping.id.starts_with(&typed))
+                .map(|mapping| {
+                    let source = crate::output::mappings::source_text(&mapping.source);
+                    candidate(mapping.id, Some(format!("{source} → {}", mapping.role)))
+                })
+                .collect())
+        })
+    })
+}
+
 /// Lock ids, each described by its user.
 pub fn locks() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| {

@@ -231,6 +231,37 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         )],
     ),
     (
+        "mappings list",
+        &[ex(
+            "scimctl mappings list",
+            "Which group or SCIM role grants which role",
+        )],
+    ),
+    (
+        "mappings add",
+        &[
+            ex(
+                "scimctl mappings add --group Engineering --role support --dry-run",
+                "Who would gain the role, changing nothing",
+            ),
+            ex(
+                "scimctl mappings add --group Engineering --role support",
+                "Everyone in the IdP group Engineering gets support",
+            ),
+            ex(
+                "scimctl mappings add --scim-role Admin --role admin --yes",
+                "Entra ID's app role Admin grants admin",
+            ),
+        ],
+    ),
+    (
+        "mappings remove",
+        &[ex(
+            "scimctl mappings remove 5f0c2a3e-9d7b-4c1e-8a6f-2b4d9e8c7a10 --dry-run",
+            "Who would lose the role, changing nothing",
+        )],
+    ),
+    (
         "allowlist list",
         &[ex(
             "scimctl allowlist list",
@@ -335,6 +366,13 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         &[ex(
             "scimctl users verify alice && echo offboarded",
             "Exit 0 only when no access is left",
+        )],
+    ),
+    (
+        "users why",
+        &[ex(
+            "scimctl users why alice",
+            "Each role with where it comes from, each group with how it came",
         )],
     ),
     (

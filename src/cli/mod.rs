@@ -14,6 +14,7 @@ pub mod keys;
 pub mod listing;
 pub mod locks;
 pub mod login;
+pub mod mappings;
 pub mod profiles;
 pub mod recover;
 pub mod roles;
@@ -267,6 +268,10 @@ pub enum Command {
     #[command(subcommand)]
     Roles(roles::RolesCommand),
 
+    /// Grant roles for IdP groups and SCIM role values (identity mappings)
+    #[command(subcommand)]
+    Mappings(mappings::MappingsCommand),
+
     /// List and change the IP allowlist; check whether an address may connect
     ///
     /// Only addresses inside an entry may use the server's APIs; an empty
@@ -474,6 +479,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::DefaultRole(command) => settings::default_role(&ctx, command).await?,
         Command::Roles(command) => roles::run(&ctx, command).await?,
+        Command::Mappings(command) => mappings::run(&ctx, command).await?,
         Command::Allowlist(command) => allowlist::run(&ctx, command).await?,
         Command::Users(command) => users::run(&ctx, command).await?,
         Command::Groups(command) => groups::run(&ctx, command).await?,

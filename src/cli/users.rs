@@ -54,10 +54,19 @@ pub enum UsersCommand {
 
     /// Give a deprovisioned user access again
     ///
-    /// Lifts the lock, activates the user and gives the default role; groups
-    /// and other roles come back only as they are granted again. Asks on a
-    /// terminal; without one, pass --yes.
+    /// Lifts the lock, activates the user and gives the default role and the
+    /// roles mappings grant for what the user has now; groups come back only
+    /// as the IdP pushes them. Asks on a terminal; without one, pass --yes.
     Reactivate(ReactivateArgs),
+
+    /// Explain a user's access: each role with where it comes from, each
+    /// group with how it came
+    ///
+    /// A role's sources are the default role, a mapping (from a group or a
+    /// SCIM roles value, `scimctl mappings list`), or a key that assigned it
+    /// by hand; a role with several sources stays until all are gone. A
+    /// group came by a SCIM push or by hand.
+    Why(UserArg),
 }
 
 #[derive(Args, Debug)]
@@ -230,6 +239,10 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> anyhow::Result<Output>
         UsersCommand::Deprovision(args) => deprovision(ctx, args).await,
         UsersCommand::Verify(args) => verify(ctx, args).await,
         UsersCommand::Reactivate(args) => reactivate(ctx, args).await,
+        UsersCommand::Why(args) => {
+            let (client, _) = ctx.client().await?;
+            Ok(Output::one(client.user_why(&args.user).await?))
+        }
     }
 }
 

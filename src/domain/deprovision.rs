@@ -8,11 +8,12 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
-use super::{Result, access};
+use super::{Result, access, mappings};
 use crate::api::groups::GroupRef;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
 };
+use crate::store::grants::{self, Source};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, groups, keys, locks, sessions, settings};
 
@@ -107,7 +108,7 @@ pub async fn deprovision_in(
     }
     let now = store::now();
     let reason = reason.unwrap_or("deprovisioned").to_owned();
-    report.roles = user_rows::remove_all_roles(conn, &user.id).await?;
+    report.roles = grants::remove_all(conn, &user.id).await?;
     let left: Vec<String> = groups::remove_from_all(conn, &user.id)
         .await?
         .into_iter()
@@ -206,7 +207,8 @@ pub async fn deactivate(
 }
 
 /// Reactivates `user` on `conn`: active, the lock lifted, the default role
-/// given again. Memberships come back only as the IdP pushes them.
+/// given again, and the roles current mappings grant. Memberships come back
+/// only as the IdP pushes them.
 pub async fn reactivate_in(
     conn: &mut Conn,
     actor: &Actor,
@@ -231,7 +233,8 @@ pub async fn reactivate_in(
         .await?
         .is_empty();
     if !had_roles {
-        user_rows::add_role(conn, &user.id, &default_role).await?;
+        let by = mappings::granted_by(actor);
+        grants::grant(conn, &user.id, &default_role, &Source::Default, now, &by).await?;
     }
     let updated = UserRow {
         active: true,
@@ -257,6 +260,9 @@ pub async fn reactivate_in(
         }),
     )
     .await?;
+    // The roles mappings grant for the memberships and SCIM roles the user
+    // has now (memberships pushed while they were inactive count).
+    mappings::follow(conn, actor, std::slice::from_ref(&updated.id)).await?;
     Ok(())
 }
 

@@ -535,7 +535,7 @@ mod tests {
         let owner = crate::domain::users::find(&mut conn, "pia")
             .await
             .expect("pia");
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        sqlx::query("DELETE FROM role_grants WHERE user_id = $1")
             .bind(&owner.id)
             .execute(&mut *conn)
             .await

@@ -11,6 +11,7 @@ pub mod deprovision;
 pub mod groups;
 pub mod keys;
 pub mod locks;
+pub mod mappings;
 pub mod policy;
 pub mod recover;
 pub mod roles;
@@ -24,6 +25,7 @@ pub mod settings;
 mod test_store;
 pub mod token;
 pub mod users;
+pub mod why;
 
 use crate::store::StoreError;
 

@@ -13,6 +13,7 @@ use super::ceiling;
 use super::scope::{self, Scope};
 use super::{Error, Result};
 use crate::api::roles::{CreateRoleRequest, Role, check_role_name};
+use crate::store::mappings as mapping_rows;
 use crate::store::roles::{self as role_rows, RoleRow};
 use crate::store::settings as settings_rows;
 use crate::store::users as user_rows;
@@ -140,6 +141,15 @@ pub async fn delete(store: &Store, actor: &Actor, name: &str) -> Result<Role> {
         return Err(Error::Conflict(format!(
             "{name} is the default role, given to every new user, so it cannot be deleted; \
              make another role the default first (`scimctl default-role set ROLE`)"
+        )));
+    }
+    let mapped = mapping_rows::for_role(&mut tx, name).await?;
+    if let Some(mapping) = mapped.first() {
+        return Err(Error::Conflict(format!(
+            "role {name} is granted by {} mapping(s) and cannot be deleted; remove them first \
+             (`scimctl mappings remove {}`; `scimctl mappings list` shows them all)",
+            mapped.len(),
+            mapping.id
         )));
     }
     let users = role_rows::user_count(&mut tx, name).await?;

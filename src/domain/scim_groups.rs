@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
+use super::mappings;
 use super::{Error, Result};
+use crate::api::mappings::MembershipVia;
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
@@ -17,6 +19,7 @@ use crate::scim::resolve;
 use crate::scim::resource::{BaseUrl, GroupFields, GroupView, group_from_scim, group_to_scim};
 use crate::scim::schema::ResourceKind;
 use crate::store::groups::{self as group_rows, GroupRow};
+use crate::store::mappings as mapping_rows;
 use crate::store::{self, Conn, Store, StoreError, scim_query, users};
 
 /// A page of groups as SCIM JSON, and how many match in all. Members are
@@ -89,7 +92,7 @@ pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) 
         updated_at: now,
     };
     group_rows::insert(&mut tx, &row).await?;
-    let added = add_members(&mut tx, &row.id, &fields.members).await?;
+    let added = add_members(&mut tx, actor, &row.id, &fields.members).await?;
     audit::record(
         &mut tx,
         actor,
@@ -117,7 +120,7 @@ pub async fn replace(
     let fields = group_from_scim(body)?;
     let changes = [MemberChange::Replace(fields.members.clone())];
     let mut tx = store.begin().await?;
-    lock_joining_members(&mut tx, &changes).await?;
+    lock_members(&mut tx, id, &changes).await?;
     let row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
     check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
@@ -150,7 +153,7 @@ pub async fn patch(
     let mut request = PatchRequest::from_json(body)?;
     let member_changes = patch::take_member_changes(&mut request)?;
     let mut tx = store.begin().await?;
-    lock_joining_members(&mut tx, &member_changes).await?;
+    lock_members(&mut tx, id, &member_changes).await?;
     let mut row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
     if !request.operations.is_empty() {
@@ -187,9 +190,11 @@ pub async fn delete(
     preconditions: &Preconditions,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
+    lock_members(&mut tx, id, &[MemberChange::RemoveAll]).await?;
     let row = existing(&mut tx, id).await?;
     preconditions.check_write(&etag(row.version))?;
     let members = group_rows::member_ids(&mut tx, id).await?;
+    mappings::remove_for_group(&mut tx, actor, id, &members).await?;
     group_rows::delete(&mut tx, id).await?;
     audit::record(
         &mut tx,
@@ -207,16 +212,28 @@ pub async fn delete(
 /// Locks the users `changes` may add, before the group's own row: joining a
 /// group serialises with the user's deprovisioning, which locks the user and
 /// then the groups it leaves — the same order, so the two cannot deadlock.
-async fn lock_joining_members(conn: &mut Conn, changes: &[MemberChange]) -> Result<()> {
-    let joining: Vec<String> = changes
-        .iter()
-        .flat_map(|change| match change {
-            MemberChange::Add(ids) | MemberChange::Replace(ids) => ids.as_slice(),
-            MemberChange::Remove(_) | MemberChange::RemoveAll => &[],
-        })
-        .cloned()
-        .collect();
-    users::lock_live_ids(conn, &joining).await?;
+/// When a mapping has the group as its source, leaving users are locked
+/// too: their roles change with the membership.
+async fn lock_members(conn: &mut Conn, group_id: &str, changes: &[MemberChange]) -> Result<()> {
+    let mapped = !mapping_rows::for_group(conn, group_id).await?.is_empty();
+    let mut users: Vec<String> = Vec::new();
+    for change in changes {
+        match change {
+            MemberChange::Add(ids) => users.extend(ids.iter().cloned()),
+            MemberChange::Replace(ids) => {
+                users.extend(ids.iter().cloned());
+                if mapped {
+                    users.extend(group_rows::member_ids(conn, group_id).await?);
+                }
+            }
+            MemberChange::Remove(ids) if mapped => users.extend(ids.iter().cloned()),
+            MemberChange::RemoveAll if mapped => {
+                users.extend(group_rows::member_ids(conn, group_id).await?);
+            }
+            MemberChange::Remove(_) | MemberChange::RemoveAll => {}
+        }
+    }
+    users::lock_live_ids(conn, &users).await?;
     Ok(())
 }
 
@@ -231,7 +248,7 @@ async fn apply_member_changes(
     let mut removed = Vec::new();
     for change in changes {
         match change {
-            MemberChange::Add(ids) => added.extend(add_members(conn, &group.id, ids).await?),
+            MemberChange::Add(ids) => added.extend(add_members(conn, actor, &group.id, ids).await?),
             MemberChange::Remove(ids) => {
                 for id in ids {
                     if group_rows::remove_member(conn, &group.id, id).await? {
@@ -260,7 +277,7 @@ async fn apply_member_changes(
                     .filter(|id| !current.contains(*id))
                     .cloned()
                     .collect();
-                added.extend(add_members(conn, &group.id, &missing).await?);
+                added.extend(add_members(conn, actor, &group.id, &missing).await?);
             }
         }
     }
@@ -280,24 +297,33 @@ async fn apply_member_changes(
             .await?;
         }
     }
-    Ok(!added.is_empty() || !removed.is_empty())
+    let changed: Vec<String> = added.iter().chain(&removed).cloned().collect();
+    mappings::follow_group(conn, actor, &group.id, &changed).await?;
+    Ok(!changed.is_empty())
 }
 
 /// Adds members by user id; returns those added. Unknown ids are refused.
 /// A locked (deprovisioned) user is added like any other, so the directory
 /// stays what the IdP pushed: the lock still blocks every credential, and
 /// `users verify` reports the membership for an operator to see.
-async fn add_members(conn: &mut Conn, group_id: &str, ids: &[String]) -> Result<Vec<String>> {
+async fn add_members(
+    conn: &mut Conn,
+    actor: &Actor,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
     let live: BTreeSet<String> = users::lock_live_ids(conn, ids).await?.into_iter().collect();
     if let Some(unknown) = ids.iter().find(|id| !live.contains(*id)) {
         return Err(Error::Invalid(format!(
             "member {unknown:?} is not a user of this service; provision the user first"
         )));
     }
+    let (via, now) = (MembershipVia::Scim, store::now());
     let mut added = Vec::new();
     for id in ids {
-        group_rows::add_member(conn, group_id, id).await?;
-        added.push(id.clone());
+        if group_rows::add_member(conn, group_id, id, via, now, &actor.name).await? {
+            added.push(id.clone());
+        }
     }
     Ok(added)
 }

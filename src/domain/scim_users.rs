@@ -3,12 +3,15 @@
 //! automatic provisioning switched off, updates, and deactivation, deletion
 //! and reactivation through the deprovisioning engine.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::deprovision::{self, Trigger};
+use super::mappings;
 use super::{Error, Result};
 use crate::api::users::{DeprovisionState, Origin};
 use crate::scim::etag::{Preconditions, etag};
@@ -19,6 +22,7 @@ use crate::scim::resource::{
     BaseUrl, Email, EmailView, UserFields, UserView, user_from_scim, user_to_scim,
 };
 use crate::scim::schema::ResourceKind;
+use crate::store::grants::{self, Source};
 use crate::store::settings::SettingsRow;
 use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query};
@@ -81,7 +85,7 @@ pub async fn create(
     // A name nobody holds, the common case, costs no lookup: the insert
     // claims it, or finds it taken and the cases below decide.
     if settings.auto_provisioning
-        && let Some(row) = insert(&mut tx, &fields, &settings.default_role).await?
+        && let Some(row) = insert(&mut tx, actor, &fields, &settings.default_role).await?
     {
         return provisioned(tx, actor, settings, fields, row, None, base).await;
     }
@@ -90,7 +94,9 @@ pub async fn create(
         Some(row) if row.origin == Origin::Manual && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
+            let roles_before = mappings::scim_role_keys(&row.attributes);
             let row = write(&mut tx, row, &fields, None).await?;
+            let roles_after = mappings::scim_role_keys(&row.attributes);
             audit::record(
                 &mut tx,
                 actor,
@@ -102,6 +108,7 @@ pub async fn create(
             .await?;
             let followed =
                 follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+            mappings::follow_scim_roles(&mut tx, actor, &id, &roles_before, &roles_after).await?;
             // A manual user may be in groups: read back, not assembled.
             let resource = resource(&mut tx, &id, followed, None, base).await?;
             tx.commit().await.map_err(StoreError::from)?;
@@ -124,7 +131,7 @@ pub async fn create(
                 None => None,
             };
             // Released above; only a concurrent creation can hold it now.
-            let row = insert(&mut tx, &fields, &settings.default_role)
+            let row = insert(&mut tx, actor, &fields, &settings.default_role)
                 .await?
                 .ok_or_else(|| {
                     Error::Uniqueness(format!(
@@ -163,7 +170,9 @@ async fn provisioned(
     )
     .await?;
     let id = row.id.clone();
+    let scim_roles = mappings::scim_role_keys(&row.attributes);
     let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
+    mappings::follow_scim_roles(&mut tx, actor, &id, &BTreeSet::new(), &scim_roles).await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -273,7 +282,9 @@ async fn update(
         )));
     }
     let was_active = row.active;
+    let roles_before = mappings::scim_role_keys(&row.attributes);
     let row = write(&mut tx, row, &fields, Some(&emails)).await?;
+    let roles_after = mappings::scim_role_keys(&row.attributes);
     audit::record(
         &mut tx,
         actor,
@@ -284,6 +295,7 @@ async fn update(
     )
     .await?;
     let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+    mappings::follow_scim_roles(&mut tx, actor, id, &roles_before, &roles_after).await?;
     let written = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -362,6 +374,7 @@ async fn follow_active(
 /// userName is taken (nothing is written then).
 async fn insert(
     conn: &mut Conn,
+    actor: &Actor,
     fields: &UserFields,
     default_role: &str,
 ) -> Result<Option<UserRow>> {
@@ -390,7 +403,8 @@ async fn insert(
         return Ok(None);
     }
     user_rows::insert_emails(conn, &row.id, &email_rows(&fields.emails)).await?;
-    user_rows::add_role(conn, &row.id, default_role).await?;
+    let by = mappings::granted_by(actor);
+    grants::grant(conn, &row.id, default_role, &Source::Default, now, &by).await?;
     Ok(Some(row))
 }
 

@@ -8,13 +8,15 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
-use super::{Error, Result, ceiling, groups, roles};
+use super::{Error, Result, ceiling, groups, mappings, roles};
 use crate::api::Page;
 use crate::api::groups::GroupRef;
+use crate::api::mappings::MembershipVia;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
 };
 use crate::scim::resolve::user_list_filter;
+use crate::store::grants::{self, Source};
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
 use crate::store::{
     self, Conn, Store, StoreError, groups as group_rows, locks, scim_query, settings,
@@ -185,8 +187,14 @@ pub async fn create_manual(
     };
     user_rows::insert(&mut tx, &row).await?;
     user_rows::replace_emails(&mut tx, &row.id, &emails).await?;
+    // Without --role, the default role, as a provisioned user gets it.
+    let source = match request.roles.is_empty() {
+        true => Source::Default,
+        false => Source::Manual,
+    };
+    let by = mappings::granted_by(actor);
     for role in &role_names {
-        user_rows::add_role(&mut tx, &row.id, role).await?;
+        grants::grant(&mut tx, &row.id, role, &source, now, &by).await?;
     }
     let mut created_groups = Vec::new();
     for group_name in &request.groups {
@@ -194,7 +202,8 @@ pub async fn create_manual(
         if created {
             created_groups.push(group.display_name.clone());
         }
-        group_rows::add_member(&mut tx, &group.id, &row.id).await?;
+        let via = MembershipVia::Manual;
+        group_rows::add_member(&mut tx, &group.id, &row.id, via, now, &actor.name).await?;
     }
     audit::record(
         &mut tx,
@@ -211,6 +220,9 @@ pub async fn create_manual(
         }),
     )
     .await?;
+    if !request.groups.is_empty() {
+        mappings::follow(&mut tx, actor, std::slice::from_ref(&row.id)).await?;
+    }
     let user = assemble(&mut tx, vec![row]).await?.remove(0);
     tx.commit().await.map_err(StoreError::from)?;
     Ok(user)

@@ -16,7 +16,9 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::admin::{allowlist, audit, groups, keys, locks, roles, settings, users, whoami};
+use super::admin::{
+    allowlist, audit, groups, keys, locks, mappings, roles, settings, users, whoami,
+};
 use super::client_ip::{self, TrustedProxies};
 use super::error::ApiError;
 use super::{AppState, ServerConfig, auth, health, introspect, metrics, openapi};
@@ -63,10 +65,16 @@ fn routes(state: AppState, config: &ServerConfig) -> Router {
             routes!(roles::list, roles::create),
         ))
         .routes(needs(Scope::RolesManage, routes!(roles::delete)))
+        .routes(needs(
+            Scope::RolesManage,
+            routes!(mappings::list, mappings::create),
+        ))
+        .routes(needs(Scope::RolesManage, routes!(mappings::remove)))
         .routes(needs(Scope::UsersRead, routes!(users::list)))
         .routes(needs(Scope::UsersWrite, routes!(users::create)))
         .routes(needs(Scope::UsersRead, routes!(users::show)))
         .routes(needs(Scope::UsersRead, routes!(users::verify)))
+        .routes(needs(Scope::UsersRead, routes!(users::why)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::deprovision)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::deactivate)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::reactivate)))

@@ -11,6 +11,7 @@ use super::users::name_key;
 use super::{
     Conn, StoreError, for_update, from_json_rows, from_millis, grouped, json_rows, to_millis,
 };
+use crate::api::mappings::MembershipVia;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRow {
@@ -124,15 +125,80 @@ pub async fn members(conn: &mut Conn, group_id: &str) -> Result<Vec<Named>, Stor
         .collect()
 }
 
-pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+/// Makes the user a member, recording how and by whom (`added_by`: the
+/// actor's name); `false` when they already were (nothing changes then).
+pub async fn add_member(
+    conn: &mut Conn,
+    group_id: &str,
+    user_id: &str,
+    via: MembershipVia,
+    at: OffsetDateTime,
+    added_by: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO group_members (group_id, user_id, via, added_at, added_by) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(group_id)
     .bind(user_id)
+    .bind(via_stored(via))
+    .bind(to_millis(at))
+    .bind(added_by)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+fn via_stored(via: MembershipVia) -> &'static str {
+    match via {
+        MembershipVia::Scim => "scim",
+        MembershipVia::Manual => "manual",
+    }
+}
+
+/// One of a user's memberships, with how it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub group_id: String,
+    pub display_name: String,
+    pub via: MembershipVia,
+    /// `None` for memberships from before this was recorded.
+    pub added_at: Option<OffsetDateTime>,
+    pub added_by: Option<String>,
+}
+
+/// The user's memberships, by group name.
+pub async fn memberships_of(conn: &mut Conn, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT g.id, g.display_name, m.via, m.added_at, m.added_by FROM group_members m \
+         JOIN groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.display_name_key",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let via: String = row.try_get("via")?;
+            Ok(Membership {
+                group_id: row.try_get("id")?,
+                display_name: row.try_get("display_name")?,
+                via: match via.as_str() {
+                    "scim" => MembershipVia::Scim,
+                    "manual" => MembershipVia::Manual,
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "unknown membership origin {other:?}"
+                        )));
+                    }
+                },
+                added_at: row
+                    .try_get::<Option<i64>, _>("added_at")?
+                    .map(from_millis)
+                    .transpose()?,
+                added_by: row.try_get("added_by")?,
+            })
+        })
+        .collect()
 }
 
 /// Takes the user out of every group; returns the groups left as `(id, name)`.

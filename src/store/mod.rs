@@ -5,9 +5,11 @@
 pub mod allowlist;
 pub mod audit;
 mod connect;
+pub mod grants;
 pub mod groups;
 pub mod keys;
 pub mod locks;
+pub mod mappings;
 pub mod roles;
 mod schema;
 pub mod scim_query;

@@ -924,7 +924,8 @@ mod tests {
             ("group-eng", "id-dave"),
             ("group-sales", "id-bob"),
         ] {
-            groups::add_member(&mut conn, group, user)
+            let via = crate::api::mappings::MembershipVia::Scim;
+            groups::add_member(&mut conn, group, user, via, crate::store::now(), "test")
                 .await
                 .expect("member");
         }

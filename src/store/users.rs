@@ -461,31 +461,6 @@ pub async fn roles_of(
     grouped(conn, user_ids, select, |row| Ok(row.try_get("role_name")?)).await
 }
 
-pub async fn add_role(conn: &mut Conn, user_id: &str, role: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(user_id)
-    .bind(role)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Removes every role of the user; returns the names removed.
-pub async fn remove_all_roles(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 RETURNING role_name")
-        .bind(user_id)
-        .fetch_all(conn)
-        .await?;
-    let mut removed = rows
-        .iter()
-        .map(|row| row.try_get("role_name"))
-        .collect::<Result<Vec<String>, _>>()?;
-    removed.sort();
-    Ok(removed)
-}
-
 /// The permissions the user's roles grant, as stored scope names.
 pub async fn permissions(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(

@@ -15,6 +15,7 @@ mod directory_cli;
 mod harness;
 mod keys;
 mod limits;
+mod mappings;
 mod open_routes;
 mod openapi;
 mod output_cli;

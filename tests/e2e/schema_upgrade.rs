@@ -39,7 +39,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 5] = [
+const SEEDS: [&str; 6] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -97,6 +97,18 @@ const SEEDS: [&str; 5] = [
         ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'Support', 'support', NULL, '{}', 1, 1767460000000, 1767460000000);
      INSERT INTO group_members (group_id, user_id) VALUES
         ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', '22222222-2222-4222-8222-222222222222');",
+    // 0006_mappings: user_roles became a view over role grants with their
+    // sources; a mapping from a group, one from a SCIM roles value, the
+    // grant the first gave Alice, a group with a membership made by hand.
+    "INSERT INTO role_mappings (id, group_id, scim_role, scim_role_key, role_name, created_at, created_by) VALUES
+        ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', NULL, NULL, 'auditor', 1767470000000, 'initial admin'),
+        ('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', NULL, 'Admin', 'admin', 'admin', 1767470000000, 'initial admin');
+     INSERT INTO role_grants (user_id, role_name, source, granted_at, granted_by) VALUES
+        ('11111111-1111-4111-8111-111111111111', 'auditor', 'mapping:dddddddd-dddd-4ddd-8ddd-dddddddddddd', 1767470000000, 'seedadmin0000001');
+     INSERT INTO groups (id, display_name, display_name_key, external_id, attributes, version, created_at, updated_at) VALUES
+        ('ffffffff-ffff-4fff-8fff-ffffffffffff', 'Ops', 'ops', NULL, '{}', 1, 1767470001000, 1767470001000);
+     INSERT INTO group_members (group_id, user_id, via, added_at, added_by) VALUES
+        ('ffffffff-ffff-4fff-8fff-ffffffffffff', '22222222-2222-4222-8222-222222222222', 'manual', 1767470001000, 'initial admin');",
 ];
 
 /// A table a migration renamed, with the columns it renamed in it: its
@@ -107,7 +119,7 @@ struct Renamed {
     columns: &'static [(&'static str, &'static str)],
 }
 
-const RENAMED: [Renamed; 2] = [
+const RENAMED: [Renamed; 3] = [
     Renamed {
         was: "teams",
         now: "groups",
@@ -117,6 +129,12 @@ const RENAMED: [Renamed; 2] = [
         was: "team_members",
         now: "group_members",
         columns: &[("team_id", "group_id")],
+    },
+    // Still readable as the view `user_roles`.
+    Renamed {
+        was: "user_roles",
+        now: "role_grants",
+        columns: &[],
     },
 ];
 
@@ -487,6 +505,66 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
     assert_eq!(
         support["members"][0]["user_name"], "bob",
         "{context}: {support}"
+    );
+
+    // Level 6 (and the roles of every level before it): each role of a
+    // user has its source; the ones from before sources were recorded read
+    // as the default role (a SCIM user's default role) or given by hand.
+    let why = cli_json(server, &["users", "why", "Alice"]);
+    let sources = |role: &str| -> Vec<String> {
+        why["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .filter(|entry| entry["role"] == role)
+            .flat_map(|entry| entry["sources"].as_array().expect("sources").clone())
+            .map(|source| source["kind"].as_str().expect("kind").to_owned())
+            .collect()
+    };
+    assert_eq!(sources("support"), ["default"], "{context}: {why}");
+    let auditor = sources("auditor");
+    let expected: &[&str] = if level < 6 {
+        &["manual"]
+    } else {
+        &["manual", "mapping"]
+    };
+    assert_eq!(auditor, expected, "{context}: {why}");
+    let bob = cli_json(server, &["users", "why", "bob"]);
+    assert_eq!(bob["roles"][0]["role"], "admin", "{context}: {bob}");
+    assert_eq!(
+        bob["roles"][0]["sources"][0]["kind"], "manual",
+        "{context}: {bob}"
+    );
+    if level < 6 {
+        return;
+    }
+    let mappings = cli_json(server, &["mappings", "list"]);
+    assert_eq!(
+        mappings.as_array().map(Vec::len),
+        Some(2),
+        "{context}: {mappings}"
+    );
+    // Memberships from before: by the user's origin (Alice came by SCIM,
+    // bob was made by hand); the new one with when and by whom.
+    assert_eq!(why["groups"][0]["via"], "scim", "{context}: {why}");
+    let bob = cli_json(server, &["users", "why", "bob"]);
+    let vias: Vec<(&str, &str)> = bob["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|entry| {
+            let name = entry["group"]["display_name"].as_str().expect("name");
+            (name, entry["via"].as_str().expect("via"))
+        })
+        .collect();
+    assert_eq!(
+        vias,
+        [("Ops", "manual"), ("Support", "manual")],
+        "{context}: {bob}"
+    );
+    assert_eq!(
+        bob["groups"][0]["added_by"], "initial admin",
+        "{context}: {bob}"
     );
 }
 

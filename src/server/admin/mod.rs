@@ -5,6 +5,7 @@ pub mod audit;
 pub mod groups;
 pub mod keys;
 pub mod locks;
+pub mod mappings;
 pub mod roles;
 pub mod settings;
 pub mod users;

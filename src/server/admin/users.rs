@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
+use crate::api::mappings::WhyReport;
 use crate::api::sessions::{IssueSessionRequest, IssuedSession};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, User,
@@ -12,7 +13,7 @@ use crate::api::users::{
 };
 use crate::api::{ErrorBody, Page};
 use crate::domain::deprovision::{self, Trigger};
-use crate::domain::{sessions, users};
+use crate::domain::{sessions, users, why};
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
@@ -135,6 +136,29 @@ pub async fn verify(
     Path(user): Path<String>,
 ) -> Result<Json<VerificationReport>, ApiError> {
     Ok(Json(deprovision::verify(&state.store, &user).await?))
+}
+
+/// Where each of a user's roles and groups comes from.
+///
+/// Each role with every source that gives it (the default role, a mapping
+/// from a group or a SCIM `roles` value, or given by hand by a key), and
+/// each group membership with how it came (SCIM push or by hand).
+#[utoipa::path(
+    get,
+    path = "/users/{user}/why",
+    operation_id = "users_why",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = WhyReport, description = "The user's roles with their sources, and groups."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+    )
+)]
+pub async fn why(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Json<WhyReport>, ApiError> {
+    Ok(Json(why::why(&state.store, &user).await?))
 }
 
 /// Deactivate a user, as an identity provider would.
