@@ -85,11 +85,17 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
         Endpoint::new(M::POST, "/admin/v1/roles", "roles:manage")
             .body(json!({ "name": "x", "permissions": ["users:read"] })),
         Endpoint::new(M::DELETE, "/admin/v1/roles/{name}", "roles:manage").with("name", "auditor"),
+        Endpoint::new(M::GET, "/admin/v1/mappings", "roles:manage"),
+        Endpoint::new(M::POST, "/admin/v1/mappings", "roles:manage")
+            .body(json!({ "group": "eng", "role": "auditor" })),
+        Endpoint::new(M::DELETE, "/admin/v1/mappings/{id}", "roles:manage")
+            .with("id", "no-such-mapping"),
         Endpoint::new(M::GET, "/admin/v1/users", "users:read"),
         Endpoint::new(M::POST, "/admin/v1/users", "users:write").body(json!({ "user_name": "x" })),
         Endpoint::new(M::GET, "/admin/v1/users/{user}", "users:read").with("user", "pat"),
         Endpoint::new(M::GET, "/admin/v1/users/{user}/deprovision", "users:read")
             .with("user", "pat"),
+        Endpoint::new(M::GET, "/admin/v1/users/{user}/why", "users:read").with("user", "pat"),
         Endpoint::new(
             M::POST,
             "/admin/v1/users/{user}/deprovision",

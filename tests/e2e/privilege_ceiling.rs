@@ -100,6 +100,35 @@ fn grant_paths() -> Vec<GrantPath> {
             holds: vec!["roles:manage", "users:read", "audit:read"],
             withheld: "audit:read",
         },
+        GrantPath {
+            what: "map a group to a role with a permission the caller lacks",
+            setup: vec![
+                (
+                    Method::POST,
+                    "/admin/v1/roles",
+                    json!({ "name": "reviewers", "permissions": ["users:read", "audit:read"] }),
+                ),
+                (
+                    Method::POST,
+                    "/admin/v1/users",
+                    json!({ "user_name": "gil", "groups": ["ops-team"], "create_groups": true }),
+                ),
+            ],
+            method: Method::POST,
+            path: "/admin/v1/mappings",
+            body: Some(json!({ "group": "ops-team", "role": "reviewers" })),
+            holds: vec!["roles:manage", "users:read", "audit:read"],
+            withheld: "users:read",
+        },
+        GrantPath {
+            what: "map a SCIM roles value to the admin role",
+            setup: vec![],
+            method: Method::POST,
+            path: "/admin/v1/mappings",
+            body: Some(json!({ "scim_role": "Admin", "role": "admin" })),
+            holds: admin_role.clone(),
+            withheld: "keys:manage",
+        },
         // Last: its success revokes the root key the others set up with.
         GrantPath {
             what: "revoke a key whose scopes the caller lacks",
