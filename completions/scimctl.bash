@@ -67,6 +67,9 @@ _scimctl() {
             scimctl,roles)
                 cmd="scimctl__subcmd__roles"
                 ;;
+            scimctl,scim)
+                cmd="scimctl__subcmd__scim"
+                ;;
             scimctl,server)
                 cmd="scimctl__subcmd__server"
                 ;;
@@ -250,6 +253,9 @@ _scimctl() {
             scimctl__subcmd__help,roles)
                 cmd="scimctl__subcmd__help__subcmd__roles"
                 ;;
+            scimctl__subcmd__help,scim)
+                cmd="scimctl__subcmd__help__subcmd__scim"
+                ;;
             scimctl__subcmd__help,server)
                 cmd="scimctl__subcmd__help__subcmd__server"
                 ;;
@@ -351,6 +357,12 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__roles,list)
                 cmd="scimctl__subcmd__help__subcmd__roles__subcmd__list"
+                ;;
+            scimctl__subcmd__help__subcmd__scim,log)
+                cmd="scimctl__subcmd__help__subcmd__scim__subcmd__log"
+                ;;
+            scimctl__subcmd__help__subcmd__scim,show)
+                cmd="scimctl__subcmd__help__subcmd__scim__subcmd__show"
                 ;;
             scimctl__subcmd__help__subcmd__server,recover)
                 cmd="scimctl__subcmd__help__subcmd__server__subcmd__recover"
@@ -511,6 +523,24 @@ _scimctl() {
             scimctl__subcmd__roles__subcmd__help,list)
                 cmd="scimctl__subcmd__roles__subcmd__help__subcmd__list"
                 ;;
+            scimctl__subcmd__scim,help)
+                cmd="scimctl__subcmd__scim__subcmd__help"
+                ;;
+            scimctl__subcmd__scim,log)
+                cmd="scimctl__subcmd__scim__subcmd__log"
+                ;;
+            scimctl__subcmd__scim,show)
+                cmd="scimctl__subcmd__scim__subcmd__show"
+                ;;
+            scimctl__subcmd__scim__subcmd__help,help)
+                cmd="scimctl__subcmd__scim__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__scim__subcmd__help,log)
+                cmd="scimctl__subcmd__scim__subcmd__help__subcmd__log"
+                ;;
+            scimctl__subcmd__scim__subcmd__help,show)
+                cmd="scimctl__subcmd__scim__subcmd__help__subcmd__show"
+                ;;
             scimctl__subcmd__server,help)
                 cmd="scimctl__subcmd__server__subcmd__help"
                 ;;
@@ -590,7 +620,7 @@ _scimctl() {
 
     case "${cmd}" in
         scimctl)
-            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit completions help"
+            opts="-o -q -v -h -V --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help --version server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit scim completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1842,7 +1872,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help)
-            opts="server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit completions help"
+            opts="server login logout whoami auth profiles keys provisioning deprovisioning default-role roles mappings allowlist users groups locks sessions introspect audit scim completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2500,6 +2530,48 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__roles__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__scim)
+            opts="log show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__scim__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__scim__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4054,6 +4126,196 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help log show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help)
+            opts="log show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__log)
+            opts="-o -q -v -h --failed --user --status --since --limit --page-size --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__show)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

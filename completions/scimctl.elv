@@ -53,6 +53,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand sessions 'Issue session tokens for users'
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
             cand audit 'Read the audit log: who changed what, when, from where'
+            cand scim 'See what identity providers sent to /scim/v2 and what they were answered (the server''s request journal)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1291,6 +1292,74 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;audit;help;help'= {
         }
+        &'scimctl;scim'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand log 'List SCIM requests the identity provider sent, newest first'
+            cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;scim;log'= {
+            cand --user 'Only requests about this user: id or userName (any case)'
+            cand --status 'Only this status (409) or class of statuses (4xx, 5xx)'
+            cand --since 'Only requests from this time on: a duration ago (30m, 1h, 7d) or an RFC 3339 time'
+            cand --limit 'List at most N results [default: all]'
+            cand --page-size 'Results fetched per request, 1 to 1000 [default: 100]'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --failed 'Only requests answered with an error (status 400 or more)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;scim;show'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;scim;help'= {
+            cand log 'List SCIM requests the identity provider sent, newest first'
+            cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;scim;help;log'= {
+        }
+        &'scimctl;scim;help;show'= {
+        }
+        &'scimctl;scim;help;help'= {
+        }
         &'scimctl;completions'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
@@ -1327,6 +1396,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand sessions 'Issue session tokens for users'
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
             cand audit 'Read the audit log: who changed what, when, from where'
+            cand scim 'See what identity providers sent to /scim/v2 and what they were answered (the server''s request journal)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1484,6 +1554,14 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand list 'List audit entries, newest first, or follow new ones as they happen'
         }
         &'scimctl;help;audit;list'= {
+        }
+        &'scimctl;help;scim'= {
+            cand log 'List SCIM requests the identity provider sent, newest first'
+            cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+        }
+        &'scimctl;help;scim;log'= {
+        }
+        &'scimctl;help;scim;show'= {
         }
         &'scimctl;help;completions'= {
         }

@@ -17,6 +17,7 @@ use crate::api::allowlist::{
     ReplaceAllowlistRequest,
 };
 use crate::api::groups::{Group, GroupListQuery};
+use crate::api::journal::{JournalEntry, JournalExchange, JournalQuery};
 use crate::api::locks::Lock;
 use crate::api::mappings::{CreateMappingRequest, Mapping, MappingChange, WhyReport};
 use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
@@ -442,6 +443,22 @@ impl Client {
             None::<&()>,
         )
         .await
+    }
+
+    /// `GET /admin/v1/scim/requests`: one page of the SCIM request journal.
+    pub async fn list_journal_page(
+        &self,
+        query: &JournalQuery,
+    ) -> Result<Page<JournalEntry>, ClientError> {
+        let url = self.url(&["scim", "requests"]);
+        self.call(Method::GET, url, &query.pairs(), None::<&()>)
+            .await
+    }
+
+    /// `GET /admin/v1/scim/requests/{request_id}`: one exchange, redacted.
+    pub async fn show_journal(&self, request_id: &str) -> Result<JournalExchange, ClientError> {
+        let url = self.url(&["scim", "requests", request_id]);
+        self.call(Method::GET, url, &[], None::<&()>).await
     }
 
     /// `GET /admin/v1/allowlist`: every entry (the server sends one page).

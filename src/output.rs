@@ -21,6 +21,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod auth;
 pub mod groups;
+pub mod journal;
 pub mod jq;
 pub mod keys;
 mod layout;

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod cidr;
 pub mod directory;
 pub mod groups;
+pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;

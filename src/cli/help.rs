@@ -448,6 +448,26 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "scim log",
+        &[
+            ex(
+                "scimctl scim log --failed --since 1h",
+                "Every refused SCIM request of the last hour",
+            ),
+            ex(
+                "scimctl scim log --user alice@example.com --status 4xx",
+                "What the IdP sent about one user and was refused",
+            ),
+        ],
+    ),
+    (
+        "scim show",
+        &[ex(
+            "scimctl scim show 6817364e-330e-497d-a5bc-8a65b2fd74ee",
+            "One exchange, whole and redacted, with its audit entries",
+        )],
+    ),
+    (
         "completions",
         &[ex(
             "scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl",

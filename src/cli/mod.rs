@@ -18,6 +18,7 @@ pub mod mappings;
 pub mod profiles;
 pub mod recover;
 pub mod roles;
+pub mod scim;
 pub mod server;
 pub mod sessions;
 pub mod settings;
@@ -305,6 +306,11 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
 
+    /// See what identity providers sent to /scim/v2 and what they were
+    /// answered (the server's request journal)
+    #[command(subcommand)]
+    Scim(scim::ScimCommand),
+
     /// Print a shell completion script
     ///
     /// A static script completes commands, flags and fixed values:
@@ -487,6 +493,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sessions(command) => sessions::run(&ctx, command).await?,
         Command::Introspect(args) => sessions::introspect(&ctx, args).await?,
         Command::Audit(command) => audit::run(&ctx, command).await?,
+        Command::Scim(command) => scim::run(&ctx, command).await?,
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };

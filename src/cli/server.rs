@@ -89,13 +89,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(proxies) = file.trusted_proxies {
         config.trusted_proxies = proxies;
     }
-    config.limits = file.limits.resolve().map_err(|problem| {
+    let in_file = |problem: String| {
         let shown = args
             .config
             .as_ref()
             .map_or_else(String::new, |path| format!("{}: ", path.display()));
         CliError::Usage(format!("{shown}{problem}"))
-    })?;
+    };
+    config.limits = file.limits.resolve().map_err(in_file)?;
+    config.journal = file.journal.resolve().map_err(in_file)?;
 
     let listener = TcpListener::bind(config.listen)
         .await

@@ -233,7 +233,7 @@ fn action_match(action: String) -> ActionMatch {
     }
 }
 
-fn to_api(row: EntryRow) -> AuditEntry {
+pub(crate) fn to_api(row: EntryRow) -> AuditEntry {
     AuditEntry {
         id: row.id,
         time: row.at,

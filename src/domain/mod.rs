@@ -9,6 +9,7 @@ pub mod ceiling;
 pub mod denials;
 pub mod deprovision;
 pub mod groups;
+pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::domain::journal::Retention;
 use crate::store::DatabaseUrl;
 
 /// Largest request body accepted; bigger ones get `413`.
@@ -24,6 +25,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Rate limits, lockout, timeouts and connection caps (`[limits]`).
     pub limits: Limits,
+    /// How long and how much of the SCIM request journal to keep
+    /// (`[journal]`); `None` when it is off.
+    pub journal: Option<Retention>,
 }
 
 impl ServerConfig {
@@ -34,6 +38,7 @@ impl ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
+            journal: Some(Retention::default()),
         }
     }
 }
@@ -210,6 +215,49 @@ pub struct ConfigFile {
     pub trusted_proxies: Option<Vec<IpNet>>,
     #[serde(default)]
     pub limits: LimitsFile,
+    #[serde(default)]
+    pub journal: JournalFile,
+}
+
+/// `[journal]`: the SCIM request journal (`scimctl scim log`).
+///
+/// ```toml
+/// [journal]
+/// enabled = true        # false: no SCIM request is recorded
+/// max_age = "7d"        # older exchanges are dropped
+/// max_size = "200MB"    # past this, the oldest are dropped
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalFile {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_age: Option<Duration>,
+    #[serde(default, deserialize_with = "byte_size")]
+    pub max_size: Option<u64>,
+}
+
+impl JournalFile {
+    /// The retention this section sets over the defaults, or `None` when
+    /// the journal is off.
+    pub fn resolve(&self) -> Result<Option<Retention>, String> {
+        if self.enabled == Some(false) {
+            return Ok(None);
+        }
+        let base = Retention::default();
+        let retention = Retention {
+            max_age: self.max_age.unwrap_or(base.max_age),
+            max_size: self.max_size.unwrap_or(base.max_size),
+        };
+        if retention.max_age.is_zero() || retention.max_size == 0 {
+            return Err(
+                "journal.max_age and journal.max_size must be more than 0; to keep no journal, \
+                 set journal.enabled = false"
+                    .to_owned(),
+            );
+        }
+        Ok(Some(retention))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +298,28 @@ fn duration<'de, D: serde::Deserializer<'de>>(
     humantime::parse_duration(raw.trim())
         .map(Some)
         .map_err(|err| serde::de::Error::custom(format!("{raw:?} is not a duration ({err})")))
+}
+
+/// A size as people write it: `"200MB"`, `"1 GiB"`, or a number of bytes.
+fn byte_size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(deserializer)? {
+        Size::Bytes(bytes) => Ok(Some(bytes)),
+        Size::Text(text) => text
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|size| Some(size.as_u64()))
+            .map_err(|err| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a size ({err}); write it like \"200MB\" or \"1GiB\""
+                ))
+            }),
+    }
 }
 
 fn database_url<'de, D: serde::Deserializer<'de>>(

@@ -52,6 +52,7 @@ pub struct Metrics {
     deprovisionings: Family<DeprovisionLabels, Counter>,
     throttled: Counter,
     connections_refused: Counter,
+    journal_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -93,13 +94,25 @@ impl Metrics {
             "Connections closed at once: their address already held its share",
             connections_refused.clone(),
         );
+        let journal_dropped = Counter::default();
+        registry.register(
+            "scimctl_journal_dropped",
+            "SCIM exchanges not journaled: the journal's writer had fallen behind or failed",
+            journal_dropped.clone(),
+        );
         Metrics {
             registry,
             requests,
             deprovisionings,
             throttled,
             connections_refused,
+            journal_dropped,
         }
+    }
+
+    /// Counts `count` SCIM exchanges the journal could not keep.
+    pub fn journal_dropped(&self, count: u64) {
+        self.journal_dropped.inc_by(count);
     }
 
     /// Counts one request refused with 429.

@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod health;
 mod introspect;
+mod journal;
 mod limits;
 mod metrics;
 mod openapi;
@@ -29,6 +30,8 @@ pub use config::{ConfigFile, ServerConfig};
 
 /// How often the rate limiter forgets idle clients.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a stopping server waits for the journal's last write.
+const JOURNAL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -87,7 +90,16 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = routes::router(self.state.clone(), &self.config);
+        let (journal, writer) = match self.config.journal {
+            Some(retention) => {
+                let metrics = std::sync::Arc::clone(&self.state.metrics);
+                let (journal, writer) =
+                    journal::Journal::start(self.state.store.clone(), retention, metrics);
+                (Some(journal), Some(writer))
+            }
+            None => (None, None),
+        };
+        let app = routes::router(self.state.clone(), &self.config, journal);
         // Buckets that are full again are forgotten now and then, so the
         // limiter's memory follows recent clients only.
         let limiter = std::sync::Arc::clone(&self.state.limiter);
@@ -105,6 +117,9 @@ impl Server {
         };
         serve::serve(listener, app, options, shutdown).await;
         sweeper.abort();
+        if let Some(writer) = writer {
+            writer.finish(JOURNAL_GRACE).await;
+        }
         self.state.store.close().await;
         Ok(())
     }

@@ -17,16 +17,17 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::admin::{
-    allowlist, audit, groups, keys, locks, mappings, roles, settings, users, whoami,
+    allowlist, audit, groups, journal, keys, locks, mappings, roles, settings, users, whoami,
 };
 use super::client_ip::{self, TrustedProxies};
 use super::error::ApiError;
+use super::journal::Journal;
 use super::{AppState, ServerConfig, auth, health, introspect, metrics, openapi};
 use crate::api::{ADMIN_PREFIX, AUTH_PREFIX};
 use crate::domain::scope::Scope;
 
-pub fn router(state: AppState, config: &ServerConfig) -> Router {
-    let app = routes(state, config);
+pub fn router(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> Router {
+    let app = routes(state, config, journal);
     // SCIM URLs as other clients spell them (`/scim/v2/users/`) are
     // rewritten before routing: around the router, since what
     // `Router::layer` adds runs after routing. The root router's fallback
@@ -34,7 +35,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
     Router::new().fallback_service(MapRequestLayer::new(super::scim::normalize_path).layer(app))
 }
 
-fn routes(state: AppState, config: &ServerConfig) -> Router {
+fn routes(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> Router {
     // The scope a route needs: enforced by its route layer and written into
     // its operations, by this one call.
     let needs = |scope: Scope, (schemas, mut paths, handlers): UtoipaMethodRouter<AppState>| {
@@ -84,6 +85,8 @@ fn routes(state: AppState, config: &ServerConfig) -> Router {
         .routes(needs(Scope::UsersRead, routes!(locks::list)))
         .routes(needs(Scope::UsersDeprovision, routes!(locks::remove)))
         .routes(needs(Scope::AuditRead, routes!(audit::list)))
+        .routes(needs(Scope::AuditRead, routes!(journal::list)))
+        .routes(needs(Scope::AuditRead, routes!(journal::show)))
         .routes(needs(
             Scope::AllowlistManage,
             routes!(allowlist::list, allowlist::add, allowlist::replace),
@@ -109,7 +112,7 @@ fn routes(state: AppState, config: &ServerConfig) -> Router {
         .merge(apis)
         // SCIM answers everything under its prefix itself (errors, unknown
         // paths and methods in SCIM form), and is not in the OpenAPI document.
-        .merge(super::scim::router(state.clone(), config))
+        .merge(super::scim::router(state.clone(), config, journal))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the routing, so it sees the matched route template.

@@ -232,6 +232,18 @@ pub async fn list(
     rows.iter().map(entry_from_row).collect()
 }
 
+/// The entries a request (by its `X-Request-Id`) wrote, oldest first.
+pub async fn by_request_id(conn: &mut Conn, request_id: &str) -> Result<Vec<EntryRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, at, actor_key_id, actor_name, source_ip, request_id, action, target, \
+         outcome, details FROM audit_log WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(request_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(entry_from_row).collect()
+}
+
 fn entry_from_row(row: &AnyRow) -> Result<EntryRow, StoreError> {
     let id: i64 = row.try_get("id")?;
     let details: String = row.try_get("details")?;

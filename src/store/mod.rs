@@ -7,6 +7,7 @@ pub mod audit;
 mod connect;
 pub mod grants;
 pub mod groups;
+pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;

@@ -13,7 +13,7 @@ use super::Backend;
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order. The
 /// description is the file name's, as `migrate!` derived it.
-const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
     (
         1,
         "keys and audit",
@@ -49,6 +49,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
         "mappings",
         include_str!("migrations/sqlite/0006_mappings.sql"),
         include_str!("migrations/postgres/0006_mappings.sql"),
+    ),
+    (
+        8,
+        "journal",
+        include_str!("migrations/sqlite/0008_journal.sql"),
+        include_str!("migrations/postgres/0008_journal.sql"),
     ),
 ];
 

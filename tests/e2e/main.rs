@@ -13,6 +13,7 @@ mod completion;
 mod deprovision_race;
 mod directory_cli;
 mod harness;
+mod journal;
 mod keys;
 mod limits;
 mod mappings;

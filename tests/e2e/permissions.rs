@@ -124,6 +124,9 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
         Endpoint::new(M::GET, "/admin/v1/locks", "users:read"),
         Endpoint::new(M::DELETE, "/admin/v1/locks/{id}", "users:deprovision").with("id", lock_id),
         Endpoint::new(M::GET, "/admin/v1/audit", "audit:read"),
+        Endpoint::new(M::GET, "/admin/v1/scim/requests", "audit:read"),
+        Endpoint::new(M::GET, "/admin/v1/scim/requests/{request_id}", "audit:read")
+            .with("request_id", "no-such-request"),
         Endpoint::new(M::GET, "/admin/v1/allowlist", "allowlist:manage"),
         Endpoint::new(M::POST, "/admin/v1/allowlist", "allowlist:manage")
             .body(json!({ "entries": [{ "cidr": "10.0.0.0/8" }] })),

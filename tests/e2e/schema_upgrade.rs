@@ -39,7 +39,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 6] = [
+const SEEDS: [&str; 7] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -109,6 +109,10 @@ const SEEDS: [&str; 6] = [
         ('ffffffff-ffff-4fff-8fff-ffffffffffff', 'Ops', 'ops', NULL, '{}', 1, 1767470001000, 1767470001000);
      INSERT INTO group_members (group_id, user_id, via, added_at, added_by) VALUES
         ('ffffffff-ffff-4fff-8fff-ffffffffffff', '22222222-2222-4222-8222-222222222222', 'manual', 1767470001000, 'initial admin');",
+    // 0008_journal: the SCIM request journal, with one exchange (recent
+    // enough that the first prune keeps it).
+    "INSERT INTO scim_journal (at, request_id, key_id, source_ip, method, path, status, duration_us, user_id, user_name_key, request_headers, request_body, response_body, size) VALUES
+        (4102444700000, 'seed-request-9', 'seedadmin0000001', '192.0.2.9', 'PATCH', '/scim/v2/Users/11111111-1111-4111-8111-111111111111', 200, 1500, '11111111-1111-4111-8111-111111111111', 'alice', '{\"user-agent\":\"Okta SCIM Client 1.0.0\"}', '{\"Operations\":[]}', '{\"id\":\"11111111-1111-4111-8111-111111111111\"}', 400);",
 ];
 
 /// A table a migration renamed, with the columns it renamed in it: its
@@ -565,6 +569,28 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
     assert_eq!(
         bob["groups"][0]["added_by"], "initial admin",
         "{context}: {bob}"
+    );
+    if level < 7 {
+        return;
+    }
+
+    // Level 7: the journal's exchanges, found by request id and by user.
+    let exchange = cli_json(server, &["scim", "show", "seed-request-9"]);
+    assert_eq!(exchange["status"], 200, "{context}: {exchange}");
+    assert_eq!(
+        exchange["request_headers"]["user-agent"], "Okta SCIM Client 1.0.0",
+        "{context}: {exchange}"
+    );
+    let about_alice = cli_json(server, &["scim", "log", "--user", "Alice"]);
+    let requests: Vec<&str> = about_alice
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|entry| entry["request_id"].as_str())
+        .collect();
+    assert!(
+        requests.contains(&"seed-request-9"),
+        "{context}: {about_alice}"
     );
 }
 

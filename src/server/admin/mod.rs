@@ -3,6 +3,7 @@
 pub mod allowlist;
 pub mod audit;
 pub mod groups;
+pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;

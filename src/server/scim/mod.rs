@@ -26,6 +26,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::any;
 use axum::{Extension, Router, middleware};
 
+use super::journal::{Journal, record};
 use super::{AppState, ServerConfig};
 use error::ScimHttpError;
 pub use paths::normalize as normalize_path;
@@ -34,7 +35,11 @@ pub use paths::normalize as normalize_path;
 pub const PREFIX: &str = "/scim/v2";
 
 /// Every `/scim/v2` route, mounted at [`PREFIX`]: merge it into the app.
-pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
+pub fn router(
+    state: AppState,
+    config: &ServerConfig,
+    journal: Option<Journal>,
+) -> Router<AppState> {
     let settings = http::ScimSettings {
         body_limit: config.body_limit,
         trusted_proxies: config.trusted_proxies.clone().into(),
@@ -50,7 +55,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         .fallback(no_route)
         // Applies to the routes above: keep it after the last merge.
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new()
+    let scim = Router::new()
         .nest(PREFIX, api)
         // A nested router's catch-all fallback cannot match `/scim/v2/`.
         .route(&format!("{PREFIX}/"), any(no_route))
@@ -58,7 +63,12 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router<AppState> {
         // answered only to a caller the gate let in.
         .layer(middleware::from_fn_with_state(state, gate::gate))
         .layer(middleware::from_fn(http::scim_errors))
-        .layer(Extension(settings))
+        .layer(Extension(settings));
+    // Outermost, so refusals by the gate are journaled as answered.
+    match journal {
+        Some(journal) => scim.layer(middleware::from_fn_with_state(journal, record)),
+        None => scim,
+    }
 }
 
 async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> ScimHttpError {

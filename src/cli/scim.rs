@@ -1,0 +1,111 @@
+//! `scimctl scim log|show`: what identity providers sent to `/scim/v2` and
+//! what they were answered, from the server's journal.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Subcommand};
+use time::OffsetDateTime;
+
+use super::listing::{self, Paging};
+use super::{Context, complete};
+use crate::api::audit::parse_time_bound;
+use crate::api::journal::{JournalQuery, parse_status};
+use crate::output::Output;
+
+#[derive(Subcommand, Debug)]
+pub enum ScimCommand {
+    /// List SCIM requests the identity provider sent, newest first
+    ///
+    /// Each with its time, request id, method, path, status, duration, the
+    /// key id its token named and where it came from. Filters combine:
+    /// `--failed --since 1h` is every failed request of the last hour. The
+    /// server keeps the journal for a bounded time and size (`[journal]` in
+    /// its config; 7 days and 200 MB by default).
+    Log(LogArgs),
+    /// Show one SCIM request and its answer, whole, and the audit entries
+    /// it wrote
+    ///
+    /// Redacted: passwords are never kept, tokens only by their key id, and
+    /// of the headers only Content-Type, Accept, User-Agent, If-Match,
+    /// If-None-Match and X-Forwarded-For.
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Only requests answered with an error (status 400 or more)
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only requests about this user: id or userName (any case)
+    #[arg(long, value_name = "USER", value_parser = NonEmptyStringValueParser::new(), add = complete::users())]
+    pub user: Option<String>,
+
+    /// Only this status (409) or class of statuses (4xx, 5xx)
+    #[arg(long, value_name = "STATUS", value_parser = parse_status_arg)]
+    pub status: Option<String>,
+
+    /// Only requests from this time on: a duration ago (30m, 1h, 7d) or an
+    /// RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<String>,
+
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The request's id (its X-Request-Id), as `scimctl scim log` shows it
+    #[arg(value_name = "REQUEST_ID", value_parser = NonEmptyStringValueParser::new())]
+    pub request_id: String,
+}
+
+fn parse_status_arg(value: &str) -> Result<String, String> {
+    parse_status(value)?;
+    Ok(value.trim().to_owned())
+}
+
+fn parse_when(value: &str) -> Result<String, String> {
+    parse_time_bound(value, OffsetDateTime::now_utc())?;
+    Ok(value.trim().to_owned())
+}
+
+pub async fn run(ctx: &Context, command: ScimCommand) -> anyhow::Result<Output> {
+    match command {
+        ScimCommand::Log(args) => log(ctx, args).await,
+        ScimCommand::Show(args) => {
+            let (client, _) = ctx.client().await?;
+            Ok(Output::one(client.show_journal(&args.request_id).await?))
+        }
+    }
+}
+
+async fn log(ctx: &Context, args: LogArgs) -> anyhow::Result<Output> {
+    let query = JournalQuery {
+        failed: args.failed.then_some(true),
+        status: args.status,
+        user: args.user,
+        since: args.since,
+        ..JournalQuery::default()
+    };
+    let filtered = query != JournalQuery::default();
+    let (client, _) = ctx.client().await?;
+    let client = &client;
+    let count = listing::stream(ctx, "SCIM requests", args.paging, |cursor, limit| {
+        let query = JournalQuery {
+            limit,
+            cursor,
+            ..query.clone()
+        };
+        async move { client.list_journal_page(&query).await }
+    })
+    .await?;
+    Ok(match (count, filtered) {
+        (0, true) => Output::default().note("No SCIM requests match."),
+        (0, false) => Output::default().note(
+            "The journal holds no SCIM request: none came yet, or the server keeps no journal \
+             (`[journal] enabled = false`).",
+        ),
+        _ => Output::default(),
+    })
+}

@@ -1,0 +1,84 @@
+//! How the SCIM request journal looks in the CLI: `scim log|show`.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use super::{Column, Show, Style, or_dash, timestamp, write_list, write_vertical};
+use crate::api::journal::{JournalEntry, JournalExchange};
+
+impl Show for JournalEntry {
+    const COLUMNS: &'static [Column] = &[
+        Column::whole("TIME"),
+        Column::whole("REQUEST ID"),
+        Column::whole("METHOD"),
+        Column::free("PATH"),
+        Column::whole("STATUS"),
+        Column::whole("MS"),
+        Column::whole("KEY"),
+        Column::whole("SOURCE"),
+    ];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            timestamp(self.time),
+            self.request_id.clone(),
+            self.method.clone(),
+            self.path.clone(),
+            self.status.to_string(),
+            format!("{:.1}", self.duration_ms),
+            or_dash(self.key_id.as_deref()),
+            or_dash(self.source_ip.as_deref()),
+        ]
+    }
+
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        write_list(std::slice::from_ref(self), out, style)
+    }
+}
+
+/// The exchange top to bottom: what was asked, what was answered, what it
+/// changed.
+impl Show for JournalExchange {
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        let entry = &self.entry;
+        write_vertical(
+            out,
+            vec![
+                ("Request ID", entry.request_id.clone()),
+                ("Time", timestamp(entry.time)),
+                ("Request", format!("{} {}", entry.method, entry.path)),
+                ("Status", entry.status.to_string()),
+                ("Duration", format!("{:.1} ms", entry.duration_ms)),
+                ("Key", or_dash(entry.key_id.as_deref())),
+                ("Source", or_dash(entry.source_ip.as_deref())),
+                ("User", or_dash(entry.user_id.as_deref())),
+            ],
+            style,
+        )?;
+        writeln!(out, "\nRequest headers:")?;
+        for (name, value) in &self.request_headers {
+            writeln!(out, "  {name}: {}", value.as_str().unwrap_or_default())?;
+        }
+        for (title, body) in [
+            ("Request body", &self.request_body),
+            ("Response body", &self.response_body),
+        ] {
+            writeln!(out, "\n{title}:")?;
+            match body {
+                None => writeln!(out, "  (none)")?,
+                Some(Value::String(text)) => writeln!(out, "{text}")?,
+                Some(json) => {
+                    let pretty = serde_json::to_string_pretty(json).map_err(io::Error::other)?;
+                    writeln!(out, "{pretty}")?;
+                }
+            }
+        }
+        writeln!(out, "\nAudit entries:")?;
+        if self.audit.is_empty() {
+            writeln!(out, "  (none: the request changed nothing)")
+        } else {
+            write_list(&self.audit, out, style)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `/admin/v1/scim/requests`: the SCIM request journal, what identity
+//! providers sent and were answered.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use crate::api::journal::{JournalEntry, JournalExchange, JournalQuery};
+use crate::api::{ErrorBody, Page};
+use crate::domain::journal;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::extract::ApiQuery;
+
+/// List SCIM requests, newest first, a page at a time.
+///
+/// With `after`, only later ones, oldest first (to follow the journal).
+#[utoipa::path(
+    get,
+    path = "/scim/requests",
+    operation_id = "scim_requests_list",
+    tag = "journal",
+    params(JournalQuery),
+    responses(
+        (status = OK, body = Page<JournalEntry>, description = "A page of exchanges; `next_cursor` reads the next."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "A bad status, time, limit or cursor."),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<JournalQuery>,
+) -> Result<Json<Page<JournalEntry>>, ApiError> {
+    Ok(Json(journal::list(&state.store, &query).await?))
+}
+
+/// One SCIM request and its answer, redacted, with the audit entries it
+/// wrote.
+#[utoipa::path(
+    get,
+    path = "/scim/requests/{request_id}",
+    operation_id = "scim_requests_show",
+    tag = "journal",
+    params(("request_id", description = "The request's `X-Request-Id`.")),
+    responses(
+        (status = OK, body = JournalExchange, description = "The exchange."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No such request in the journal (too old, or never a SCIM request)."),
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+) -> Result<Json<JournalExchange>, ApiError> {
+    Ok(Json(journal::show(&state.store, &request_id).await?))
+}

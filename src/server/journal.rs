@@ -1,0 +1,222 @@
+//! The SCIM request journal, off the request path: a middleware on
+//! `/scim/v2` copies each exchange as it passes (the request body as the
+//! handler reads it, the answer once made) and hands it to a bounded
+//! channel without waiting; one writer task stores what arrives in batches
+//! and prunes by age and size. When the writer falls behind, exchanges are
+//! dropped and counted (`scimctl_journal_dropped_total`), never the request
+//! slowed; on `kill -9` the last batch is lost, which is acceptable for a
+//! troubleshooting log (the audit log is written in each change's own
+//! transaction).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use http_body::Frame;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::client_ip::ClientIp;
+use super::metrics::Metrics;
+use crate::domain::journal::{self, Capture, KEPT_HEADERS, MAX_BODY, Retention};
+use crate::store::Store;
+
+/// Exchanges waiting for the writer; beyond this they are dropped.
+const QUEUE: usize = 10_000;
+/// The most exchanges one write stores.
+const MAX_BATCH: usize = 500;
+/// How long the writer gathers a batch once the first exchange arrives.
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// How often old exchanges are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The sending side, shared by the middleware.
+#[derive(Clone)]
+pub(crate) struct Journal {
+    sender: mpsc::Sender<Capture>,
+    metrics: Arc<Metrics>,
+}
+
+/// The writer task; wait for it after the server stops serving, so the
+/// last exchanges are stored.
+pub(crate) struct Writer(JoinHandle<()>);
+
+impl Writer {
+    /// Waits up to `grace` for the writer to store what it holds.
+    pub async fn finish(self, grace: Duration) {
+        if tokio::time::timeout(grace, self.0).await.is_err() {
+            tracing::warn!("the SCIM journal's last exchanges were not all stored in time");
+        }
+    }
+}
+
+impl Journal {
+    /// Starts the writer on `store`. The writer ends when every [`Journal`]
+    /// handle is gone (the router dropped at shutdown), after a last write.
+    pub fn start(store: Store, retention: Retention, metrics: Arc<Metrics>) -> (Journal, Writer) {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let writer = tokio::spawn(write_batches(
+            store,
+            retention,
+            receiver,
+            Arc::clone(&metrics),
+        ));
+        (Journal { sender, metrics }, Writer(writer))
+    }
+
+    fn send(&self, capture: Capture) {
+        if self.sender.try_send(capture).is_err() {
+            self.metrics.journal_dropped(1);
+        }
+    }
+}
+
+async fn write_batches(
+    store: Store,
+    retention: Retention,
+    mut receiver: mpsc::Receiver<Capture>,
+    metrics: Arc<Metrics>,
+) {
+    let mut pruned = None::<Instant>;
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(capture)) => batch.push(capture),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let count = batch.len() as u64;
+        if let Err(err) = journal::record(&store, batch).await {
+            tracing::warn!(error = %crate::store::describe(&err), count, "cannot store SCIM journal entries");
+            metrics.journal_dropped(count);
+        }
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(Instant::now());
+            if let Err(err) = journal::prune(&store, retention).await {
+                tracing::warn!(error = %crate::store::describe(&err), "cannot prune the SCIM journal");
+            }
+        }
+    }
+}
+
+/// The middleware: passes the request on with its body copied as it is
+/// read, and the answer on once it is whole, then queues the exchange.
+pub(crate) async fn record(
+    State(journal): State<Journal>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let at = OffsetDateTime::now_utc();
+    let path = request.extensions().get::<OriginalUri>().map_or_else(
+        || request.uri().to_string(),
+        |OriginalUri(uri)| uri.to_string(),
+    );
+    let method = request.method().to_string();
+    let source_ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ClientIp(ip)| ip.to_string());
+    let (headers, authorization, request_id) = kept_headers(request.headers());
+    let seen = Arc::new(Mutex::new(BytesMut::new()));
+    let (parts, body) = request.into_parts();
+    let body = Body::new(Tee {
+        inner: body,
+        seen: Arc::clone(&seen),
+    });
+    let response = next.run(Request::from_parts(parts, body)).await;
+
+    let (parts, body) = response.into_parts();
+    // SCIM answers are made whole in memory: this copies nothing.
+    let answer = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read a SCIM answer to journal it");
+            Bytes::new()
+        }
+    };
+    let request_id = request_id.or_else(|| {
+        parts
+            .headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    });
+    let request_body =
+        std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())).freeze();
+    journal.send(Capture {
+        at,
+        request_id: request_id.unwrap_or_default(),
+        authorization,
+        source_ip,
+        method,
+        path,
+        status: parts.status.as_u16(),
+        duration: started.elapsed(),
+        headers,
+        request_body,
+        response_body: answer.slice(..answer.len().min(MAX_BODY * 2)),
+    });
+    Response::from_parts(parts, Body::from(answer))
+}
+
+/// The headers the journal keeps, the `Authorization` header (only its key
+/// id is stored) and the request id.
+fn kept_headers(headers: &HeaderMap) -> (Vec<(String, String)>, Option<String>, Option<String>) {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let kept = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| text(name).map(|value| ((*name).to_owned(), value)))
+        .collect();
+    (kept, text("authorization"), text("x-request-id"))
+}
+
+/// A request body that copies what the handler reads (up to twice what the
+/// journal keeps: redaction may shorten it) as it passes.
+struct Tee {
+    inner: Body,
+    seen: Arc<Mutex<BytesMut>>,
+}
+
+impl http_body::Body for Tee {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let room = (MAX_BODY * 2).saturating_sub(seen.len());
+            seen.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,289 @@
+//! The `scim_journal` table: SCIM requests and their answers, redacted,
+//! appended in batches, read by filter newest first (or oldest first after
+//! an id, to follow), and pruned by age and total size.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::sql::Conditions;
+use super::{Conn, StoreError, from_millis, to_millis};
+
+/// One exchange to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub at: OffsetDateTime,
+    pub request_id: String,
+    pub key_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_us: i64,
+    pub user_id: Option<String>,
+    pub user_name_key: Option<String>,
+    /// A JSON object.
+    pub request_headers: String,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+impl NewEntry {
+    /// What the row weighs against the size cap: its text, plus a fixed
+    /// amount for the row and its index entries.
+    pub fn size(&self) -> i64 {
+        const ROW: usize = 256;
+        let text = [
+            self.request_id.len(),
+            self.key_id.as_ref().map_or(0, String::len),
+            self.source_ip.as_ref().map_or(0, String::len),
+            self.method.len(),
+            self.path.len(),
+            self.user_id.as_ref().map_or(0, String::len),
+            self.user_name_key.as_ref().map_or(0, String::len),
+            self.request_headers.len(),
+            self.request_body.as_ref().map_or(0, String::len),
+            self.response_body.as_ref().map_or(0, String::len),
+        ];
+        i64::try_from(ROW + text.iter().sum::<usize>()).unwrap_or(i64::MAX)
+    }
+}
+
+const COLUMNS: usize = 15;
+/// Rows per `INSERT`: SQLite binds at most 32,766 values in one statement.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Appends `entries` in as few statements as the bind limit allows; run it
+/// in one transaction.
+pub async fn insert_batch(conn: &mut Conn, entries: &[NewEntry]) -> Result<(), StoreError> {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let mut conditions = Conditions::default();
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|entry| {
+                let values = [
+                    conditions.bind(to_millis(entry.at)),
+                    conditions.bind(entry.request_id.clone()),
+                    conditions.bind(entry.key_id.clone()),
+                    conditions.bind(entry.source_ip.clone()),
+                    conditions.bind(entry.method.clone()),
+                    conditions.bind(entry.path.clone()),
+                    conditions.bind(i32::from(entry.status)),
+                    conditions.bind(entry.duration_us),
+                    conditions.bind(entry.user_id.clone()),
+                    conditions.bind(entry.user_name_key.clone()),
+                    conditions.bind(entry.request_headers.clone()),
+                    conditions.bind(entry.request_body.clone()),
+                    conditions.bind(entry.response_body.clone()),
+                    conditions.bind(entry.size()),
+                ];
+                debug_assert_eq!(values.len() + 1, COLUMNS);
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO scim_journal (at, request_id, key_id, source_ip, method, path, status, \
+             duration_us, user_id, user_name_key, request_headers, request_body, response_body, \
+             size) VALUES {}",
+            rows.join(", ")
+        );
+        sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// An exchange as stored; the bodies are `None` in listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub request_id: String,
+    pub key_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_us: i64,
+    pub user_id: Option<String>,
+    pub request_headers: String,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// Which exchanges to read; every condition set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub since: Option<OffsetDateTime>,
+    /// Status within `min..=max`.
+    pub status: Option<(u16, u16)>,
+    /// About this user: their id, or a userName key (lower case).
+    pub user_id: Option<String>,
+    pub user_name_key: Option<String>,
+}
+
+/// Which way a page runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first, from ids below `before` (all when `None`).
+    NewestFirst { before: Option<i64> },
+    /// Oldest first, after `after`: for following.
+    OldestFirst { after: i64 },
+}
+
+const LISTED: &str = "id, at, request_id, key_id, source_ip, method, path, status, duration_us, \
+                      user_id, request_headers";
+
+/// Up to `limit` exchanges matching `filter`, without their bodies.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &Filter,
+    order: Order,
+    limit: u32,
+) -> Result<Vec<EntryRow>, StoreError> {
+    let mut conditions = Conditions::default();
+    if let Some(since) = filter.since {
+        let at = conditions.bind(to_millis(since));
+        conditions.and(format!("at >= {at}"));
+    }
+    if let Some((min, max)) = filter.status {
+        let (min, max) = (
+            conditions.bind(i32::from(min)),
+            conditions.bind(i32::from(max)),
+        );
+        conditions.and(format!("status BETWEEN {min} AND {max}"));
+    }
+    match (&filter.user_id, &filter.user_name_key) {
+        (Some(id), Some(name)) => {
+            let (id, name) = (conditions.bind(id.clone()), conditions.bind(name.clone()));
+            conditions.and(format!("(user_id = {id} OR user_name_key = {name})"));
+        }
+        (Some(id), None) => {
+            let id = conditions.bind(id.clone());
+            conditions.and(format!("user_id = {id}"));
+        }
+        (None, Some(name)) => {
+            let name = conditions.bind(name.clone());
+            conditions.and(format!("user_name_key = {name}"));
+        }
+        (None, None) => {}
+    }
+    let direction = match order {
+        Order::NewestFirst { before } => {
+            if let Some(before) = before {
+                let before = conditions.bind(before);
+                conditions.and(format!("id < {before}"));
+            }
+            "DESC"
+        }
+        Order::OldestFirst { after } => {
+            let after = conditions.bind(after);
+            conditions.and(format!("id > {after}"));
+            "ASC"
+        }
+    };
+    let limit = conditions.bind(i64::from(limit));
+    let sql = format!(
+        "SELECT {LISTED} FROM scim_journal {} ORDER BY id {direction} LIMIT {limit}",
+        conditions.where_clause()
+    );
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| from_row(row, false)).collect()
+}
+
+/// The exchange with this request id, bodies included.
+pub async fn by_request_id(
+    conn: &mut Conn,
+    request_id: &str,
+) -> Result<Option<EntryRow>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {LISTED}, request_body, response_body FROM scim_journal \
+         WHERE request_id = $1 ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(|row| from_row(row, true)).transpose()
+}
+
+fn from_row(row: &AnyRow, with_bodies: bool) -> Result<EntryRow, StoreError> {
+    let status: i32 = row.try_get("status")?;
+    let (request_body, response_body) = if with_bodies {
+        (row.try_get("request_body")?, row.try_get("response_body")?)
+    } else {
+        (None, None)
+    };
+    Ok(EntryRow {
+        id: row.try_get("id")?,
+        at: from_millis(row.try_get("at")?)?,
+        request_id: row.try_get("request_id")?,
+        key_id: row.try_get("key_id")?,
+        source_ip: row.try_get("source_ip")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        status: u16::try_from(status)
+            .map_err(|_| StoreError::Corrupt(format!("journal status {status}")))?,
+        duration_us: row.try_get("duration_us")?,
+        user_id: row.try_get("user_id")?,
+        request_headers: row.try_get("request_headers")?,
+        request_body,
+        response_body,
+    })
+}
+
+/// Deletes the exchanges recorded before `cutoff`; how many went.
+pub async fn prune_older_than(conn: &mut Conn, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM scim_journal WHERE at < $1")
+        .bind(to_millis(cutoff))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes the oldest exchanges until what is left weighs at most
+/// `max_size`; how many went.
+pub async fn prune_to_size(conn: &mut Conn, max_size: i64) -> Result<u64, StoreError> {
+    // PostgreSQL sums BIGINT to NUMERIC: cast back.
+    let total: i64 =
+        sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS total FROM scim_journal")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("total")?;
+    let mut excess = total - max_size;
+    if excess <= 0 {
+        return Ok(0);
+    }
+    // The oldest rows' sizes, a page at a time in id order, until they add
+    // up to the excess.
+    const PAGE: i64 = 10_000;
+    let mut cutoff: Option<i64> = None;
+    while excess > 0 {
+        let rows =
+            sqlx::query("SELECT id, size FROM scim_journal WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(cutoff.unwrap_or(i64::MIN))
+                .bind(PAGE)
+                .fetch_all(&mut *conn)
+                .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            excess -= row.try_get::<i64, _>("size")?;
+            cutoff = Some(row.try_get("id")?);
+            if excess <= 0 {
+                break;
+            }
+        }
+    }
+    let Some(cutoff) = cutoff else {
+        return Ok(0);
+    };
+    let done = sqlx::query("DELETE FROM scim_journal WHERE id <= $1")
+        .bind(cutoff)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
