@@ -15,6 +15,7 @@ pub mod directory;
 pub mod groups;
 pub mod keys;
 pub mod locks;
+pub mod rails;
 pub mod roles;
 pub mod scope;
 pub mod sessions;

@@ -8,11 +8,12 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
-use super::{Result, access};
+use super::{Result, access, rails};
 use crate::api::groups::GroupRef;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
 };
+use crate::store::rails::{self as rail_rows, HeldRow};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, groups, keys, locks, sessions, settings};
 
@@ -107,6 +108,8 @@ pub async fn deprovision_in(
     }
     let now = store::now();
     let reason = reason.unwrap_or("deprovisioned").to_owned();
+    // What was held is what this carries out (or goes further than).
+    let held_cleared = rail_rows::clear_all_held(conn, &user.id).await?;
     report.roles = user_rows::remove_all_roles(conn, &user.id).await?;
     let left: Vec<String> = groups::remove_from_all(conn, &user.id)
         .await?
@@ -141,6 +144,7 @@ pub async fn deprovision_in(
             "personal_keys_deleted": report.personal_keys,
             "sessions_revoked": report.sessions,
             "lock": report.lock,
+            "held_cleared": held_reasons(&held_cleared),
         }),
     )
     .await?;
@@ -225,6 +229,8 @@ pub async fn reactivate_in(
         )));
     }
     let now = store::now();
+    // Back to active: whatever was held for the user no longer applies.
+    let held_cleared = rail_rows::clear_all_held(conn, &user.id).await?;
     let lock_lifted = locks::remove_for_user(conn, &user.id).await?;
     let default_role = settings::get(conn).await?.default_role;
     let had_roles = !user_rows::roles_of(conn, &[user.id.as_str()])
@@ -254,6 +260,7 @@ pub async fn reactivate_in(
             "reason": reason,
             "lock_lifted": lock_lifted,
             "role_given": (!had_roles).then_some(default_role),
+            "held_cleared": held_reasons(&held_cleared),
         }),
     )
     .await?;
@@ -330,11 +337,23 @@ pub async fn verify(store: &Store, id_or_name: &str) -> Result<VerificationRepor
             },
         },
     ];
+    let held = rail_rows::held_of(&mut conn, &[user.id.as_str()])
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
     Ok(VerificationReport {
         user: user_ref(&user),
         deprovisioned: checks.iter().all(|check| check.passed),
         checks,
+        held: rails::to_api(held),
     })
+}
+
+/// `["deactivate: protected", …]`, for the audit details.
+fn held_reasons(held: &[HeldRow]) -> Vec<String> {
+    held.iter()
+        .map(|row| format!("{}: {}", row.action.as_str(), row.reason.as_str()))
+        .collect()
 }
 
 /// Writes the user back; the row was read in this transaction, so a

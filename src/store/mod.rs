@@ -8,6 +8,7 @@ mod connect;
 pub mod groups;
 pub mod keys;
 pub mod locks;
+pub mod rails;
 pub mod roles;
 mod schema;
 pub mod scim_query;

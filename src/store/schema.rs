@@ -13,7 +13,7 @@ use super::Backend;
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order. The
 /// description is the file name's, as `migrate!` derived it.
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
     (
         1,
         "keys and audit",
@@ -43,6 +43,13 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
         "groups",
         include_str!("migrations/sqlite/0005_groups.sql"),
         include_str!("migrations/postgres/0005_groups.sql"),
+    ),
+    // 6 is the identity mappings' (issue 10), merged from main.
+    (
+        7,
+        "safety rails",
+        include_str!("migrations/sqlite/0007_safety_rails.sql"),
+        include_str!("migrations/postgres/0007_safety_rails.sql"),
     ),
 ];
 
