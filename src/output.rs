@@ -26,6 +26,7 @@ pub mod keys;
 mod layout;
 pub mod locks;
 pub mod pager;
+pub mod rails;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

@@ -8,6 +8,14 @@ use utoipa::ToSchema;
 
 use super::users::UserRef;
 
+/// The breaker's window as it may be set. Shorter than a minute would let
+/// a slow burst through; longer than a day, an ordinary week of leavers
+/// would open it.
+pub const BREAKER_WINDOW_SECONDS: std::ops::RangeInclusive<u32> = 60..=86_400;
+
+/// The breaker's share of active users as it may be set, in percent.
+pub const BREAKER_PERCENT: std::ops::RangeInclusive<u32> = 1..=100;
+
 /// What a held change would have done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rails::BreakerState;
+
 /// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Settings {
@@ -21,6 +23,9 @@ pub struct Settings {
     pub breaker_percent: u32,
     /// The breaker's sliding window, in seconds.
     pub breaker_window_seconds: u32,
+    /// Read-only: whether the breaker is open now (`GET
+    /// /admin/v1/provisioning/breaker` shows the held users).
+    pub breaker: BreakerState,
 }
 
 /// `PATCH /admin/v1/settings`: only the fields given change.
@@ -116,6 +121,7 @@ mod tests {
                     "breaker_threshold": 25,
                     "breaker_percent": 10,
                     "breaker_window_seconds": 600,
+                    "breaker": "closed",
                 });
                 settings[toggle.field()] = on.into();
                 let settings: Settings = serde_json::from_value(settings).expect("settings");

@@ -21,19 +21,13 @@ use super::deprovision::{self, Trigger};
 use super::users::{self, find, find_for_update};
 use super::{Error, Result, ceiling, guards};
 use crate::api::rails::{
-    BreakerChange, BreakerOutcome, BreakerState, BreakerStatus, Held, HeldAction, HeldUser,
+    BREAKER_PERCENT as PERCENT, BREAKER_WINDOW_SECONDS as WINDOW_SECONDS, BreakerChange, BreakerOutcome, BreakerState, BreakerStatus, Held, HeldAction, HeldUser,
     HoldReason,
 };
 use crate::api::users::{DeprovisionState, User, UserRef};
 use crate::store::rails::{self as rail_rows, BreakerRow, HeldRow};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, settings};
-
-/// The breaker's settings as they may be set: what `PATCH /settings`
-/// accepts. A window shorter than a minute would let a slow burst through;
-/// longer than a day, an ordinary week of leavers would open it.
-pub const WINDOW_SECONDS: std::ops::RangeInclusive<u32> = 60..=86_400;
-pub const PERCENT: std::ops::RangeInclusive<u32> = 1..=100;
 
 /// Whether a SCIM deprovisioning of `user` must be held, and if so holds
 /// it: the user inactive and pending, nothing torn down, a held row and an

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::{Result, ceiling, rails, roles};
+use crate::api::rails::BreakerState;
 use crate::api::settings::{Settings, UpdateSettingsRequest};
 use crate::store::rails::{self as rail_rows, BreakerRow};
 use crate::store::settings::{self as settings_rows, SettingsRow};
@@ -134,6 +135,10 @@ fn to_api(row: SettingsRow, breaker: &BreakerRow) -> Settings {
         breaker_threshold: number(breaker.threshold),
         breaker_percent: number(breaker.percent),
         breaker_window_seconds: number(breaker.window_seconds),
+        breaker: match breaker.opened_at {
+            Some(_) => BreakerState::Open,
+            None => BreakerState::Closed,
+        },
     }
 }
 

@@ -16,7 +16,9 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::admin::{allowlist, audit, groups, keys, locks, roles, settings, users, whoami};
+use super::admin::{
+    allowlist, audit, breaker, groups, keys, locks, roles, settings, users, whoami,
+};
 use super::client_ip::{self, TrustedProxies};
 use super::error::ApiError;
 use super::{AppState, ServerConfig, auth, health, introspect, metrics, openapi};
@@ -70,7 +72,12 @@ fn routes(state: AppState, config: &ServerConfig) -> Router {
         .routes(needs(Scope::UsersDeprovision, routes!(users::deprovision)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::deactivate)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::reactivate)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::protect)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::unprotect)))
         .routes(needs(Scope::SessionsIssue, routes!(users::issue_session)))
+        .routes(needs(Scope::UsersRead, routes!(breaker::status)))
+        .routes(needs(Scope::UsersDeprovision, routes!(breaker::release)))
+        .routes(needs(Scope::UsersDeprovision, routes!(breaker::reset)))
         .routes(needs(Scope::GroupsRead, routes!(groups::list)))
         .routes(needs(Scope::GroupsRead, routes!(groups::show)))
         .routes(needs(Scope::UsersRead, routes!(locks::list)))
