@@ -10,6 +10,7 @@ use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
 use super::{Result, access, rails};
 use crate::api::groups::GroupRef;
+use crate::api::rails::HeldAction;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
 };
@@ -121,10 +122,16 @@ pub async fn deprovision_in(
     report.sessions = sessions::revoke_for_user(conn, &user.id, now).await?;
     let lock_id = Uuid::new_v4().to_string();
     report.lock = Some(locks::ensure(conn, &lock_id, &user.id, &reason, &actor.name, now).await?);
+    // A held SCIM DELETE, carried out now, leaves the tombstone it would
+    // have left (gone from SCIM, kept for audit and verification).
+    let held_delete = held_cleared
+        .iter()
+        .any(|row| row.action == HeldAction::Delete);
     let updated = UserRow {
         active: false,
         deprovision_state: DeprovisionState::Done,
         deprovisioned_at: Some(now),
+        deleted_at: if held_delete { Some(now) } else { user.deleted_at },
         updated_at: now,
         ..user
     };
@@ -145,6 +152,7 @@ pub async fn deprovision_in(
             "sessions_revoked": report.sessions,
             "lock": report.lock,
             "held_cleared": held_reasons(&held_cleared),
+            "deleted": held_delete,
         }),
     )
     .await?;

@@ -41,7 +41,19 @@ pub async fn judge_scim(
     action: HeldAction,
 ) -> Result<Option<HoldReason>> {
     rail_rows::lock_breaker(conn).await?;
-    let reason = if rail_rows::is_protected(conn, &user.id).await? {
+    // A user already held stays held, for the same reason: a DELETE after a
+    // held deactivation is the same change pushed further, and only an
+    // operator or the IdP's reactivation ends a hold.
+    let already = rail_rows::held_of(conn, &[user.id.as_str()])
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|row| row.action != HeldAction::RevokeRole)
+        .map(|row| row.reason);
+    let reason = if already.is_some() {
+        already
+    } else if rail_rows::is_protected(conn, &user.id).await? {
         Some(HoldReason::Protected)
     } else if guards::is_last_admin(conn, &user.id).await? {
         Some(HoldReason::LastAdmin)

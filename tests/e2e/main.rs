@@ -21,6 +21,7 @@ mod output_cli;
 mod readme;
 mod replica_coherence;
 mod server_cli;
+mod safety_rails;
 mod settings;
 mod wrong_secret;
 
