@@ -60,7 +60,14 @@ fn values_come_from_the_server_the_line_points_at() {
     root(&server, &["users", "deprovision", "bob", "--yes"], 0);
     root(
         &server,
-        &["keys", "create", "--name", "nightly", "--scope", "users:read"],
+        &[
+            "keys",
+            "create",
+            "--name",
+            "nightly",
+            "--scope",
+            "users:read",
+        ],
         0,
     );
     root(
@@ -81,7 +88,10 @@ fn values_come_from_the_server_the_line_points_at() {
         .unwrap_or_else(|| panic!("no key described as nightly in {keys:?}"));
     let id = nightly.split('\t').next().expect("an id");
     let prefix = &id[..3];
-    let keys = fish(&mut server.cli_as_root(), &["audit", "list", "--actor", prefix]);
+    let keys = fish(
+        &mut server.cli_as_root(),
+        &["audit", "list", "--actor", prefix],
+    );
     assert!(values(&keys).contains(&id), "{keys:?}");
 
     let groups = fish(
@@ -171,13 +181,20 @@ fn bash(server: &TestServer, words: &[&str]) -> Vec<String> {
 fn bash_completes_server_values_and_values_that_hold_a_colon() {
     let server = sqlite();
     root(&server, &["users", "create", "carol"], 0);
-    assert_eq!(bash(&server, &["scimctl", "users", "show", "ca"]), ["carol"]);
+    assert_eq!(
+        bash(&server, &["scimctl", "users", "show", "ca"]),
+        ["carol"]
+    );
 
     let scope = ["scimctl", "keys", "create", "--scope"];
     // `--scope users:` with the cursor after the colon: bash hands over
     // `users`, `:` and an empty word, or `users` and `:`; either way it
     // replaces only what follows the colon.
-    for tail in [&["users", ":", ""][..], &["users", ":"], &["users", ":", "de"]] {
+    for tail in [
+        &["users", ":", ""][..],
+        &["users", ":"],
+        &["users", ":", "de"],
+    ] {
         let words: Vec<&str> = scope.iter().chain(tail).copied().collect();
         let offered = bash(&server, &words);
         let expected: &[&str] = if tail.last() == Some(&"de") {
