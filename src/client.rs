@@ -345,9 +345,7 @@ impl Client {
     }
 
     /// `GET /admin/v1/provisioning/breaker`.
-    pub async fn breaker_status(
-        &self,
-    ) -> Result<crate::api::rails::BreakerStatus, ClientError> {
+    pub async fn breaker_status(&self) -> Result<crate::api::rails::BreakerStatus, ClientError> {
         let url = self.url(&["provisioning", "breaker"]);
         self.call(Method::GET, url, &[], None::<&()>).await
     }

@@ -186,17 +186,11 @@ mod tests {
     fn words_round_trip() {
         for action in HeldAction::ALL {
             assert_eq!(HeldAction::parse(action.as_str()), Some(action));
-            assert_eq!(
-                serde_json::to_value(action).expect("json"),
-                action.as_str()
-            );
+            assert_eq!(serde_json::to_value(action).expect("json"), action.as_str());
         }
         for reason in HoldReason::ALL {
             assert_eq!(HoldReason::parse(reason.as_str()), Some(reason));
-            assert_eq!(
-                serde_json::to_value(reason).expect("json"),
-                reason.as_str()
-            );
+            assert_eq!(serde_json::to_value(reason).expect("json"), reason.as_str());
         }
         assert_eq!(HoldReason::parse("other"), None);
     }

@@ -131,7 +131,11 @@ pub async fn deprovision_in(
         active: false,
         deprovision_state: DeprovisionState::Done,
         deprovisioned_at: Some(now),
-        deleted_at: if held_delete { Some(now) } else { user.deleted_at },
+        deleted_at: if held_delete {
+            Some(now)
+        } else {
+            user.deleted_at
+        },
         updated_at: now,
         ..user
     };

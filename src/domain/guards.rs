@@ -72,6 +72,9 @@ mod tests {
             .await
             .expect("deprovision bob");
         assert!(last(&test, "ada").await, "bob no longer counts");
-        assert!(!last(&test, "bob").await, "a deprovisioned user is nobody's last admin");
+        assert!(
+            !last(&test, "bob").await,
+            "a deprovisioned user is nobody's last admin"
+        );
     }
 }

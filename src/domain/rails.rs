@@ -21,8 +21,8 @@ use super::deprovision::{self, Trigger};
 use super::users::{self, find, find_for_update};
 use super::{Error, Result, ceiling, guards};
 use crate::api::rails::{
-    BREAKER_PERCENT as PERCENT, BREAKER_WINDOW_SECONDS as WINDOW_SECONDS, BreakerChange, BreakerOutcome, BreakerState, BreakerStatus, Held, HeldAction, HeldUser,
-    HoldReason,
+    BREAKER_PERCENT as PERCENT, BREAKER_WINDOW_SECONDS as WINDOW_SECONDS, BreakerChange,
+    BreakerOutcome, BreakerState, BreakerStatus, Held, HeldAction, HeldUser, HoldReason,
 };
 use crate::api::users::{DeprovisionState, User, UserRef};
 use crate::store::rails::{self as rail_rows, BreakerRow, HeldRow};
@@ -345,10 +345,7 @@ pub async fn release(store: &Store, actor: &Actor, dry_run: bool) -> Result<Brea
         };
         let cleared = rail_rows::clear_held_deprovisionings(&mut tx, &user.id).await?;
         // Gone meanwhile (the IdP reactivated them, an operator acted).
-        let Some(row) = cleared
-            .iter()
-            .find(|row| row.reason == HoldReason::Breaker)
-        else {
+        let Some(row) = cleared.iter().find(|row| row.reason == HoldReason::Breaker) else {
             continue;
         };
         let action = row.action;
@@ -367,7 +364,12 @@ pub async fn release(store: &Store, actor: &Actor, dry_run: bool) -> Result<Brea
 
 /// What the held SCIM request would have done: the deactivation through
 /// the engine and, for a DELETE, the tombstone.
-async fn carry_out(conn: &mut Conn, actor: &Actor, user: UserRow, action: HeldAction) -> Result<()> {
+async fn carry_out(
+    conn: &mut Conn,
+    actor: &Actor,
+    user: UserRow,
+    action: HeldAction,
+) -> Result<()> {
     let id = user.id.clone();
     let reason = "released from the circuit breaker";
     if settings::get(conn).await?.auto_deprovisioning {
@@ -564,6 +566,9 @@ mod tests {
             assert!(err.to_string().contains(says), "{err}");
         }
         let new = thresholds(&old, Some(5), Some(50), Some(60)).expect("in range");
-        assert_eq!((new.threshold, new.percent, new.window_seconds), (5, 50, 60));
+        assert_eq!(
+            (new.threshold, new.percent, new.window_seconds),
+            (5, 50, 60)
+        );
     }
 }

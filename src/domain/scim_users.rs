@@ -380,8 +380,7 @@ async fn follow_active(
 ) -> Result<Option<Engine>> {
     let deprovisioning = row.deprovision_state != DeprovisionState::None;
     if !active && (was_active || !deprovisioning) {
-        if let Some(reason) = rails::judge_scim(conn, actor, &row, HeldAction::Deactivate).await?
-        {
+        if let Some(reason) = rails::judge_scim(conn, actor, &row, HeldAction::Deactivate).await? {
             return Ok(Some(Engine {
                 deprovisioned: false,
                 held: Some(reason),

@@ -118,7 +118,11 @@ fn breaker_changes(details: &mut Value, old: &BreakerRow, new: &BreakerRow) {
     for (field, before, after) in [
         ("breaker_threshold", old.threshold, new.threshold),
         ("breaker_percent", old.percent, new.percent),
-        ("breaker_window_seconds", old.window_seconds, new.window_seconds),
+        (
+            "breaker_window_seconds",
+            old.window_seconds,
+            new.window_seconds,
+        ),
     ] {
         if before != after {
             details.insert(field.to_owned(), json!({ "old": before, "new": after }));

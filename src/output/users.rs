@@ -112,10 +112,7 @@ fn user_table(user: &User, style: Style) -> Table {
             ("Deprovisioned", state),
             ("Locked", yes_no(user.locked)),
             ("Protected", yes_no(user.protected)),
-            (
-                "Held",
-                list(user.held.iter().map(super::rails::held_label)),
-            ),
+            ("Held", list(user.held.iter().map(super::rails::held_label))),
             ("Created", timestamp(user.created_at)),
             ("Updated", timestamp(user.updated_at)),
         ],

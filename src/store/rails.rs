@@ -8,9 +8,9 @@ use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use super::sql::Conditions;
+use super::users::state_text;
 use super::{Conn, StoreError, from_millis, to_millis};
 use crate::api::rails::{HeldAction, HoldReason};
-use super::users::state_text;
 use crate::api::users::DeprovisionState;
 
 /// Whether `user_id` is protected.
@@ -33,9 +33,7 @@ pub async fn protected_among(conn: &mut Conn, ids: &[&str]) -> Result<Vec<String
     let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|row| Ok(row.try_get("user_id")?))
-        .collect()
+    rows.iter().map(|row| Ok(row.try_get("user_id")?)).collect()
 }
 
 /// Protects the user; `false` when they already were (nothing written).
@@ -154,10 +152,7 @@ pub struct HeldUserRow {
 }
 
 /// The deprovisionings held for `reason`, oldest first, with the users' names.
-pub async fn held_for(
-    conn: &mut Conn,
-    reason: HoldReason,
-) -> Result<Vec<HeldUserRow>, StoreError> {
+pub async fn held_for(conn: &mut Conn, reason: HoldReason) -> Result<Vec<HeldUserRow>, StoreError> {
     let sql = format!(
         "SELECT u.user_name, {} FROM held_changes h JOIN users u ON u.id = h.user_id \
          WHERE h.reason = $1 AND h.action IN ('deactivate', 'delete') \
@@ -204,7 +199,10 @@ async fn clear(conn: &mut Conn, user_id: &str, and: &str) -> Result<Vec<HeldRow>
         .bind(user_id)
         .fetch_all(&mut *conn)
         .await?;
-    let held = rows.iter().map(held_from_row).collect::<Result<Vec<_>, _>>()?;
+    let held = rows
+        .iter()
+        .map(held_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let delete = format!("DELETE FROM held_changes WHERE user_id = $1 {and}");
     sqlx::query(AssertSqlSafe(delete))
         .bind(user_id)
@@ -250,12 +248,14 @@ pub async fn breaker(conn: &mut Conn) -> Result<BreakerRow, StoreError> {
 
 /// Writes the thresholds. Call [`lock_breaker`] first.
 pub async fn set_thresholds(conn: &mut Conn, breaker: &BreakerRow) -> Result<(), StoreError> {
-    sqlx::query("UPDATE breaker SET threshold = $1, percent = $2, window_seconds = $3 WHERE id = 1")
-        .bind(breaker.threshold)
-        .bind(breaker.percent)
-        .bind(breaker.window_seconds)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE breaker SET threshold = $1, percent = $2, window_seconds = $3 WHERE id = 1",
+    )
+    .bind(breaker.threshold)
+    .bind(breaker.percent)
+    .bind(breaker.window_seconds)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -20,8 +20,8 @@ mod openapi;
 mod output_cli;
 mod readme;
 mod replica_coherence;
-mod server_cli;
 mod safety_rails;
+mod server_cli;
 mod settings;
 mod wrong_secret;
 

@@ -110,8 +110,12 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
         )
         .with("user", "pat")
         .body(json!({})),
-        Endpoint::new(M::POST, "/admin/v1/users/{user}/protect", "users:deprovision")
-            .with("user", "pat"),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/protect",
+            "users:deprovision",
+        )
+        .with("user", "pat"),
         Endpoint::new(
             M::POST,
             "/admin/v1/users/{user}/unprotect",

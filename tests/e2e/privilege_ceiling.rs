@@ -113,7 +113,12 @@ fn grant_paths() -> Vec<GrantPath> {
             method: Method::POST,
             path: "/admin/v1/users/uma/unprotect",
             body: None,
-            holds: vec!["users:deprovision", "users:read", "groups:read", "audit:read"],
+            holds: vec![
+                "users:deprovision",
+                "users:read",
+                "groups:read",
+                "audit:read",
+            ],
             withheld: "audit:read",
         },
         // Last: its success revokes the root key the others set up with.

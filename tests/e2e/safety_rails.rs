@@ -13,8 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::scim_support::{
-    Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_user, audit_rows, cli_pending,
-    cli_verify, created, id_of, issue_session,
+    Idp, PATCH_OP, USER_SCHEMA, admin_create_user, admin_user, audit_rows, cli_pending, cli_verify,
+    created, id_of, issue_session,
 };
 use crate::support::{Replica, TestServer, assert_same_rows, both_backends};
 
@@ -111,10 +111,14 @@ fn protected_user_is_held(server: &TestServer, idp: &Idp, user: &str, delete: bo
         &format!("/Users/{id}"),
         json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "displayName", "value": "Renamed" }] }),
     );
-    assert_eq!(idp.patched(&renamed, &format!("/Users/{id}"))["displayName"], "Renamed");
+    assert_eq!(
+        idp.patched(&renamed, &format!("/Users/{id}"))["displayName"],
+        "Renamed"
+    );
 
     let action = if delete {
-        idp.delete(&format!("/Users/{id}")).expect(StatusCode::NO_CONTENT);
+        idp.delete(&format!("/Users/{id}"))
+            .expect(StatusCode::NO_CONTENT);
         "delete"
     } else {
         let reply = idp.patch(&format!("/Users/{id}"), set_active(false));
@@ -123,14 +127,20 @@ fn protected_user_is_held(server: &TestServer, idp: &Idp, user: &str, delete: bo
         "deactivate"
     };
     // Not tombstoned: the IdP reads the user back, inactive.
-    let read = idp.get(&format!("/Users/{id}")).expect(StatusCode::OK).clone();
+    let read = idp
+        .get(&format!("/Users/{id}"))
+        .expect(StatusCode::OK)
+        .clone();
     assert_eq!(read["active"], false, "{read}");
 
     let shown = admin_user(server, user);
     assert_eq!(shown["deprovisioning"], "pending", "{shown}");
     assert_eq!(shown["roles"], json!(["member"]), "roles kept: {shown}");
     assert!(!shown["locked"].as_bool().expect("locked"), "{shown}");
-    assert_eq!(held(server, user), [(action.to_owned(), "protected".to_owned())]);
+    assert_eq!(
+        held(server, user),
+        [(action.to_owned(), "protected".to_owned())]
+    );
     assert_eq!(live_sessions(server, user), 1, "the session is not revoked");
     assert_eq!(held_audits(server, user, "protected"), 1);
 
@@ -144,7 +154,9 @@ fn protected_user_is_held(server: &TestServer, idp: &Idp, user: &str, delete: bo
     let (code, table, _) = cli_text(server, &["users", "list", "--pending"]);
     assert_eq!(code, 0);
     assert!(
-        table.lines().any(|line| line.contains(user) && line.contains("held: protected")),
+        table
+            .lines()
+            .any(|line| line.contains(user) && line.contains("held: protected")),
         "{table}"
     );
 
@@ -154,12 +166,20 @@ fn protected_user_is_held(server: &TestServer, idp: &Idp, user: &str, delete: bo
     let (code, out) = cli_verify(server, user);
     assert_eq!(code, 0, "{out}");
     assert_eq!(live_sessions(server, user), 0);
-    assert!(server
-        .query_rows(&format!("SELECT id FROM held_changes WHERE user_id = '{id}'"))
-        .is_empty());
+    assert!(
+        server
+            .query_rows(&format!(
+                "SELECT id FROM held_changes WHERE user_id = '{id}'"
+            ))
+            .is_empty()
+    );
     // A held DELETE, once applied, leaves the tombstone it would have.
     let after = idp.get(&format!("/Users/{id}"));
-    let expected = if delete { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let expected = if delete {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
     assert_eq!(after.status, expected, "{}", after.body);
     // The session issued before survives the held change, and not the
     // operator's deprovisioning.

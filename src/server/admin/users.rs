@@ -239,7 +239,9 @@ pub async fn protect(
     Extension(caller): Extension<Caller>,
     Path(user): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(rails::protect(&state.store, &caller.actor, &user).await?))
+    Ok(Json(
+        rails::protect(&state.store, &caller.actor, &user).await?,
+    ))
 }
 
 /// Lift a user's protection: the IdP's next deactivation or deletion goes
