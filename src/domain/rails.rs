@@ -535,6 +535,107 @@ pub fn thresholds(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::scim_users;
+    use crate::domain::test_store::TestStore;
+    use crate::scim::etag::Preconditions;
+    use crate::scim::resource::BaseUrl;
+    use serde_json::Value;
+
+    fn base() -> BaseUrl {
+        BaseUrl("http://scim.test/scim/v2".to_owned())
+    }
+
+    /// Creates `name` over SCIM, active or not; its id.
+    async fn scim_user(store: &Store, name: &str, active: bool) -> String {
+        let settings = settings::get(&mut store.conn().await.expect("connection"))
+            .await
+            .expect("settings");
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+            "active": active,
+        });
+        let written = scim_users::create(store, &Actor::system(), &settings, &body, &base())
+            .await
+            .expect("create");
+        written.resource["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn deactivate(store: &Store, id: &str) -> scim_users::Written {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "active", "value": false }],
+        });
+        scim_users::patch(
+            store,
+            &Actor::system(),
+            id,
+            &body,
+            &Preconditions::default(),
+            &base(),
+        )
+        .await
+        .expect("patch")
+    }
+
+    async fn scalar(store: &Store, sql: &str) -> Value {
+        use sqlx::Row as _;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut *store.conn().await.expect("connection"))
+            .await
+            .expect("query");
+        json!(row.try_get::<i64, _>(0).expect("a number"))
+    }
+
+    #[tokio::test]
+    async fn users_created_inactive_are_not_leavers_and_the_rest_count() {
+        let test = TestStore::new().await;
+        let store = &test.store;
+        sqlx::query("UPDATE breaker SET threshold = 1, percent = 1 WHERE id = 1")
+            .execute(&mut *store.conn().await.expect("connection"))
+            .await
+            .expect("a low threshold");
+        for name in ["imported1", "imported2", "imported3"] {
+            scim_user(store, name, false).await;
+        }
+        let count = "SELECT COUNT(*) FROM breaker_events";
+        assert_eq!(scalar(store, count).await, json!(0));
+        let first = scim_user(store, "dan", true).await;
+        let second = scim_user(store, "eve", true).await;
+        let written = deactivate(store, &first).await;
+        assert!(written.deprovisioned && written.held.is_none());
+        let written = deactivate(store, &second).await;
+        assert_eq!(
+            (written.deprovisioned, written.held),
+            (false, Some(HoldReason::Breaker))
+        );
+        assert_eq!(written.resource["active"], false);
+        let status = status(store).await.expect("status");
+        assert_eq!(status.state, BreakerState::Open);
+        assert_eq!(
+            status
+                .held
+                .iter()
+                .map(|held| held.user.user_name.as_str())
+                .collect::<Vec<_>>(),
+            ["eve"]
+        );
+
+        // A DELETE of the held user is held for the same reason, replaces
+        // the held deactivation, and leaves no tombstone.
+        let deleted =
+            scim_users::delete(store, &Actor::system(), &second, &Preconditions::default())
+                .await
+                .expect("delete");
+        assert_eq!(deleted.held, Some(HoldReason::Breaker));
+        assert!(
+            scim_users::get(store, &second, &base()).await.is_ok(),
+            "no tombstone"
+        );
+        let held = super::status(store).await.expect("status").held;
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].held.action, HeldAction::Delete);
+    }
 
     fn breaker(threshold: i64, percent: i64) -> BreakerRow {
         BreakerRow {

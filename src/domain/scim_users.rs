@@ -125,8 +125,15 @@ pub async fn create(
                 json!({ "id": row.id }),
             )
             .await?;
-            let followed =
-                follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+            let followed = follow_active(
+                &mut tx,
+                actor,
+                row.clone(),
+                was_active,
+                fields.active,
+                Rails::Judge,
+            )
+            .await?;
             // A manual user may be in groups: read back, not assembled.
             let resource = resource(&mut tx, &id, followed, None, base).await?;
             tx.commit().await.map_err(StoreError::from)?;
@@ -193,7 +200,17 @@ async fn provisioned(
     )
     .await?;
     let id = row.id.clone();
-    let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
+    // A user created inactive had no access to guard: the safety rails
+    // (and the breaker's count) are for people who leave.
+    let followed = follow_active(
+        &mut tx,
+        actor,
+        row.clone(),
+        true,
+        fields.active,
+        Rails::Skip,
+    )
+    .await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -310,7 +327,15 @@ async fn update(
         json!({ "id": row.id }),
     )
     .await?;
-    let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+    let followed = follow_active(
+        &mut tx,
+        actor,
+        row.clone(),
+        was_active,
+        fields.active,
+        Rails::Judge,
+    )
+    .await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -368,6 +393,13 @@ pub async fn delete(
     })
 }
 
+/// Whether a deactivation goes past the safety rails (`domain::rails`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rails {
+    Judge,
+    Skip,
+}
+
 /// `active` changed: false deactivates through the engine (unless the
 /// safety rails hold it), true reactivates. `None` when the engine had
 /// nothing to do.
@@ -377,10 +409,15 @@ async fn follow_active(
     row: UserRow,
     was_active: bool,
     active: bool,
+    guard: Rails,
 ) -> Result<Option<Engine>> {
     let deprovisioning = row.deprovision_state != DeprovisionState::None;
     if !active && (was_active || !deprovisioning) {
-        if let Some(reason) = rails::judge_scim(conn, actor, &row, HeldAction::Deactivate).await? {
+        let held = match guard {
+            Rails::Judge => rails::judge_scim(conn, actor, &row, HeldAction::Deactivate).await?,
+            Rails::Skip => None,
+        };
+        if let Some(reason) = held {
             return Ok(Some(Engine {
                 deprovisioned: false,
                 held: Some(reason),

@@ -63,9 +63,9 @@ fn breaker_line(settings: &Settings) -> String {
 
 /// `600` → `10m`, `3600` → `1h`, `90` → `90s`: as `--window` takes it.
 pub fn window(seconds: u32) -> String {
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")
