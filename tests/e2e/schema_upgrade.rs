@@ -39,7 +39,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 5] = [
+const SEEDS: [&str; 6] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -97,6 +97,15 @@ const SEEDS: [&str; 5] = [
         ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'Support', 'support', NULL, '{}', 1, 1767460000000, 1767460000000);
      INSERT INTO group_members (group_id, user_id) VALUES
         ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', '22222222-2222-4222-8222-222222222222');",
+    // 0007_safety_rails: bob protected, dave's deactivation held by an open
+    // breaker with its own thresholds, one deprovisioning in its window.
+    "INSERT INTO protected_users (user_id, protected_at, protected_by) VALUES
+        ('22222222-2222-4222-8222-222222222222', 1767470000000, 'initial admin');
+     INSERT INTO held_changes (id, user_id, action, role_name, source, reason, created_at, actor_name, request_id) VALUES
+        ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', '44444444-4444-4444-8444-444444444444', 'deactivate', NULL, NULL, 'breaker', 1767470000000, 'okta', 'seed-request-7');
+     UPDATE breaker SET threshold = 40, percent = 5, window_seconds = 1800, opened_at = 1767470000000 WHERE id = 1;
+     INSERT INTO breaker_events (id, user_id, at) VALUES
+        ('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', '33333333-3333-4333-8333-333333333333', 1767469000000);",
 ];
 
 /// A table a migration renamed, with the columns it renamed in it: its
@@ -487,6 +496,32 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
     assert_eq!(
         support["members"][0]["user_name"], "bob",
         "{context}: {support}"
+    );
+    if level < 6 {
+        return;
+    }
+
+    // Migration 0007 (the sixth level until 0006 is merged): protection,
+    // held changes and the open breaker read back as they were.
+    let bob = cli_json(server, &["users", "show", "bob"]);
+    assert_eq!(bob["protected"], true, "{context}: {bob}");
+    let dave = cli_json(server, &["users", "show", "dave"]);
+    assert_eq!(dave["held"][0]["reason"], "breaker", "{context}: {dave}");
+    assert_eq!(dave["held"][0]["action"], "deactivate", "{context}: {dave}");
+    let breaker = cli_json(server, &["provisioning", "breaker", "status"]);
+    assert_eq!(
+        (
+            &breaker["state"],
+            &breaker["threshold"],
+            &breaker["percent"],
+            &breaker["window_seconds"]
+        ),
+        (&json!("open"), &json!(40), &json!(5), &json!(1800)),
+        "{context}: {breaker}"
+    );
+    assert_eq!(
+        breaker["held"][0]["user"]["user_name"], "dave",
+        "{context}: {breaker}"
     );
 }
 
