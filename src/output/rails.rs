@@ -152,3 +152,100 @@ pub fn change_summary(change: &BreakerChange) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::api::rails::{HeldAction, HoldReason};
+    use crate::api::users::{DeprovisionState, VerificationReport};
+    use crate::output::tests::{alice, render};
+    use crate::output::users::verification_summary;
+    use crate::output::{Format, Output};
+
+    fn held(action: HeldAction, reason: HoldReason) -> Held {
+        Held {
+            action,
+            reason,
+            role: None,
+            source: None,
+            since: datetime!(2026-03-01 10:00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn an_open_breaker_lists_its_held_users() {
+        let status = BreakerStatus {
+            state: BreakerState::Open,
+            opened_at: Some(datetime!(2026-03-01 10:00:00 UTC)),
+            threshold: 25,
+            percent: 10,
+            window_seconds: 600,
+            base_users: 220,
+            limit: 25,
+            in_window: 25,
+            held: vec![HeldUser {
+                user: alice(),
+                held: held(HeldAction::Delete, HoldReason::Breaker),
+            }],
+        };
+        let table = render(Output::one(status.clone()), Format::Table);
+        for expected in [
+            "OPEN",
+            "10m",
+            "25 users or 10% of 220 active, whichever is larger: 25 now",
+            "alice",
+            "delete (breaker)",
+        ] {
+            assert!(table.contains(expected), "{expected} in {table}");
+        }
+        assert!(status_summary(&status).contains("1 SCIM deprovisioning(s) held"));
+        let json: BreakerStatus =
+            serde_json::from_str(&render(Output::one(status.clone()), Format::Json)).expect("json");
+        assert_eq!(json, status);
+    }
+
+    #[test]
+    fn held_changes_say_what_and_why_in_lists_and_verify() {
+        let mut user = crate::output::users::tests::user("alice");
+        user.deprovisioning = DeprovisionState::Pending;
+        user.held = vec![held(HeldAction::Deactivate, HoldReason::Protected)];
+        let listed = render(Output::list(vec![user]), Format::Table);
+        assert!(listed.contains("pending (held: protected)"), "{listed}");
+
+        let report = VerificationReport {
+            user: alice(),
+            deprovisioned: false,
+            checks: Vec::new(),
+            held: vec![held(HeldAction::Deactivate, HoldReason::LastAdmin)],
+        };
+        let table = render(Output::one(report.clone()), Format::Table);
+        assert!(table.contains("deactivate (last_admin) since"), "{table}");
+        let sentence = verification_summary(&report);
+        assert!(
+            sentence.contains("held: deactivate (last_admin)")
+                && sentence.contains("`scimctl users deprovision alice` applies it"),
+            "{sentence}"
+        );
+    }
+
+    #[test]
+    fn change_summaries_name_the_outcome() {
+        let change = |dry_run, outcome| BreakerChange {
+            dry_run,
+            outcome,
+            users: vec![alice()],
+            state: BreakerState::Closed,
+        };
+        assert!(
+            change_summary(&change(true, BreakerOutcome::Deprovisioned))
+                .contains("nothing changed")
+        );
+        assert!(
+            change_summary(&change(false, BreakerOutcome::Pending))
+                .contains("stay pending until `scimctl users deprovision`")
+        );
+        assert!(change_summary(&change(false, BreakerOutcome::Restored)).starts_with("Reset"));
+    }
+}

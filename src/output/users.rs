@@ -311,7 +311,7 @@ pub fn verification_summary(report: &VerificationReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::users::Email;
     use crate::output::tests::render_with;
