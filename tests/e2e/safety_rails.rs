@@ -4,7 +4,8 @@
 //! deprovisions; the last admin kept; the circuit breaker opening at its
 //! threshold under a burst of SCIM deactivations spread over two replicas,
 //! and `release --dry-run`, `release` and `reset` doing exactly what they
-//! say; bad input refused with nothing changed.
+//! say; `reset` capped by the privilege ceiling (the held users' roles); bad
+//! input refused with nothing changed.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -368,6 +369,37 @@ both_backends! {
             assert_eq!(count(&format!("SELECT id FROM audit_log WHERE action = '{action}'")), 1, "{action}");
         }
         replica.stop(server);
+    }
+
+    fn reset_gives_access_back_only_within_the_callers_ceiling(server: &TestServer) {
+        let idp = Idp::generic(server);
+        let (code, _, stderr) = cli_json(server, &["provisioning", "breaker", "set", "--threshold", "1", "--percent", "1"]);
+        assert_eq!(code, 0, "{stderr}");
+        admin_create_user(server, json!({ "user_name": "aud", "roles": ["auditor"] }));
+        let aud = provision(&idp, "aud");
+        let first = provision(&idp, "first");
+        idp.patch(&format!("/Users/{first}"), set_active(false)).expect(StatusCode::OK);
+        idp.patch(&format!("/Users/{aud}"), set_active(false)).expect(StatusCode::OK);
+        assert_eq!(held(server, "aud"), [("deactivate".to_owned(), "breaker".to_owned())]);
+
+        // aud's role grants audit:read: a key without it cannot hand their
+        // access back, and nothing changes.
+        let short = server.new_key("no audit", &["users:deprovision", "users:read", "groups:read"]);
+        let before = server.snapshot();
+        let denials = || server.query_rows("SELECT id FROM audit_log WHERE action = 'auth.denied'").len();
+        let denied_before = denials();
+        let (status, _, answer) = server.http(Method::POST, "/admin/v1/provisioning/breaker/reset", Some(&short), None);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+        assert!(answer["error"]["message"].as_str().expect("message").contains("audit:read"), "{answer}");
+        assert_same_rows(&before, &server.snapshot(), "a refused reset");
+        assert_eq!(denials(), denied_before + 1, "one auth.denied entry");
+
+        let full = server.new_key("with audit", &["users:deprovision", "users:read", "groups:read", "audit:read"]);
+        let (status, _, answer) = server.http(Method::POST, "/admin/v1/provisioning/breaker/reset", Some(&full), None);
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["users"][0]["user_name"], "aud", "{answer}");
+        let shown = admin_user(server, "aud");
+        assert_eq!((&shown["active"], &shown["roles"]), (&json!(true), &json!(["auditor"])), "{shown}");
     }
 
     fn bad_input_is_refused_and_changes_nothing(server: &TestServer) {
