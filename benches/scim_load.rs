@@ -70,6 +70,11 @@ struct Args {
     #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
     backend: BackendChoice,
 
+    /// The in-process server's SCIM request journal: on (as deployed), off,
+    /// or both one after the other, to measure what it costs
+    #[arg(long, value_enum, default_value_t = JournalChoice::On)]
+    journal: JournalChoice,
+
     /// Benchmark this running server (http://host:port) instead of starting one
     ///
     /// Its key comes from SCIMCTL_BENCH_TOKEN and needs scope scim:provision.
@@ -84,6 +89,23 @@ struct Args {
     /// Passed by `cargo bench` (a name filter); ignored.
     #[arg(hide = true)]
     filter: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JournalChoice {
+    On,
+    Off,
+    Both,
+}
+
+impl JournalChoice {
+    fn runs(self) -> &'static [bool] {
+        match self {
+            JournalChoice::On => &[true],
+            JournalChoice::Off => &[false],
+            JournalChoice::Both => &[true, false],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,16 +174,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         for backend in backends {
-            let server = LocalServer::start(&backend).await?;
-            let outcome = async {
-                let token = provisioning_key(&server).await?;
-                bench(&args, backend.name(), &server.addr, &token).await
+            for &journal in args.journal.runs() {
+                let server = LocalServer::start(&backend, journal).await?;
+                let name = match args.journal {
+                    JournalChoice::Both if journal => format!("{} (journal on)", backend.name()),
+                    JournalChoice::Both => format!("{} (journal off)", backend.name()),
+                    _ => backend.name().to_owned(),
+                };
+                let outcome = async {
+                    let token = provisioning_key(&server).await?;
+                    bench(&args, &name, &server.addr, &token).await
+                }
+                .await;
+                server.stop().await;
+                let report = outcome?;
+                failed |= report.failed();
+                reports.push(report);
             }
-            .await;
-            server.stop().await;
-            let report = outcome?;
-            failed |= report.failed();
-            reports.push(report);
         }
     }
 
@@ -628,7 +657,7 @@ struct LocalServer {
 }
 
 impl LocalServer {
-    async fn start(backend: &Backend) -> anyhow::Result<LocalServer> {
+    async fn start(backend: &Backend, journal: bool) -> anyhow::Result<LocalServer> {
         let dir = tempfile::Builder::new()
             .prefix("scimctl-bench-")
             .tempdir()
@@ -648,7 +677,11 @@ impl LocalServer {
             .await
             .context("cannot bind a loopback port")?;
         let listen = listener.local_addr()?;
-        let server = match Server::prepare(ServerConfig::new(listen, database)).await {
+        let mut config = ServerConfig::new(listen, database);
+        if !journal {
+            config.journal = None;
+        }
+        let server = match Server::prepare(config).await {
             Ok(server) => server,
             Err(err) => {
                 if let Some(database) = postgres {

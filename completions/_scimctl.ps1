@@ -397,9 +397,10 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means (and the circuit breaker)')
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Turn it on, on every replica at once')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Turn it off, on every replica at once')
+            [CompletionResult]::new('breaker', 'breaker', [CompletionResultType]::ParameterValue, 'The mass-deprovisioning circuit breaker')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -454,10 +455,128 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'scimctl;provisioning;breaker' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the breaker: state, window, threshold now, count in the window and the held users')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Apply exactly the held deprovisionings, then close the breaker')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Discard the held deprovisionings and close the breaker')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change when the breaker opens')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;provisioning;breaker;status' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;provisioning;breaker;release' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the held users release would apply; change nothing, do not ask')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;provisioning;breaker;reset' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;provisioning;breaker;set' {
+            [CompletionResult]::new('--threshold', '--threshold', [CompletionResultType]::ParameterName, 'Users per window that may be deprovisioned, at least 1 (default 25)')
+            [CompletionResult]::new('--percent', '--percent', [CompletionResultType]::ParameterName, 'Share of active users per window, 1 to 100 (default 10)')
+            [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'The sliding window, from 1m to 1d, e.g. 10m or 1h (default 10m)')
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;provisioning;breaker;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the breaker: state, window, threshold now, count in the window and the held users')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Apply exactly the held deprovisionings, then close the breaker')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Discard the held deprovisionings and close the breaker')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change when the breaker opens')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'scimctl;provisioning;breaker;help;status' {
+            break
+        }
+        'scimctl;provisioning;breaker;help;release' {
+            break
+        }
+        'scimctl;provisioning;breaker;help;reset' {
+            break
+        }
+        'scimctl;provisioning;breaker;help;set' {
+            break
+        }
+        'scimctl;provisioning;breaker;help;help' {
+            break
+        }
         'scimctl;provisioning;help' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means (and the circuit breaker)')
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Turn it on, on every replica at once')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Turn it off, on every replica at once')
+            [CompletionResult]::new('breaker', 'breaker', [CompletionResultType]::ParameterValue, 'The mass-deprovisioning circuit breaker')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -468,6 +587,25 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;provisioning;help;disable' {
+            break
+        }
+        'scimctl;provisioning;help;breaker' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the breaker: state, window, threshold now, count in the window and the held users')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Apply exactly the held deprovisionings, then close the breaker')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Discard the held deprovisionings and close the breaker')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change when the breaker opens')
+            break
+        }
+        'scimctl;provisioning;help;breaker;status' {
+            break
+        }
+        'scimctl;provisioning;help;breaker;release' {
+            break
+        }
+        'scimctl;provisioning;help;breaker;reset' {
+            break
+        }
+        'scimctl;provisioning;help;breaker;set' {
             break
         }
         'scimctl;provisioning;help;help' {
@@ -986,6 +1124,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
             [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
+            [CompletionResult]::new('protect', 'protect', [CompletionResultType]::ParameterValue, 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM')
+            [CompletionResult]::new('unprotect', 'unprotect', [CompletionResultType]::ParameterValue, 'Lift a user''s protection')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1125,6 +1265,40 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'scimctl;users;protect' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'scimctl;users;unprotect' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'scimctl;users;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users, ordered by userName')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one user: roles, groups, emails, deprovisioning state')
@@ -1133,6 +1307,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
             [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
+            [CompletionResult]::new('protect', 'protect', [CompletionResultType]::ParameterValue, 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM')
+            [CompletionResult]::new('unprotect', 'unprotect', [CompletionResultType]::ParameterValue, 'Lift a user''s protection')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1155,6 +1331,12 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;users;help;why' {
+            break
+        }
+        'scimctl;users;help;protect' {
+            break
+        }
+        'scimctl;users;help;unprotect' {
             break
         }
         'scimctl;users;help;help' {
@@ -1590,9 +1772,10 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;provisioning' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show whether it is on, and what that means (and the circuit breaker)')
             [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Turn it on, on every replica at once')
             [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Turn it off, on every replica at once')
+            [CompletionResult]::new('breaker', 'breaker', [CompletionResultType]::ParameterValue, 'The mass-deprovisioning circuit breaker')
             break
         }
         'scimctl;help;provisioning;status' {
@@ -1602,6 +1785,25 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;provisioning;disable' {
+            break
+        }
+        'scimctl;help;provisioning;breaker' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the breaker: state, window, threshold now, count in the window and the held users')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Apply exactly the held deprovisionings, then close the breaker')
+            [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Discard the held deprovisionings and close the breaker')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change when the breaker opens')
+            break
+        }
+        'scimctl;help;provisioning;breaker;status' {
+            break
+        }
+        'scimctl;help;provisioning;breaker;release' {
+            break
+        }
+        'scimctl;help;provisioning;breaker;reset' {
+            break
+        }
+        'scimctl;help;provisioning;breaker;set' {
             break
         }
         'scimctl;help;deprovisioning' {
@@ -1691,6 +1893,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a user has no access left; exit 0 only if so')
             [CompletionResult]::new('reactivate', 'reactivate', [CompletionResultType]::ParameterValue, 'Give a deprovisioned user access again')
             [CompletionResult]::new('why', 'why', [CompletionResultType]::ParameterValue, 'Explain a user''s access: each role with where it comes from, each group with how it came')
+            [CompletionResult]::new('protect', 'protect', [CompletionResultType]::ParameterValue, 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM')
+            [CompletionResult]::new('unprotect', 'unprotect', [CompletionResultType]::ParameterValue, 'Lift a user''s protection')
             break
         }
         'scimctl;help;users;list' {
@@ -1712,6 +1916,12 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;users;why' {
+            break
+        }
+        'scimctl;help;users;protect' {
+            break
+        }
+        'scimctl;help;users;unprotect' {
             break
         }
         'scimctl;help;groups' {

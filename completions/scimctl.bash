@@ -340,6 +340,9 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__profiles,list)
                 cmd="scimctl__subcmd__help__subcmd__profiles__subcmd__list"
                 ;;
+            scimctl__subcmd__help__subcmd__provisioning,breaker)
+                cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker"
+                ;;
             scimctl__subcmd__help__subcmd__provisioning,disable)
                 cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__disable"
                 ;;
@@ -348,6 +351,18 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__provisioning,status)
                 cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__status"
+                ;;
+            scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker,release)
+                cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__release"
+                ;;
+            scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker,reset)
+                cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__reset"
+                ;;
+            scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker,set)
+                cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__set"
+                ;;
+            scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker,status)
+                cmd="scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__status"
                 ;;
             scimctl__subcmd__help__subcmd__roles,create)
                 cmd="scimctl__subcmd__help__subcmd__roles__subcmd__create"
@@ -379,11 +394,17 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__users,list)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__list"
                 ;;
+            scimctl__subcmd__help__subcmd__users,protect)
+                cmd="scimctl__subcmd__help__subcmd__users__subcmd__protect"
+                ;;
             scimctl__subcmd__help__subcmd__users,reactivate)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__reactivate"
                 ;;
             scimctl__subcmd__help__subcmd__users,show)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__show"
+                ;;
+            scimctl__subcmd__help__subcmd__users,unprotect)
+                cmd="scimctl__subcmd__help__subcmd__users__subcmd__unprotect"
                 ;;
             scimctl__subcmd__help__subcmd__users,verify)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__verify"
@@ -475,6 +496,9 @@ _scimctl() {
             scimctl__subcmd__profiles__subcmd__help,list)
                 cmd="scimctl__subcmd__profiles__subcmd__help__subcmd__list"
                 ;;
+            scimctl__subcmd__provisioning,breaker)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker"
+                ;;
             scimctl__subcmd__provisioning,disable)
                 cmd="scimctl__subcmd__provisioning__subcmd__disable"
                 ;;
@@ -487,6 +511,39 @@ _scimctl() {
             scimctl__subcmd__provisioning,status)
                 cmd="scimctl__subcmd__provisioning__subcmd__status"
                 ;;
+            scimctl__subcmd__provisioning__subcmd__breaker,help)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker,release)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__release"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker,reset)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__reset"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker,set)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__set"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker,status)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__status"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help,help)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__help"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help,release)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__release"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help,reset)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__reset"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help,set)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__set"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help,status)
+                cmd="scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__status"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__help,breaker)
+                cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker"
+                ;;
             scimctl__subcmd__provisioning__subcmd__help,disable)
                 cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__disable"
                 ;;
@@ -498,6 +555,18 @@ _scimctl() {
                 ;;
             scimctl__subcmd__provisioning__subcmd__help,status)
                 cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__status"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker,release)
+                cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__release"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker,reset)
+                cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__reset"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker,set)
+                cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__set"
+                ;;
+            scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker,status)
+                cmd="scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__status"
                 ;;
             scimctl__subcmd__roles,create)
                 cmd="scimctl__subcmd__roles__subcmd__create"
@@ -577,11 +646,17 @@ _scimctl() {
             scimctl__subcmd__users,list)
                 cmd="scimctl__subcmd__users__subcmd__list"
                 ;;
+            scimctl__subcmd__users,protect)
+                cmd="scimctl__subcmd__users__subcmd__protect"
+                ;;
             scimctl__subcmd__users,reactivate)
                 cmd="scimctl__subcmd__users__subcmd__reactivate"
                 ;;
             scimctl__subcmd__users,show)
                 cmd="scimctl__subcmd__users__subcmd__show"
+                ;;
+            scimctl__subcmd__users,unprotect)
+                cmd="scimctl__subcmd__users__subcmd__unprotect"
                 ;;
             scimctl__subcmd__users,verify)
                 cmd="scimctl__subcmd__users__subcmd__verify"
@@ -601,11 +676,17 @@ _scimctl() {
             scimctl__subcmd__users__subcmd__help,list)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__list"
                 ;;
+            scimctl__subcmd__users__subcmd__help,protect)
+                cmd="scimctl__subcmd__users__subcmd__help__subcmd__protect"
+                ;;
             scimctl__subcmd__users__subcmd__help,reactivate)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__reactivate"
                 ;;
             scimctl__subcmd__users__subcmd__help,show)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__show"
+                ;;
+            scimctl__subcmd__users__subcmd__help,unprotect)
+                cmd="scimctl__subcmd__users__subcmd__help__subcmd__unprotect"
                 ;;
             scimctl__subcmd__users__subcmd__help,verify)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__verify"
@@ -2432,8 +2513,78 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__provisioning)
-            opts="status enable disable"
+            opts="status enable disable breaker"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker)
+            opts="status release reset set"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__provisioning__subcmd__breaker__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2642,7 +2793,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users)
-            opts="list show create deprovision verify reactivate why"
+            opts="list show create deprovision verify reactivate why protect unprotect"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2697,6 +2848,20 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__help__subcmd__users__subcmd__protect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__help__subcmd__users__subcmd__reactivate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2712,6 +2877,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__users__subcmd__unprotect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3706,8 +3885,294 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__provisioning)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help status enable disable help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help status enable disable breaker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help status release reset set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help)
+            opts="status release reset set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__release)
+            opts="-o -q -v -h --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__reset)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__set)
+            opts="-o -q -v -h --threshold --percent --window --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --percent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__breaker__subcmd__status)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3820,8 +4285,78 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__provisioning__subcmd__help)
-            opts="status enable disable help"
+            opts="status enable disable breaker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker)
+            opts="status release reset set"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__provisioning__subcmd__help__subcmd__breaker__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4608,7 +5143,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create deprovision verify reactivate why help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create deprovision verify reactivate why protect unprotect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4742,7 +5277,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help)
-            opts="list show create deprovision verify reactivate why help"
+            opts="list show create deprovision verify reactivate why protect unprotect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4811,6 +5346,20 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__users__subcmd__help__subcmd__protect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__users__subcmd__help__subcmd__reactivate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -4826,6 +5375,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__help__subcmd__unprotect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4929,6 +5492,44 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__users__subcmd__protect)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__users__subcmd__reactivate)
             opts="-o -q -v -h --reason --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4972,6 +5573,44 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__show)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__unprotect)
             opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -364,9 +364,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --verbose 'Print the settings in use and each request on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand status 'Show whether it is on, and what that means'
+            cand status 'Show whether it is on, and what that means (and the circuit breaker)'
             cand enable 'Turn it on, on every replica at once'
             cand disable 'Turn it off, on every replica at once'
+            cand breaker 'The mass-deprovisioning circuit breaker'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;provisioning;status'= {
@@ -417,10 +418,117 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'scimctl;provisioning;breaker'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand status 'Show the breaker: state, window, threshold now, count in the window and the held users'
+            cand release 'Apply exactly the held deprovisionings, then close the breaker'
+            cand reset 'Discard the held deprovisionings and close the breaker'
+            cand set 'Change when the breaker opens'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;provisioning;breaker;status'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;breaker;release'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'List the held users release would apply; change nothing, do not ask'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;breaker;reset'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;breaker;set'= {
+            cand --threshold 'Users per window that may be deprovisioned, at least 1 (default 25)'
+            cand --percent 'Share of active users per window, 1 to 100 (default 10)'
+            cand --window 'The sliding window, from 1m to 1d, e.g. 10m or 1h (default 10m)'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;provisioning;breaker;help'= {
+            cand status 'Show the breaker: state, window, threshold now, count in the window and the held users'
+            cand release 'Apply exactly the held deprovisionings, then close the breaker'
+            cand reset 'Discard the held deprovisionings and close the breaker'
+            cand set 'Change when the breaker opens'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'scimctl;provisioning;breaker;help;status'= {
+        }
+        &'scimctl;provisioning;breaker;help;release'= {
+        }
+        &'scimctl;provisioning;breaker;help;reset'= {
+        }
+        &'scimctl;provisioning;breaker;help;set'= {
+        }
+        &'scimctl;provisioning;breaker;help;help'= {
+        }
         &'scimctl;provisioning;help'= {
-            cand status 'Show whether it is on, and what that means'
+            cand status 'Show whether it is on, and what that means (and the circuit breaker)'
             cand enable 'Turn it on, on every replica at once'
             cand disable 'Turn it off, on every replica at once'
+            cand breaker 'The mass-deprovisioning circuit breaker'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;provisioning;help;status'= {
@@ -428,6 +536,20 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;provisioning;help;enable'= {
         }
         &'scimctl;provisioning;help;disable'= {
+        }
+        &'scimctl;provisioning;help;breaker'= {
+            cand status 'Show the breaker: state, window, threshold now, count in the window and the held users'
+            cand release 'Apply exactly the held deprovisionings, then close the breaker'
+            cand reset 'Discard the held deprovisionings and close the breaker'
+            cand set 'Change when the breaker opens'
+        }
+        &'scimctl;provisioning;help;breaker;status'= {
+        }
+        &'scimctl;provisioning;help;breaker;release'= {
+        }
+        &'scimctl;provisioning;help;breaker;reset'= {
+        }
+        &'scimctl;provisioning;help;breaker;set'= {
         }
         &'scimctl;provisioning;help;help'= {
         }
@@ -897,6 +1019,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
             cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
+            cand protect 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+            cand unprotect 'Lift a user''s protection'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;users;list'= {
@@ -1028,6 +1152,38 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'scimctl;users;protect'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;unprotect'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'scimctl;users;help'= {
             cand list 'List users, ordered by userName'
             cand show 'Show one user: roles, groups, emails, deprovisioning state'
@@ -1036,6 +1192,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
             cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
+            cand protect 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+            cand unprotect 'Lift a user''s protection'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;users;help;list'= {
@@ -1051,6 +1209,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;users;help;reactivate'= {
         }
         &'scimctl;users;help;why'= {
+        }
+        &'scimctl;users;help;protect'= {
+        }
+        &'scimctl;users;help;unprotect'= {
         }
         &'scimctl;users;help;help'= {
         }
@@ -1436,15 +1598,30 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;keys;revoke'= {
         }
         &'scimctl;help;provisioning'= {
-            cand status 'Show whether it is on, and what that means'
+            cand status 'Show whether it is on, and what that means (and the circuit breaker)'
             cand enable 'Turn it on, on every replica at once'
             cand disable 'Turn it off, on every replica at once'
+            cand breaker 'The mass-deprovisioning circuit breaker'
         }
         &'scimctl;help;provisioning;status'= {
         }
         &'scimctl;help;provisioning;enable'= {
         }
         &'scimctl;help;provisioning;disable'= {
+        }
+        &'scimctl;help;provisioning;breaker'= {
+            cand status 'Show the breaker: state, window, threshold now, count in the window and the held users'
+            cand release 'Apply exactly the held deprovisionings, then close the breaker'
+            cand reset 'Discard the held deprovisionings and close the breaker'
+            cand set 'Change when the breaker opens'
+        }
+        &'scimctl;help;provisioning;breaker;status'= {
+        }
+        &'scimctl;help;provisioning;breaker;release'= {
+        }
+        &'scimctl;help;provisioning;breaker;reset'= {
+        }
+        &'scimctl;help;provisioning;breaker;set'= {
         }
         &'scimctl;help;deprovisioning'= {
             cand status 'Show whether it is on, and what that means'
@@ -1512,6 +1689,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
             cand why 'Explain a user''s access: each role with where it comes from, each group with how it came'
+            cand protect 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+            cand unprotect 'Lift a user''s protection'
         }
         &'scimctl;help;users;list'= {
         }
@@ -1526,6 +1705,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;users;reactivate'= {
         }
         &'scimctl;help;users;why'= {
+        }
+        &'scimctl;help;users;protect'= {
+        }
+        &'scimctl;help;users;unprotect'= {
         }
         &'scimctl;help;groups'= {
             cand list 'List groups with their member counts, ordered by display name'

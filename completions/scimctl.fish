@@ -218,12 +218,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_seen_subcommand_from create list show revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l name -d 'What the key is for, e.g. "okta-prod" or "ci-deploy"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l scope -d 'A permission of the key; repeat it or separate scopes with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
-users:read\t'list and show users, verification reports, locks'
+users:read\t'list and show users, verification reports, locks, the circuit breaker\'s state'
 users:write\t'create users by hand, with roles it could grant itself'
-users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
+users:deprovision\t'deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker'
 groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
-settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
+settings:manage\t'the auto-provisioning and auto-deprovisioning switches, the circuit breaker\'s thresholds and the default role (within its own scopes)'
 allowlist:manage\t'change and check the IP allowlist'
 roles:manage\t'list, create and delete roles, within its own scopes'
 audit:read\t'read the audit log'
@@ -291,23 +291,24 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one API key, by id or by name'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke an API key (by id or by name): every request with it fails from now on'
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
 yaml\t'The same data as JSON, as YAML: a list is one sequence'
 csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l no-pager -d 'Never send table output through a pager'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -l yes -d 'Confirm destructive commands without asking'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "status" -d 'Show whether it is on, and what that means'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "enable" -d 'Turn it on, on every replica at once'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "disable" -d 'Turn it off, on every replica at once'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -f -a "status" -d 'Show whether it is on, and what that means (and the circuit breaker)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -f -a "enable" -d 'Turn it on, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -f -a "breaker" -d 'The mass-deprovisioning circuit breaker'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and not __fish_seen_subcommand_from status enable disable breaker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -347,9 +348,28 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -f -a "status" -d 'Show the breaker: state, window, threshold now, count in the window and the held users'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -f -a "release" -d 'Apply exactly the held deprovisionings, then close the breaker'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -f -a "reset" -d 'Discard the held deprovisionings and close the breaker'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -f -a "set" -d 'Change when the breaker opens'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from breaker" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show whether it is on, and what that means (and the circuit breaker)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Turn it on, on every replica at once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "breaker" -d 'The mass-deprovisioning circuit breaker'
 complete -c scimctl -n "__fish_scimctl_using_subcommand provisioning; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand deprovisioning; and not __fish_seen_subcommand_from status enable disable help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
@@ -488,12 +508,12 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l permission -d 'A permission of the role; repeat it or separate permissions with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
-users:read\t'list and show users, verification reports, locks'
+users:read\t'list and show users, verification reports, locks, the circuit breaker\'s state'
 users:write\t'create users by hand, with roles it could grant itself'
-users:deprovision\t'deprovision, deactivate and reactivate users; remove locks'
+users:deprovision\t'deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker'
 groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
-settings:manage\t'the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)'
+settings:manage\t'the auto-provisioning and auto-deprovisioning switches, the circuit breaker\'s thresholds and the default role (within its own scopes)'
 allowlist:manage\t'change and check the IP allowlist'
 roles:manage\t'list, create and delete roles, within its own scopes'
 audit:read\t'read the audit log'
@@ -691,27 +711,29 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
 yaml\t'The same data as JSON, as YAML: a list is one sequence'
 csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l no-pager -d 'Never send table output through a pager'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -l yes -d 'Confirm destructive commands without asking'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "list" -d 'List users, ordered by userName'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "list" -d 'List users, ordered by userName'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "protect" -d 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "unprotect" -d 'Lift a user\'s protection'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role (an unknown role exits 3)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group: display name or id (an unknown group exits 3)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
@@ -820,6 +842,32 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from why" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from why" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from why" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from protect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from unprotect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users, ordered by userName'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
@@ -827,6 +875,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "protect" -d 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "unprotect" -d 'Lift a user\'s protection'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand groups; and not __fish_seen_subcommand_from list show help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
@@ -1098,9 +1148,10 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List API keys'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "show" -d 'Show one API key, by id or by name'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke an API key (by id or by name): every request with it fails from now on'
-complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "status" -d 'Show whether it is on, and what that means'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "status" -d 'Show whether it is on, and what that means (and the circuit breaker)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "enable" -d 'Turn it on, on every replica at once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "disable" -d 'Turn it off, on every replica at once'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from provisioning" -f -a "breaker" -d 'The mass-deprovisioning circuit breaker'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "status" -d 'Show whether it is on, and what that means'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "enable" -d 'Turn it on, on every replica at once'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from deprovisioning" -f -a "disable" -d 'Turn it off, on every replica at once'
@@ -1124,6 +1175,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "reactivate" -d 'Give a deprovisioned user access again'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "protect" -d 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "unprotect" -d 'Lift a user\'s protection'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "list" -d 'List groups with their member counts, ordered by display name'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from groups" -f -a "show" -d 'Show one group and its members'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "list" -d 'List locks: whose credentials are blocked, since when, and why'

@@ -373,6 +373,39 @@ impl Client {
         self.call(Method::POST, url, &[], Some(request)).await
     }
 
+    /// `POST /admin/v1/users/{user}/protect`.
+    pub async fn protect_user(&self, user: &str) -> Result<User, ClientError> {
+        let url = self.url(&["users", user, "protect"]);
+        self.call(Method::POST, url, &[], None::<&()>).await
+    }
+
+    /// `POST /admin/v1/users/{user}/unprotect`.
+    pub async fn unprotect_user(&self, user: &str) -> Result<User, ClientError> {
+        let url = self.url(&["users", user, "unprotect"]);
+        self.call(Method::POST, url, &[], None::<&()>).await
+    }
+
+    /// `GET /admin/v1/provisioning/breaker`.
+    pub async fn breaker_status(&self) -> Result<crate::api::rails::BreakerStatus, ClientError> {
+        let url = self.url(&["provisioning", "breaker"]);
+        self.call(Method::GET, url, &[], None::<&()>).await
+    }
+
+    /// `POST /admin/v1/provisioning/breaker/release`.
+    pub async fn breaker_release(
+        &self,
+        request: &crate::api::rails::BreakerReleaseRequest,
+    ) -> Result<crate::api::rails::BreakerChange, ClientError> {
+        let url = self.url(&["provisioning", "breaker", "release"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `POST /admin/v1/provisioning/breaker/reset`.
+    pub async fn breaker_reset(&self) -> Result<crate::api::rails::BreakerChange, ClientError> {
+        let url = self.url(&["provisioning", "breaker", "reset"]);
+        self.call(Method::POST, url, &[], None::<&()>).await
+    }
+
     /// `POST /admin/v1/users/{user}/sessions`.
     pub async fn issue_session(
         &self,

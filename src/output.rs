@@ -28,6 +28,7 @@ mod layout;
 pub mod locks;
 pub mod mappings;
 pub mod pager;
+pub mod rails;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

@@ -17,6 +17,7 @@ pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;
+pub mod rails;
 pub mod roles;
 pub mod scope;
 pub mod sessions;

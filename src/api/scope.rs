@@ -63,17 +63,17 @@ scopes! {
     ScimProvision => "scim:provision",
         "everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role";
     UsersRead => "users:read",
-        "list and show users, verification reports, locks";
+        "list and show users, verification reports, locks, the circuit breaker's state";
     UsersWrite => "users:write",
         "create users by hand, with roles it could grant itself";
     UsersDeprovision => "users:deprovision",
-        "deprovision, deactivate and reactivate users; remove locks";
+        "deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker";
     GroupsRead => "groups:read",
         "list and show groups";
     KeysManage => "keys:manage",
         "create, list and revoke API keys, within its own scopes";
     SettingsManage => "settings:manage",
-        "the auto-provisioning and auto-deprovisioning switches and the default role (within its own scopes)";
+        "the auto-provisioning and auto-deprovisioning switches, the circuit breaker's thresholds and the default role (within its own scopes)";
     AllowlistManage => "allowlist:manage",
         "change and check the IP allowlist";
     RolesManage => "roles:manage",

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rails::BreakerState;
+
 /// `GET /admin/v1/settings`: how the service treats what the IdP pushes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Settings {
@@ -14,6 +16,16 @@ pub struct Settings {
     pub auto_deprovisioning: bool,
     /// The role every newly provisioned user gets.
     pub default_role: String,
+    /// The circuit breaker opens when SCIM deprovisions more users than
+    /// this in one window (or more than `breaker_percent`, if larger).
+    pub breaker_threshold: u32,
+    /// The breaker's share of active users, 1 to 100 (percent).
+    pub breaker_percent: u32,
+    /// The breaker's sliding window, in seconds.
+    pub breaker_window_seconds: u32,
+    /// Read-only: whether the breaker is open now (`GET
+    /// /admin/v1/provisioning/breaker` shows the held users).
+    pub breaker: BreakerState,
 }
 
 /// `PATCH /admin/v1/settings`: only the fields given change.
@@ -27,6 +39,15 @@ pub struct UpdateSettingsRequest {
     /// The name of an existing role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_role: Option<String>,
+    /// At least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_threshold: Option<u32>,
+    /// 1 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_percent: Option<u32>,
+    /// 60 (a minute) to 86400 (a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_window_seconds: Option<u32>,
 }
 
 /// One of the two on/off settings: the one name the CLI's `provisioning` and
@@ -97,6 +118,10 @@ mod tests {
                     "auto_provisioning": !on,
                     "auto_deprovisioning": !on,
                     "default_role": "member",
+                    "breaker_threshold": 25,
+                    "breaker_percent": 10,
+                    "breaker_window_seconds": 600,
+                    "breaker": "closed",
                 });
                 settings[toggle.field()] = on.into();
                 let settings: Settings = serde_json::from_value(settings).expect("settings");

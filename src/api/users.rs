@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::groups::GroupRef;
+use super::rails::Held;
 
 /// A user named in another resource.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -62,6 +63,12 @@ pub struct User {
     pub deprovisioned_at: Option<OffsetDateTime>,
     /// Whether a lock blocks every credential of this user.
     pub locked: bool,
+    /// Protected: SCIM never deprovisions, deletes or demotes this user.
+    #[serde(default)]
+    pub protected: bool,
+    /// Changes the IdP asked for that were held instead of carried out.
+    #[serde(default)]
+    pub held: Vec<Held>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -178,6 +185,10 @@ pub struct VerificationReport {
     /// Every check passed.
     pub deprovisioned: bool,
     pub checks: Vec<Check>,
+    /// Deprovisionings held for this user, and why: what keeps access in
+    /// place although the IdP asked for it to go.
+    #[serde(default)]
+    pub held: Vec<Held>,
 }
 
 /// `POST /admin/v1/users/{user}/reactivate`.

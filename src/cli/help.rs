@@ -181,6 +181,46 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         )],
     ),
     (
+        "provisioning breaker status",
+        &[
+            ex(
+                "scimctl provisioning breaker status",
+                "Open or closed, the count in the window, the held users",
+            ),
+            ex(
+                "scimctl provisioning breaker status -o json",
+                "The same, for a script or an alert",
+            ),
+        ],
+    ),
+    (
+        "provisioning breaker release",
+        &[
+            ex(
+                "scimctl provisioning breaker release --dry-run",
+                "List the held deprovisionings; change nothing",
+            ),
+            ex(
+                "scimctl provisioning breaker release --yes",
+                "The burst was real: apply them and close the breaker",
+            ),
+        ],
+    ),
+    (
+        "provisioning breaker reset",
+        &[ex(
+            "scimctl provisioning breaker reset --yes",
+            "A bad sync: discard them, the users stay active",
+        )],
+    ),
+    (
+        "provisioning breaker set",
+        &[ex(
+            "scimctl provisioning breaker set --threshold 50 --percent 5 --window 30m",
+            "Open after 50 users, or 5% if more, in 30 minutes",
+        )],
+    ),
+    (
         "deprovisioning status",
         &[ex(
             "scimctl deprovisioning status",
@@ -380,6 +420,20 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         &[ex(
             "scimctl users reactivate alice --reason \"rehired\" --yes",
             "Undo a deprovisioning: lock lifted, default role back",
+        )],
+    ),
+    (
+        "users protect",
+        &[ex(
+            "scimctl users protect breakglass@example.com",
+            "The IdP can no longer deprovision, delete or demote this account",
+        )],
+    ),
+    (
+        "users unprotect",
+        &[ex(
+            "scimctl users unprotect breakglass@example.com",
+            "Let the IdP's next deactivation through",
         )],
     ),
     (

@@ -5,6 +5,7 @@
 pub mod allowlist;
 pub mod audit;
 pub mod auth;
+pub mod breaker;
 pub mod complete;
 pub mod docs;
 pub mod exit;
@@ -248,9 +249,10 @@ pub enum Command {
     ///
     /// On (the default), a user the IdP pushes is created with the default
     /// role. Off, the IdP's attempts to create users are refused (403) and
-    /// audited; updates to existing users still apply.
+    /// audited; updates to existing users still apply. `provisioning
+    /// breaker` guards against a burst of SCIM deprovisionings.
     #[command(subcommand)]
-    Provisioning(settings::ToggleCommand),
+    Provisioning(breaker::ProvisioningCommand),
 
     /// Show or switch automatic deprovisioning of deactivated users
     ///
@@ -477,9 +479,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Auth(command) => auth::run(&ctx, command).await?,
         Command::Profiles(command) => profiles::run(&ctx, command).await?,
         Command::Keys(command) => keys::run(&ctx, command).await?,
-        Command::Provisioning(command) => {
-            settings::toggle(&ctx, Toggle::AutoProvisioning, command).await?
-        }
+        Command::Provisioning(command) => breaker::run(&ctx, command).await?,
         Command::Deprovisioning(command) => {
             settings::toggle(&ctx, Toggle::AutoDeprovisioning, command).await?
         }

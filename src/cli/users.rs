@@ -1,5 +1,5 @@
-//! `scimctl users list|show|create|deprovision|verify|reactivate`: the
-//! directory's users, and the offboarding runbook's commands.
+//! `scimctl users list|show|create|deprovision|verify|reactivate|protect|
+//! unprotect`: the directory's users, and the offboarding runbook's commands.
 
 use super::complete;
 use std::io::{self, Write as _};
@@ -67,6 +67,22 @@ pub enum UsersCommand {
     /// by hand; a role with several sources stays until all are gone. A
     /// group came by a SCIM push or by hand.
     Why(UserArg),
+
+    /// Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM
+    ///
+    /// SCIM may still update their attributes. A deactivation or deletion
+    /// the IdP sends is held: the IdP is answered as usual and sees the user
+    /// inactive, the user keeps their roles, groups, keys and sessions, and
+    /// `users list --pending` and `users verify` show it held (protected).
+    /// `users deprovision` applies it; an IdP reactivation discards it.
+    Protect(UserArg),
+
+    /// Lift a user's protection
+    ///
+    /// The IdP's next deactivation or deletion goes through. Changes already
+    /// held stay held until `users deprovision` or a reactivation. Lifting
+    /// it needs a key holding every scope the user's roles grant.
+    Unprotect(UserArg),
 }
 
 #[derive(Args, Debug)]
@@ -82,7 +98,9 @@ pub struct ListArgs {
 
     /// Only users deactivated by the IdP whose access is not yet torn down
     ///
-    /// These exist while auto-deprovisioning is off; `scimctl users
+    /// These exist while auto-deprovisioning is off, and when a safety rail
+    /// held the deprovisioning (protected user, last admin, open circuit
+    /// breaker: the DEPROVISIONING column says `held: …`); `scimctl users
     /// deprovision USER` finishes each.
     #[arg(long)]
     pub pending: bool,
@@ -242,6 +260,29 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> anyhow::Result<Output>
         UsersCommand::Why(args) => {
             let (client, _) = ctx.client().await?;
             Ok(Output::one(client.user_why(&args.user).await?))
+        }
+        UsersCommand::Protect(args) => {
+            let (client, _) = ctx.client().await?;
+            let user = client.protect_user(&args.user).await?;
+            let note = format!(
+                "{} is protected: SCIM may update them, never deprovision, delete or demote them.",
+                user.user_name
+            );
+            Ok(Output::one(user).note(note))
+        }
+        UsersCommand::Unprotect(args) => {
+            let (client, _) = ctx.client().await?;
+            let user = client.unprotect_user(&args.user).await?;
+            let note = if user.held.is_empty() {
+                format!("{} is no longer protected.", user.user_name)
+            } else {
+                format!(
+                    "{} is no longer protected; changes already held stay held until \
+                     `scimctl users deprovision {}` or a reactivation.",
+                    user.user_name, user.user_name
+                )
+            };
+            Ok(Output::one(user).note(note))
         }
     }
 }

@@ -8,12 +8,14 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::users::{self, find, find_for_update};
-use super::{Result, access, mappings};
+use super::{Result, access, mappings, rails};
 use crate::api::groups::GroupRef;
+use crate::api::rails::HeldAction;
 use crate::api::users::{
     Check, DeprovisionReport, DeprovisionState, User, UserRef, VerificationReport,
 };
 use crate::store::grants::{self, Source};
+use crate::store::rails::{self as rail_rows, HeldRow};
 use crate::store::users::{self as user_rows, UserRow};
 use crate::store::{self, Conn, Store, StoreError, groups, keys, locks, sessions, settings};
 
@@ -108,6 +110,8 @@ pub async fn deprovision_in(
     }
     let now = store::now();
     let reason = reason.unwrap_or("deprovisioned").to_owned();
+    // What was held is what this carries out (or goes further than).
+    let held_cleared = rail_rows::clear_all_held(conn, &user.id).await?;
     report.roles = grants::remove_all(conn, &user.id).await?;
     let left: Vec<String> = groups::remove_from_all(conn, &user.id)
         .await?
@@ -119,10 +123,20 @@ pub async fn deprovision_in(
     report.sessions = sessions::revoke_for_user(conn, &user.id, now).await?;
     let lock_id = Uuid::new_v4().to_string();
     report.lock = Some(locks::ensure(conn, &lock_id, &user.id, &reason, &actor.name, now).await?);
+    // A held SCIM DELETE, carried out now, leaves the tombstone it would
+    // have left (gone from SCIM, kept for audit and verification).
+    let held_delete = held_cleared
+        .iter()
+        .any(|row| row.action == HeldAction::Delete);
     let updated = UserRow {
         active: false,
         deprovision_state: DeprovisionState::Done,
         deprovisioned_at: Some(now),
+        deleted_at: if held_delete {
+            Some(now)
+        } else {
+            user.deleted_at
+        },
         updated_at: now,
         ..user
     };
@@ -142,6 +156,8 @@ pub async fn deprovision_in(
             "personal_keys_deleted": report.personal_keys,
             "sessions_revoked": report.sessions,
             "lock": report.lock,
+            "held_cleared": held_reasons(&held_cleared),
+            "deleted": held_delete,
         }),
     )
     .await?;
@@ -227,6 +243,8 @@ pub async fn reactivate_in(
         )));
     }
     let now = store::now();
+    // Back to active: whatever was held for the user no longer applies.
+    let held_cleared = rail_rows::clear_all_held(conn, &user.id).await?;
     let lock_lifted = locks::remove_for_user(conn, &user.id).await?;
     let default_role = settings::get(conn).await?.default_role;
     let had_roles = !user_rows::roles_of(conn, &[user.id.as_str()])
@@ -257,12 +275,13 @@ pub async fn reactivate_in(
             "reason": reason,
             "lock_lifted": lock_lifted,
             "role_given": (!had_roles).then_some(default_role),
+            "held_cleared": held_reasons(&held_cleared),
         }),
     )
     .await?;
     // The roles mappings grant for the memberships and SCIM roles the user
     // has now (memberships pushed while they were inactive count).
-    mappings::follow(conn, actor, std::slice::from_ref(&updated.id)).await?;
+    mappings::follow(conn, actor, std::slice::from_ref(&updated.id), trigger).await?;
     Ok(())
 }
 
@@ -336,11 +355,23 @@ pub async fn verify(store: &Store, id_or_name: &str) -> Result<VerificationRepor
             },
         },
     ];
+    let held = rail_rows::held_of(&mut conn, &[user.id.as_str()])
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
     Ok(VerificationReport {
         user: user_ref(&user),
         deprovisioned: checks.iter().all(|check| check.passed),
         checks,
+        held: rails::to_api(held),
     })
+}
+
+/// `["deactivate: protected", …]`, for the audit details.
+fn held_reasons(held: &[HeldRow]) -> Vec<String> {
+    held.iter()
+        .map(|row| format!("{}: {}", row.action.as_str(), row.reason.as_str()))
+        .collect()
 }
 
 /// Writes the user back; the row was read in this transaction, so a

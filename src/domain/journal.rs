@@ -45,6 +45,11 @@ pub const KEPT_HEADERS: [&str; 6] = [
 
 /// The most of a body kept; longer bodies are cut there (after redaction).
 pub const MAX_BODY: usize = 64 * 1024;
+/// The most of a path (with its query) kept: a SCIM filter fits.
+const MAX_PATH: usize = 2048;
+/// The most of the path of a request refused for want of a valid key: as
+/// much as the audit log keeps, so nobody can fill the journal without one.
+const MAX_UNAUTHENTICATED_PATH: usize = 256;
 
 /// How long and how much of the journal is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +73,10 @@ pub fn entry(capture: Capture) -> NewEntry {
     let request = body(&capture.request_body);
     let response = body(&capture.response_body);
     let (user_id, user_name) = user_of(&capture, request.as_ref(), response.as_ref());
+    let max_path = match capture.status {
+        401 => MAX_UNAUTHENTICATED_PATH,
+        _ => MAX_PATH,
+    };
     let headers: Map<String, Value> = capture
         .headers
         .iter()
@@ -80,7 +89,7 @@ pub fn entry(capture: Capture) -> NewEntry {
         key_id: capture.authorization.as_deref().and_then(key_id),
         source_ip: capture.source_ip,
         method: capture.method,
-        path: mask_tokens(&capture.path),
+        path: cut(mask_tokens(&capture.path), max_path),
         status: capture.status,
         duration_us: i64::try_from(capture.duration.as_micros()).unwrap_or(i64::MAX),
         user_id,

@@ -16,16 +16,20 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
+use super::deprovision::Trigger;
+use super::guards;
 use super::roles::{self, ADMIN};
 use super::{Error, Result, ceiling, groups};
 use crate::api::groups::GroupRef;
 use crate::api::mappings::{
     CreateMappingRequest, Mapping, MappingChange, MappingSource, RoleChange,
 };
+use crate::api::rails::{HeldAction, HoldReason};
 use crate::api::users::{DeprovisionState, UserRef};
 use crate::store::grants::{self as grant_rows, GrantRow, Source};
 use crate::store::mappings::{self as mapping_rows, MappingRow, SourceRow, scim_role_key};
-use crate::store::users::{self as user_rows, UserRecord};
+use crate::store::rails::{self as rail_rows, HeldRow};
+use crate::store::users::{self as user_rows, UserRecord, UserRow};
 use crate::store::{self, Conn, Store, StoreError, groups as group_rows};
 use crate::text;
 
@@ -39,8 +43,8 @@ pub struct Followed {
     pub gained: BTreeSet<RoleChange>,
     /// Roles users no longer hold at all.
     pub lost: BTreeSet<RoleChange>,
-    /// Revocations not made because the user is the last active holder of
-    /// `admin` (audited as `role.revoke_held`).
+    /// Revocations not made, each held (audited as `role.revoke_held`): the
+    /// user is the last active holder of `admin`, or, for SCIM, protected.
     pub held: BTreeSet<RoleChange>,
 }
 
@@ -78,10 +82,16 @@ pub fn scim_role_keys(attributes: &str) -> BTreeSet<String> {
 /// for sources they lost. Each change is audited (`role.grant`,
 /// `role.revoke`) with its source. The users' rows should be locked by the
 /// caller when grants may follow (joining users), so a deprovisioning
-/// cannot interleave.
-pub async fn follow(conn: &mut Conn, actor: &Actor, user_ids: &[String]) -> Result<Followed> {
+/// cannot interleave. `trigger` says who changed the source: SCIM never
+/// demotes a protected user.
+pub async fn follow(
+    conn: &mut Conn,
+    actor: &Actor,
+    user_ids: &[String],
+    trigger: Trigger,
+) -> Result<Followed> {
     let mappings = mapping_rows::list(conn).await?;
-    follow_with(conn, actor, user_ids, &mappings, None).await
+    follow_with(conn, actor, user_ids, &mappings, None, trigger).await
 }
 
 /// [`follow`] for a membership change of `group_id`: nothing to do unless a
@@ -95,7 +105,7 @@ pub async fn follow_group(
     if user_ids.is_empty() || mapping_rows::for_group(conn, group_id).await?.is_empty() {
         return Ok(Followed::default());
     }
-    follow(conn, actor, user_ids).await
+    follow(conn, actor, user_ids, Trigger::Scim).await
 }
 
 /// [`follow`] for a change of one user's SCIM `roles` values: nothing to do
@@ -110,7 +120,7 @@ pub async fn follow_scim_roles(
     if before == after || !mapping_rows::any_scim_role(conn).await? {
         return Ok(Followed::default());
     }
-    follow(conn, actor, &[user_id.to_owned()]).await
+    follow(conn, actor, &[user_id.to_owned()], Trigger::Scim).await
 }
 
 /// [`follow`] with the mappings given; `removed` is a mapping deleted in
@@ -121,6 +131,7 @@ async fn follow_with(
     user_ids: &[String],
     mappings: &[MappingRow],
     removed: Option<&MappingRow>,
+    trigger: Trigger,
 ) -> Result<Followed> {
     let described: HashMap<&str, &MappingRow> = mappings
         .iter()
@@ -140,13 +151,17 @@ async fn follow_with(
         let mut grants = grant_rows::of_users(conn, &chunk_ids).await?;
         for record in &records {
             let current = grants.remove(&record.row.id).unwrap_or_default();
+            let sources = Sources {
+                mappings,
+                described: &described,
+            };
             follow_user(
                 conn,
                 actor,
                 record,
                 &current,
-                mappings,
-                &described,
+                sources,
+                trigger,
                 &mut followed,
             )
             .await?;
@@ -155,14 +170,25 @@ async fn follow_with(
     Ok(followed)
 }
 
+/// The mappings followed, and every mapping a grant may name (a removed
+/// one included) by id, to describe it.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    mappings: &'a [MappingRow],
+    described: &'a HashMap<&'a str, &'a MappingRow>,
+}
+
 /// One user's part of [`follow_with`].
 async fn follow_user(
     conn: &mut Conn,
     actor: &Actor,
     record: &UserRecord,
     current: &[GrantRow],
-    mappings: &[MappingRow],
-    described: &HashMap<&str, &MappingRow>,
+    Sources {
+        mappings,
+        described,
+    }: Sources<'_>,
+    trigger: Trigger,
     followed: &mut Followed,
 ) -> Result<()> {
     let user = &record.row;
@@ -199,25 +225,14 @@ async fn follow_user(
 
     for &(role, mapping_id) in mapped.difference(&wanted) {
         let last_source = held.get(role) == Some(&1);
-        if last_source && role == ADMIN && is_last_admin(conn, &user.id).await? {
-            audit::record(
-                conn,
-                actor,
-                "role.revoke_held",
-                Some(&user.user_name),
-                Outcome::Success,
-                json!({
-                    "id": user.id,
-                    "role": role,
-                    "source": source_details(mapping_id, described),
-                    "why": "the last active admin keeps the admin role",
-                }),
-            )
-            .await?;
+        if last_source && let Some(reason) = hold_reason(conn, &user.id, role, trigger).await? {
+            hold_revocation(conn, actor, user, role, mapping_id, reason, described).await?;
             followed.held.insert(change(role));
             continue;
         }
         let source = Source::Mapping(mapping_id.to_owned());
+        // A revocation held before is made now: it is no longer pending.
+        rail_rows::clear_held_revocation(conn, &user.id, role, &source.to_stored()).await?;
         if grant_rows::revoke(conn, &user.id, role, &source).await? {
             let count = held
                 .get_mut(role)
@@ -282,11 +297,79 @@ async fn follow_user(
     Ok(())
 }
 
-/// Whether `user_id` is the only active, not deprovisioning, user holding
-/// `admin`: the one who must not lose it through SCIM or a mapping.
-async fn is_last_admin(conn: &mut Conn, user_id: &str) -> Result<bool, StoreError> {
-    let holders = grant_rows::active_holders(conn, ADMIN, 2).await?;
-    Ok(holders == [user_id])
+/// Why taking `role` (its last source) from the user must wait, if it
+/// must: the last active admin keeps `admin`, and SCIM never demotes a
+/// protected user.
+async fn hold_reason(
+    conn: &mut Conn,
+    user_id: &str,
+    role: &str,
+    trigger: Trigger,
+) -> Result<Option<HoldReason>, StoreError> {
+    if trigger == Trigger::Scim && rail_rows::is_protected(conn, user_id).await? {
+        return Ok(Some(HoldReason::Protected));
+    }
+    if role == ADMIN {
+        // Serialises with every other change that may take the last admin.
+        rail_rows::lock_breaker(conn).await?;
+        if guards::is_last_admin(conn, user_id).await? {
+            return Ok(Some(HoldReason::LastAdmin));
+        }
+    }
+    Ok(None)
+}
+
+/// Keeps the grant, records the held revocation once (listed by `users
+/// verify` and `users list --pending`) and audits it.
+async fn hold_revocation(
+    conn: &mut Conn,
+    actor: &Actor,
+    user: &UserRow,
+    role: &str,
+    mapping_id: &str,
+    reason: HoldReason,
+    described: &HashMap<&str, &MappingRow>,
+) -> Result<()> {
+    let source = Source::Mapping(mapping_id.to_owned()).to_stored();
+    let already = rail_rows::held_of(conn, &[user.id.as_str()])
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default()
+        .into_iter()
+        .any(|held| {
+            held.action == HeldAction::RevokeRole
+                && held.role_name.as_deref() == Some(role)
+                && held.source.as_deref() == Some(source.as_str())
+        });
+    if !already {
+        let row = HeldRow {
+            id: Uuid::new_v4().to_string(),
+            user_id: user.id.clone(),
+            action: HeldAction::RevokeRole,
+            role_name: Some(role.to_owned()),
+            source: Some(source),
+            reason,
+            created_at: store::now(),
+            actor_name: actor.name.clone(),
+            request_id: actor.request_id.clone(),
+        };
+        rail_rows::insert_held(conn, &row).await?;
+    }
+    audit::record(
+        conn,
+        actor,
+        "role.revoke_held",
+        Some(&user.user_name),
+        Outcome::Success,
+        json!({
+            "id": user.id,
+            "role": role,
+            "source": source_details(mapping_id, described),
+            "reason": reason.as_str(),
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// What the audit log says of a grant's source.
@@ -395,7 +478,7 @@ pub async fn add(
     )
     .await?;
     let mappings = mapping_rows::list(&mut tx).await?;
-    let followed = follow_with(&mut tx, actor, &concerned, &mappings, None).await?;
+    let followed = follow_with(&mut tx, actor, &concerned, &mappings, None, Trigger::Admin).await?;
     finish(tx, mapping, followed, request.dry_run).await
 }
 
@@ -428,7 +511,7 @@ pub async fn remove(
         .map(|(user_id, _)| user_id)
         .collect();
     user_rows::lock_live_ids(&mut tx, &concerned).await?;
-    let followed = unmap(&mut tx, actor, &mapping, &concerned, None).await?;
+    let followed = unmap(&mut tx, actor, &mapping, &concerned, None, Trigger::Admin).await?;
     if let Some(kept) = followed.held.first() {
         return Err(Error::Conflict(format!(
             "removing mapping {} would take the admin role from {}, the last active admin; \
@@ -450,7 +533,7 @@ pub async fn remove_for_group(
 ) -> Result<()> {
     for mapping in mapping_rows::for_group(conn, group_id).await? {
         let why = "its group was deleted";
-        unmap(conn, actor, &mapping, members, Some(why)).await?;
+        unmap(conn, actor, &mapping, members, Some(why), Trigger::Scim).await?;
     }
     Ok(())
 }
@@ -463,6 +546,7 @@ async fn unmap(
     mapping: &MappingRow,
     users: &[String],
     why: Option<&str>,
+    trigger: Trigger,
 ) -> Result<Followed> {
     mapping_rows::delete(conn, &mapping.id).await?;
     audit::record(
@@ -479,7 +563,7 @@ async fn unmap(
     )
     .await?;
     let mappings = mapping_rows::list(conn).await?;
-    follow_with(conn, actor, users, &mappings, Some(mapping)).await
+    follow_with(conn, actor, users, &mappings, Some(mapping), trigger).await
 }
 
 /// Commits, or rolls back for a dry run; the answer is the same.

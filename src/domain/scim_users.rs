@@ -12,7 +12,8 @@ use super::actor::Actor;
 use super::audit::{self, Outcome};
 use super::deprovision::{self, Trigger};
 use super::mappings;
-use super::{Error, Result};
+use super::{Error, Result, rails};
+use crate::api::rails::{HeldAction, HoldReason};
 use crate::api::users::{DeprovisionState, Origin};
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
@@ -28,11 +29,35 @@ use crate::store::users::{self as user_rows, EmailRow, UserRecord, UserRow};
 use crate::store::{self, Conn, Store, StoreError, scim_query};
 
 /// A user written by a request, and whether the request deprovisioned them
-/// (for the metrics).
+/// or had its deprovisioning held (for the metrics).
 #[derive(Debug)]
 pub struct Written {
     pub resource: Value,
     pub deprovisioned: bool,
+    pub held: Option<HoldReason>,
+}
+
+/// What a `DELETE /Users/{id}` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    /// The user lost their access.
+    pub deprovisioned: bool,
+    /// Held instead (no tombstone): the user stays, inactive and pending.
+    pub held: Option<HoldReason>,
+}
+
+/// What the deprovisioning engine did after a change of `active`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Engine {
+    deprovisioned: bool,
+    held: Option<HoldReason>,
+}
+
+impl Engine {
+    const TOUCHED: Engine = Engine {
+        deprovisioned: false,
+        held: None,
+    };
 }
 
 /// A page of users as SCIM JSON, and how many match in all.
@@ -106,16 +131,20 @@ pub async fn create(
                 json!({ "id": row.id }),
             )
             .await?;
-            let followed =
-                follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+            let followed = follow_active(
+                &mut tx,
+                actor,
+                row.clone(),
+                was_active,
+                fields.active,
+                Rails::Judge,
+            )
+            .await?;
             mappings::follow_scim_roles(&mut tx, actor, &id, &roles_before, &roles_after).await?;
             // A manual user may be in groups: read back, not assembled.
             let resource = resource(&mut tx, &id, followed, None, base).await?;
             tx.commit().await.map_err(StoreError::from)?;
-            Ok(Written {
-                resource,
-                deprovisioned: followed == Some(true),
-            })
+            Ok(written(resource, followed))
         }
         Some(row) if row.deleted_at.is_none() => Err(Error::Uniqueness(format!(
             "userName {:?} is already taken (id {})",
@@ -141,6 +170,14 @@ pub async fn create(
                 })?;
             provisioned(tx, actor, settings, fields, row, replaces, base).await
         }
+    }
+}
+
+fn written(resource: Value, followed: Option<Engine>) -> Written {
+    Written {
+        resource,
+        deprovisioned: followed.is_some_and(|engine| engine.deprovisioned),
+        held: followed.and_then(|engine| engine.held),
     }
 }
 
@@ -171,7 +208,17 @@ async fn provisioned(
     .await?;
     let id = row.id.clone();
     let scim_roles = mappings::scim_role_keys(&row.attributes);
-    let followed = follow_active(&mut tx, actor, row.clone(), true, fields.active).await?;
+    // A user created inactive had no access to guard: the safety rails
+    // (and the breaker's count) are for people who leave.
+    let followed = follow_active(
+        &mut tx,
+        actor,
+        row.clone(),
+        true,
+        fields.active,
+        Rails::Skip,
+    )
+    .await?;
     mappings::follow_scim_roles(&mut tx, actor, &id, &BTreeSet::new(), &scim_roles).await?;
     let record = UserRecord {
         row,
@@ -180,10 +227,7 @@ async fn provisioned(
     };
     let resource = resource(&mut tx, &id, followed, Some(record), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(Written {
-        resource,
-        deprovisioned: followed == Some(true),
-    })
+    Ok(written(resource, followed))
 }
 
 /// A deleted user whose userName is provisioned again: the newcomer is a
@@ -294,33 +338,46 @@ async fn update(
         json!({ "id": row.id }),
     )
     .await?;
-    let followed = follow_active(&mut tx, actor, row.clone(), was_active, fields.active).await?;
+    let followed = follow_active(
+        &mut tx,
+        actor,
+        row.clone(),
+        was_active,
+        fields.active,
+        Rails::Judge,
+    )
+    .await?;
     mappings::follow_scim_roles(&mut tx, actor, id, &roles_before, &roles_after).await?;
-    let written = UserRecord {
+    let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
         groups,
     };
-    let resource = resource(&mut tx, id, followed, Some(written), base).await?;
+    let resource = resource(&mut tx, id, followed, Some(record), base).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(Written {
-        resource,
-        deprovisioned: followed == Some(true),
-    })
+    Ok(written(resource, followed))
 }
 
 /// `DELETE /Users/{id}`: deactivation (deprovisioning or pending, as the
 /// setting says), and a tombstone: gone from SCIM, kept for audit and
-/// verification. `true` when it deprovisioned the user.
+/// verification. A deletion the safety rails hold leaves no tombstone: the
+/// user stays, inactive and pending, until an operator decides.
 pub async fn delete(
     store: &Store,
     actor: &Actor,
     id: &str,
     preconditions: &Preconditions,
-) -> Result<bool> {
+) -> Result<Deleted> {
     let mut tx = store.begin().await?;
     let row = live(&mut tx, id, true).await?.row;
     preconditions.check_write(&etag(row.version))?;
+    if let Some(reason) = rails::judge_scim(&mut tx, actor, &row, HeldAction::Delete).await? {
+        tx.commit().await.map_err(StoreError::from)?;
+        return Ok(Deleted {
+            deprovisioned: false,
+            held: Some(reason),
+        });
+    }
     let deprovisioned = deprovision::deactivate_in(&mut tx, actor, row, Trigger::Scim)
         .await?
         .is_some_and(|report| !report.already_deprovisioned);
@@ -342,29 +399,51 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(deprovisioned)
+    Ok(Deleted {
+        deprovisioned,
+        held: None,
+    })
 }
 
-/// `active` changed: false deactivates through the engine, true
-/// reactivates. `None` when the engine had nothing to do, else whether the
-/// user was deprovisioned.
+/// Whether a deactivation goes past the safety rails (`domain::rails`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rails {
+    Judge,
+    Skip,
+}
+
+/// `active` changed: false deactivates through the engine (unless the
+/// safety rails hold it), true reactivates. `None` when the engine had
+/// nothing to do.
 async fn follow_active(
     conn: &mut Conn,
     actor: &Actor,
     row: UserRow,
     was_active: bool,
     active: bool,
-) -> Result<Option<bool>> {
+    guard: Rails,
+) -> Result<Option<Engine>> {
     let deprovisioning = row.deprovision_state != DeprovisionState::None;
     if !active && (was_active || !deprovisioning) {
+        let held = match guard {
+            Rails::Judge => rails::judge_scim(conn, actor, &row, HeldAction::Deactivate).await?,
+            Rails::Skip => None,
+        };
+        if let Some(reason) = held {
+            return Ok(Some(Engine {
+                deprovisioned: false,
+                held: Some(reason),
+            }));
+        }
         let report = deprovision::deactivate_in(conn, actor, row, Trigger::Scim).await?;
-        Ok(Some(
-            report.is_some_and(|report| !report.already_deprovisioned),
-        ))
+        Ok(Some(Engine {
+            deprovisioned: report.is_some_and(|report| !report.already_deprovisioned),
+            held: None,
+        }))
     } else if active && (!was_active || deprovisioning) {
         let reason = Some("reactivated by the identity provider");
         deprovision::reactivate_in(conn, actor, row, reason, Trigger::Scim).await?;
-        Ok(Some(false))
+        Ok(Some(Engine::TOUCHED))
     } else {
         Ok(None)
     }
@@ -467,7 +546,7 @@ async fn live(conn: &mut Conn, id: &str, lock: bool) -> Result<UserRecord> {
 async fn resource(
     conn: &mut Conn,
     id: &str,
-    followed: Option<bool>,
+    followed: Option<Engine>,
     written: Option<UserRecord>,
     base: &BaseUrl,
 ) -> Result<Value> {

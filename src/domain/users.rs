@@ -8,10 +8,12 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::audit::{self, Outcome};
+use super::deprovision::Trigger;
 use super::{Error, Result, ceiling, groups, mappings, roles};
 use crate::api::Page;
 use crate::api::groups::GroupRef;
 use crate::api::mappings::MembershipVia;
+use crate::api::rails::Held;
 use crate::api::users::{
     CreateUserRequest, DeprovisionState, Email, Origin, User, UserListQuery, UserStatus,
 };
@@ -19,7 +21,8 @@ use crate::scim::resolve::user_list_filter;
 use crate::store::grants::{self, Source};
 use crate::store::users::{self as user_rows, EmailRow, UserFilter, UserRow};
 use crate::store::{
-    self, Conn, Store, StoreError, groups as group_rows, locks, scim_query, settings,
+    self, Conn, Store, StoreError, groups as group_rows, locks, rails as rail_rows, scim_query,
+    settings,
 };
 use crate::text;
 
@@ -221,7 +224,8 @@ pub async fn create_manual(
     )
     .await?;
     if !request.groups.is_empty() {
-        mappings::follow(&mut tx, actor, std::slice::from_ref(&row.id)).await?;
+        let id = std::slice::from_ref(&row.id);
+        mappings::follow(&mut tx, actor, id, Trigger::Admin).await?;
     }
     let user = assemble(&mut tx, vec![row]).await?.remove(0);
     tx.commit().await.map_err(StoreError::from)?;
@@ -241,6 +245,11 @@ pub async fn assemble(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>, 
     let mut roles = user_rows::roles_of(conn, &ids).await?;
     let mut groups = group_rows::groups_of(conn, &ids).await?;
     let locked: HashSet<String> = locks::locked_among(conn, &ids).await?.into_iter().collect();
+    let protected: HashSet<String> = rail_rows::protected_among(conn, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut held = rail_rows::held_of(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -248,9 +257,19 @@ pub async fn assemble(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>, 
             let roles = roles.remove(&row.id).unwrap_or_default();
             let groups = groups.remove(&row.id).unwrap_or_default();
             let locked = locked.contains(&row.id);
-            to_api(row, emails, roles, groups, locked)
+            let rails = Rails {
+                protected: protected.contains(&row.id),
+                held: super::rails::to_api(held.remove(&row.id).unwrap_or_default()),
+            };
+            to_api(row, emails, roles, groups, locked, rails)
         })
         .collect())
+}
+
+/// A user's protection and held changes (`domain::rails`).
+struct Rails {
+    protected: bool,
+    held: Vec<Held>,
 }
 
 fn to_api(
@@ -259,6 +278,7 @@ fn to_api(
     roles: Vec<String>,
     groups: Vec<(String, String)>,
     locked: bool,
+    rails: Rails,
 ) -> User {
     User {
         id: row.id,
@@ -285,6 +305,8 @@ fn to_api(
         deprovisioning: row.deprovision_state,
         deprovisioned_at: row.deprovisioned_at,
         locked,
+        protected: rails.protected,
+        held: rails.held,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

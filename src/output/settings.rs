@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Show, Style};
+use crate::api::rails::BreakerState;
 use crate::api::settings::{Settings, Toggle};
 
 /// Which setting a settings command is about: a toggle, or the default role.
@@ -13,6 +14,8 @@ use crate::api::settings::{Settings, Toggle};
 pub enum Setting {
     Toggle(Toggle),
     DefaultRole,
+    /// The circuit breaker's thresholds and state.
+    Breaker,
 }
 
 /// A settings command's answer: all the settings, of which the table shows
@@ -31,17 +34,55 @@ impl Serialize for SettingShown {
 
 impl Show for SettingShown {
     fn write_table(&self, out: &mut dyn Write, _style: Style) -> io::Result<()> {
-        writeln!(out, "{}", setting_line(&self.settings, self.setting))
+        writeln!(out, "{}", setting_line(&self.settings, self.setting))?;
+        // The breaker guards what the IdP pushes: `provisioning status`
+        // shows it under the toggle.
+        if self.setting == Setting::Toggle(Toggle::AutoProvisioning) {
+            writeln!(out, "{}", setting_line(&self.settings, Setting::Breaker))?;
+        }
+        Ok(())
+    }
+}
+
+/// `circuit breaker: closed — …`: its state and when it opens.
+fn breaker_line(settings: &Settings) -> String {
+    let state = match settings.breaker {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => {
+            "OPEN (SCIM deprovisionings are held: `scimctl provisioning breaker status`)"
+        }
+    };
+    format!(
+        "circuit breaker: {state} — opens when SCIM deprovisions more than {} users, or {}% of \
+         active users if more, within {}",
+        settings.breaker_threshold,
+        settings.breaker_percent,
+        window(settings.breaker_window_seconds)
+    )
+}
+
+/// `600` → `10m`, `3600` → `1h`, `90` → `90s`: as `--window` takes it.
+pub fn window(seconds: u32) -> String {
+    if seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
     }
 }
 
 /// `auto-deprovisioning: on — …`: the value and what it means for users.
 pub fn setting_line(settings: &Settings, setting: Setting) -> String {
-    let Setting::Toggle(toggle) = setting else {
-        return format!(
-            "default role: {} — given to every newly provisioned user",
-            settings.default_role
-        );
+    let toggle = match setting {
+        Setting::Toggle(toggle) => toggle,
+        Setting::DefaultRole => {
+            return format!(
+                "default role: {} — given to every newly provisioned user",
+                settings.default_role
+            );
+        }
+        Setting::Breaker => return breaker_line(settings),
     };
     let on = settings.is_on(toggle);
     let meaning = match (toggle, on) {
@@ -75,6 +116,10 @@ mod tests {
             auto_provisioning: false,
             auto_deprovisioning: true,
             default_role: "member".to_owned(),
+            breaker_threshold: 25,
+            breaker_percent: 10,
+            breaker_window_seconds: 600,
+            breaker: BreakerState::Closed,
         }
     }
 
@@ -89,9 +134,18 @@ mod tests {
         assert_eq!(
             render(shown(), Format::Table),
             "auto-provisioning: off — the IdP cannot create users (it gets 403); updates to \
-             existing users still apply\n"
+             existing users still apply\n\
+             circuit breaker: closed — opens when SCIM deprovisions more than 25 users, or 10% \
+             of active users if more, within 10m\n"
         );
         let json: Settings = serde_json::from_str(&render(shown(), Format::Json)).expect("json");
         assert_eq!(json, settings());
+    }
+
+    #[test]
+    fn windows_read_as_they_are_typed() {
+        assert_eq!(window(600), "10m");
+        assert_eq!(window(7200), "2h");
+        assert_eq!(window(90), "90s");
     }
 }

@@ -62,7 +62,10 @@ impl Show for User {
             yes_no(self.active),
             list(&self.roles),
             list(groups(&self.groups)),
-            deprovisioning(self.deprovisioning).to_owned(),
+            match super::rails::held_reasons(&self.held) {
+                Some(held) => format!("{} ({held})", deprovisioning(self.deprovisioning)),
+                None => deprovisioning(self.deprovisioning).to_owned(),
+            },
             origin(self.origin).to_owned(),
         ]
     }
@@ -108,6 +111,8 @@ fn user_table(user: &User, style: Style) -> Table {
             ("Groups", list(groups(&user.groups))),
             ("Deprovisioned", state),
             ("Locked", yes_no(user.locked)),
+            ("Protected", yes_no(user.protected)),
+            ("Held", list(user.held.iter().map(super::rails::held_label))),
             ("Created", timestamp(user.created_at)),
             ("Updated", timestamp(user.updated_at)),
         ],
@@ -254,6 +259,18 @@ fn verification_table(report: &VerificationReport, style: Style) -> Table {
             Cell::new(&check.evidence),
         ]);
     }
+    // What keeps the access in place: the IdP asked, the rails held it.
+    for held in &report.held {
+        table.add_row(vec![
+            Cell::new("HELD"),
+            header_cell("held", style),
+            Cell::new(format!(
+                "{} since {}",
+                super::rails::held_label(held),
+                timestamp(held.since)
+            )),
+        ]);
+    }
     pad_columns(&mut table);
     table
 }
@@ -272,7 +289,7 @@ pub fn verification_summary(report: &VerificationReport) -> String {
             "{who} is fully deprovisioned: all {} checks pass.",
             report.checks.len()
         )
-    } else {
+    } else if report.held.is_empty() {
         format!(
             "{who} is not fully deprovisioned: {} of {} checks fail ({}). \
              `scimctl users deprovision {who}` removes what remains.",
@@ -280,11 +297,21 @@ pub fn verification_summary(report: &VerificationReport) -> String {
             report.checks.len(),
             failed.join(", ")
         )
+    } else {
+        let held: Vec<String> = report.held.iter().map(super::rails::held_label).collect();
+        format!(
+            "{who} is not fully deprovisioned: {} of {} checks fail ({}), because the IdP's \
+             change was held: {}. `scimctl users deprovision {who}` applies it.",
+            failed.len(),
+            report.checks.len(),
+            failed.join(", "),
+            held.join(", ")
+        )
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::users::Email;
     use crate::output::tests::render_with;
@@ -315,6 +342,8 @@ mod tests {
             deprovisioning: DeprovisionState::None,
             deprovisioned_at: None,
             locked: false,
+            protected: false,
+            held: Vec::new(),
             created_at: datetime!(2026-01-02 03:04:05.678 UTC),
             updated_at: datetime!(2026-01-03 00:00:00 UTC),
         }
@@ -359,6 +388,7 @@ mod tests {
                 ),
                 check("lock_present", true, "lock l1"),
             ],
+            held: Vec::new(),
         }
     }
 

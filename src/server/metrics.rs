@@ -12,9 +12,11 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::api::rails::HoldReason;
 pub use crate::domain::deprovision::Trigger;
 
 /// The content type of the OpenMetrics text format.
@@ -29,6 +31,18 @@ impl EncodeLabelValue for Trigger {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
         std::fmt::Write::write_str(encoder, self.as_str())
     }
+}
+
+// `reason="protected"`, `"breaker"` or `"last_admin"`: the held rows' words.
+impl EncodeLabelValue for HoldReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HeldLabels {
+    reason: HoldReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -50,6 +64,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     deprovisionings: Family<DeprovisionLabels, Counter>,
+    held: Family<HeldLabels, Counter>,
+    breaker_open: Gauge,
     throttled: Counter,
     connections_refused: Counter,
     journal_dropped: Counter,
@@ -82,6 +98,21 @@ impl Metrics {
         for trigger in [Trigger::Admin, Trigger::Scim] {
             let _ = deprovisionings.get_or_create(&DeprovisionLabels { trigger });
         }
+        let held = Family::<HeldLabels, Counter>::default();
+        registry.register(
+            "scimctl_held_deprovisionings",
+            "SCIM deactivations and deletions held instead of carried out, by reason",
+            held.clone(),
+        );
+        for reason in HoldReason::ALL {
+            let _ = held.get_or_create(&HeldLabels { reason });
+        }
+        let breaker_open = Gauge::default();
+        registry.register(
+            "scimctl_breaker_open",
+            "1 while the mass-deprovisioning circuit breaker is open (read from the database at each scrape)",
+            breaker_open.clone(),
+        );
         let throttled = Counter::default();
         registry.register(
             "scimctl_throttled_requests",
@@ -104,6 +135,8 @@ impl Metrics {
             registry,
             requests,
             deprovisionings,
+            held,
+            breaker_open,
             throttled,
             connections_refused,
             journal_dropped,
@@ -131,6 +164,16 @@ impl Metrics {
         self.deprovisionings
             .get_or_create(&DeprovisionLabels { trigger })
             .inc();
+    }
+
+    /// Counts one SCIM deprovisioning held for `reason`.
+    pub fn held(&self, reason: HoldReason) {
+        self.held.get_or_create(&HeldLabels { reason }).inc();
+    }
+
+    /// Sets the breaker gauge.
+    pub fn breaker_open(&self, open: bool) {
+        self.breaker_open.set(i64::from(open));
     }
 
     fn request(&self, route: &str, method: &Method, status: u16) {
@@ -192,6 +235,13 @@ pub async fn count_requests(
 /// `GET /metrics`, unauthenticated like `/healthz`: counters carry no
 /// secrets, and scrapers seldom hold API keys.
 pub async fn serve(State(state): State<AppState>) -> Response {
+    // The breaker is shared by every replica: its state comes from the
+    // database, not from what this replica happened to see. A database that
+    // does not answer leaves the last value (and `/readyz` says so).
+    match crate::domain::rails::is_open(&state.store).await {
+        Ok(open) => state.metrics.breaker_open(open),
+        Err(err) => tracing::warn!(error = %err, "cannot read the breaker state for /metrics"),
+    }
     let mut response = state.metrics.encode().into_response();
     response
         .headers_mut()
@@ -247,6 +297,21 @@ mod tests {
             text.contains("scimctl_deprovisionings_total{trigger=\"scim\"} 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn held_deprovisionings_count_by_reason_from_zero() {
+        let metrics = Metrics::new();
+        metrics.held(HoldReason::Breaker);
+        metrics.breaker_open(true);
+        let text = metrics.encode();
+        for line in [
+            "scimctl_held_deprovisionings_total{reason=\"breaker\"} 1\n",
+            "scimctl_held_deprovisionings_total{reason=\"protected\"} 0\n",
+            "scimctl_breaker_open 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

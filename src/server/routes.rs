@@ -17,7 +17,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::admin::{
-    allowlist, audit, groups, journal, keys, locks, mappings, roles, settings, users, whoami,
+    allowlist, audit, breaker, groups, journal, keys, locks, mappings, roles, settings, users,
+    whoami,
 };
 use super::client_ip::{self, TrustedProxies};
 use super::error::ApiError;
@@ -79,7 +80,12 @@ fn routes(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> R
         .routes(needs(Scope::UsersDeprovision, routes!(users::deprovision)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::deactivate)))
         .routes(needs(Scope::UsersDeprovision, routes!(users::reactivate)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::protect)))
+        .routes(needs(Scope::UsersDeprovision, routes!(users::unprotect)))
         .routes(needs(Scope::SessionsIssue, routes!(users::issue_session)))
+        .routes(needs(Scope::UsersRead, routes!(breaker::status)))
+        .routes(needs(Scope::UsersDeprovision, routes!(breaker::release)))
+        .routes(needs(Scope::UsersDeprovision, routes!(breaker::reset)))
         .routes(needs(Scope::GroupsRead, routes!(groups::list)))
         .routes(needs(Scope::GroupsRead, routes!(groups::show)))
         .routes(needs(Scope::UsersRead, routes!(locks::list)))

@@ -148,26 +148,6 @@ pub async fn holders(
         .collect()
 }
 
-/// Up to `limit` ids of the users holding `role` who are active, not
-/// deprovisioning and not deleted.
-pub async fn active_holders(
-    conn: &mut Conn,
-    role: &str,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT u.id FROM role_grants g JOIN users u ON u.id = g.user_id \
-         WHERE g.role_name = $1 AND u.active = $2 AND u.deprovision_state = 'none' \
-         AND u.deleted_at IS NULL ORDER BY u.id LIMIT $3",
-    )
-    .bind(role)
-    .bind(true)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod keys;
 pub mod locks;
 pub mod mappings;
+pub mod rails;
 pub mod roles;
 mod schema;
 pub mod scim_query;

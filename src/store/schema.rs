@@ -13,7 +13,7 @@ use super::Backend;
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order. The
 /// description is the file name's, as `migrate!` derived it.
-const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
     (
         1,
         "keys and audit",
@@ -49,6 +49,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
         "mappings",
         include_str!("migrations/sqlite/0006_mappings.sql"),
         include_str!("migrations/postgres/0006_mappings.sql"),
+    ),
+    (
+        7,
+        "safety rails",
+        include_str!("migrations/sqlite/0007_safety_rails.sql"),
+        include_str!("migrations/postgres/0007_safety_rails.sql"),
     ),
     (
         8,

@@ -67,7 +67,7 @@ fn decode_origin(text: &str) -> Result<Origin, StoreError> {
 }
 
 /// How `deprovision_state` is stored.
-fn state_text(state: DeprovisionState) -> &'static str {
+pub(crate) fn state_text(state: DeprovisionState) -> &'static str {
     match state {
         DeprovisionState::None => "none",
         DeprovisionState::Pending => "pending",

@@ -22,6 +22,7 @@ mod openapi;
 mod output_cli;
 mod readme;
 mod replica_coherence;
+mod safety_rails;
 mod server_cli;
 mod settings;
 mod wrong_secret;

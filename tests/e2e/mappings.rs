@@ -311,6 +311,32 @@ both_backends! {
         assert_eq!(roles(server, "jo"), ["member"]);
     }
 
+    fn scim_never_demotes_a_protected_user(server: &TestServer) {
+        let okta = Idp::okta(server);
+        let lee = provision(&okta, "lee", json!({}));
+        let group = push_group(&okta, "Oncall", &[&lee]);
+        map(server, &["--group", "Oncall"], "auditor");
+        root(server, &["users", "protect", "lee"], 0);
+
+        okta_remove_member(&okta, &group, &lee);
+        assert_eq!(roles(server, "lee"), ["auditor", "member"], "held, not revoked");
+        let shown = admin_user(server, "lee");
+        assert_eq!(shown["held"][0]["action"], "revoke_role", "{shown}");
+        assert_eq!(shown["held"][0]["reason"], "protected", "{shown}");
+        // Pushed again, removed again: still one held change.
+        okta_add_member(&okta, &group, &lee);
+        okta_remove_member(&okta, &group, &lee);
+        assert_eq!(admin_user(server, "lee")["held"].as_array().map(Vec::len), Some(1));
+        assert_eq!(audited(server, "role.revoke_held"), 2);
+
+        // Unprotected, the next change takes the role as the mapping says.
+        root(server, &["users", "unprotect", "lee"], 0);
+        okta_add_member(&okta, &group, &lee);
+        okta_remove_member(&okta, &group, &lee);
+        assert_eq!(roles(server, "lee"), ["member"]);
+        assert_eq!(admin_user(server, "lee")["held"], json!([]), "made, so no longer held");
+    }
+
     fn a_key_maps_only_to_roles_within_its_own_scopes(server: &TestServer) {
         let okta = Idp::okta(server);
         push_group(&okta, "Eng", &[]);

@@ -116,6 +116,30 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
         )
         .with("user", "pat")
         .body(json!({})),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/protect",
+            "users:deprovision",
+        )
+        .with("user", "pat"),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/unprotect",
+            "users:deprovision",
+        )
+        .with("user", "pat"),
+        Endpoint::new(M::GET, "/admin/v1/provisioning/breaker", "users:read"),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/provisioning/breaker/release",
+            "users:deprovision",
+        )
+        .body(json!({})),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/provisioning/breaker/reset",
+            "users:deprovision",
+        ),
         Endpoint::new(M::POST, "/admin/v1/users/{user}/sessions", "sessions:issue")
             .with("user", "pat")
             .body(json!({})),

@@ -129,6 +129,27 @@ fn grant_paths() -> Vec<GrantPath> {
             holds: admin_role.clone(),
             withheld: "keys:manage",
         },
+        GrantPath {
+            what: "unprotect a user whose roles grant what the caller lacks",
+            setup: vec![
+                (
+                    Method::POST,
+                    "/admin/v1/users",
+                    json!({ "user_name": "uma", "roles": ["auditor"] }),
+                ),
+                (Method::POST, "/admin/v1/users/uma/protect", json!({})),
+            ],
+            method: Method::POST,
+            path: "/admin/v1/users/uma/unprotect",
+            body: None,
+            holds: vec![
+                "users:deprovision",
+                "users:read",
+                "groups:read",
+                "audit:read",
+            ],
+            withheld: "audit:read",
+        },
         // Last: its success revokes the root key the others set up with.
         GrantPath {
             what: "revoke a key whose scopes the caller lacks",

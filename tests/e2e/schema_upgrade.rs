@@ -39,7 +39,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 7] = [
+const SEEDS: [&str; 8] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -109,6 +109,15 @@ const SEEDS: [&str; 7] = [
         ('ffffffff-ffff-4fff-8fff-ffffffffffff', 'Ops', 'ops', NULL, '{}', 1, 1767470001000, 1767470001000);
      INSERT INTO group_members (group_id, user_id, via, added_at, added_by) VALUES
         ('ffffffff-ffff-4fff-8fff-ffffffffffff', '22222222-2222-4222-8222-222222222222', 'manual', 1767470001000, 'initial admin');",
+    // 0007_safety_rails: bob protected, dave's deactivation held by an open
+    // breaker with its own thresholds, one deprovisioning in its window.
+    "INSERT INTO protected_users (user_id, protected_at, protected_by) VALUES
+        ('22222222-2222-4222-8222-222222222222', 1767470000000, 'initial admin');
+     INSERT INTO held_changes (id, user_id, action, role_name, source, reason, created_at, actor_name, request_id) VALUES
+        ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', '44444444-4444-4444-8444-444444444444', 'deactivate', NULL, NULL, 'breaker', 1767470000000, 'okta', 'seed-request-7');
+     UPDATE breaker SET threshold = 40, percent = 5, window_seconds = 1800, opened_at = 1767470000000 WHERE id = 1;
+     INSERT INTO breaker_events (id, user_id, at) VALUES
+        ('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', '33333333-3333-4333-8333-333333333333', 1767469000000);",
     // 0008_journal: the SCIM request journal, with one exchange (recent
     // enough that the first prune keeps it).
     "INSERT INTO scim_journal (at, request_id, key_id, source_ip, method, path, status, duration_us, user_id, user_name_key, request_headers, request_body, response_body, size) VALUES
@@ -574,7 +583,33 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
         return;
     }
 
-    // Level 7: the journal's exchanges, found by request id and by user.
+    // Level 7: protection, held changes and the open breaker read back as
+    // they were.
+    let bob = cli_json(server, &["users", "show", "bob"]);
+    assert_eq!(bob["protected"], true, "{context}: {bob}");
+    let dave = cli_json(server, &["users", "show", "dave"]);
+    assert_eq!(dave["held"][0]["reason"], "breaker", "{context}: {dave}");
+    assert_eq!(dave["held"][0]["action"], "deactivate", "{context}: {dave}");
+    let breaker = cli_json(server, &["provisioning", "breaker", "status"]);
+    assert_eq!(
+        (
+            &breaker["state"],
+            &breaker["threshold"],
+            &breaker["percent"],
+            &breaker["window_seconds"]
+        ),
+        (&json!("open"), &json!(40), &json!(5), &json!(1800)),
+        "{context}: {breaker}"
+    );
+    assert_eq!(
+        breaker["held"][0]["user"]["user_name"], "dave",
+        "{context}: {breaker}"
+    );
+    if level < 8 {
+        return;
+    }
+
+    // Level 8: the journal's exchanges, found by request id and by user.
     let exchange = cli_json(server, &["scim", "show", "seed-request-9"]);
     assert_eq!(exchange["status"], 200, "{context}: {exchange}");
     assert_eq!(

@@ -108,10 +108,14 @@ both_backends! {
         let status = root_ok(server, &["provisioning", "status"]);
         assert_eq!(
             stdout(&status),
-            "auto-provisioning: on — users the IdP pushes are created, with the default role (member)\n"
+            "auto-provisioning: on — users the IdP pushes are created, with the default role (member)\n\
+             circuit breaker: closed — opens when SCIM deprovisions more than 25 users, or 10% of active users if more, within 10m\n"
         );
         let status = stdout_json(&root_ok(server, &["provisioning", "status", "-o", "json"]));
-        assert_eq!(status, json!({ "auto_provisioning": true, "auto_deprovisioning": true, "default_role": "member" }));
+        assert_eq!(status, json!({
+            "auto_provisioning": true, "auto_deprovisioning": true, "default_role": "member",
+            "breaker_threshold": 25, "breaker_percent": 10, "breaker_window_seconds": 600, "breaker": "closed",
+        }));
 
         let disabled = root_ok(server, &["provisioning", "disable", "-o", "json"]);
         assert_eq!(stdout_json(&disabled)["auto_provisioning"], false);
@@ -204,13 +208,22 @@ both_backends! {
         let root_token = Some(server.root_token.as_str());
         let (status, _, body) = server.http(Method::GET, "/admin/v1/settings", root_token, None);
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, json!({ "auto_provisioning": true, "auto_deprovisioning": true, "default_role": "member" }));
+        assert_eq!(body, json!({
+            "auto_provisioning": true, "auto_deprovisioning": true, "default_role": "member",
+            "breaker_threshold": 25, "breaker_percent": 10, "breaker_window_seconds": 600, "breaker": "closed",
+        }));
 
         let refused = [
             (json!({ "auto_provisioning": false, "colour": "red" }), "colour", StatusCode::BAD_REQUEST, "bad_request"),
             (json!({ "auto_provisioning": "nope" }), "auto_provisioning", StatusCode::BAD_REQUEST, "bad_request"),
             // An unknown name is a not-found, as everywhere (DESIGN: exit 3).
             (json!({ "auto_deprovisioning": false, "default_role": "ghost" }), "admin, auditor, member, provisioner", StatusCode::NOT_FOUND, "not_found"),
+            // The breaker's thresholds, with the range that would do.
+            (json!({ "auto_provisioning": false, "breaker_threshold": 0 }), "use 1 or more", StatusCode::BAD_REQUEST, "bad_request"),
+            (json!({ "breaker_percent": 101 }), "use 1 to 100", StatusCode::BAD_REQUEST, "bad_request"),
+            (json!({ "breaker_window_seconds": 86401 }), "use 60 (a minute) to 86400 (a day)", StatusCode::BAD_REQUEST, "bad_request"),
+            // Its state is read-only.
+            (json!({ "breaker": "closed" }), "breaker", StatusCode::BAD_REQUEST, "bad_request"),
         ];
         for (patch, says, expect, code) in refused {
             let (status, _, body) = server.http(Method::PATCH, "/admin/v1/settings", root_token, Some(patch.clone()));
@@ -229,7 +242,10 @@ both_backends! {
             Some(json!({ "auto_provisioning": false, "auto_deprovisioning": false, "default_role": "provisioner" })),
         );
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body, json!({ "auto_provisioning": false, "auto_deprovisioning": false, "default_role": "provisioner" }));
+        assert_eq!(body, json!({
+            "auto_provisioning": false, "auto_deprovisioning": false, "default_role": "provisioner",
+            "breaker_threshold": 25, "breaker_percent": 10, "breaker_window_seconds": 600, "breaker": "closed",
+        }));
         assert_eq!(settings_row(server), (false, false, "provisioner".to_owned()));
         // An empty patch changes nothing and answers the settings.
         let (status, _, body) = server.http(Method::PATCH, "/admin/v1/settings", root_token, Some(json!({})));
@@ -243,6 +259,19 @@ both_backends! {
                 "auto_provisioning": { "old": true, "new": false },
                 "auto_deprovisioning": { "old": true, "new": false },
                 "default_role": { "old": "member", "new": "provisioner" },
+            })
+        );
+        // The breaker's thresholds are audited the same way.
+        let (status, _, body) = server.http(Method::PATCH, "/admin/v1/settings", root_token, Some(json!({ "breaker_threshold": 40, "breaker_window_seconds": 1800 })));
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((&body["breaker_threshold"], &body["breaker_percent"], &body["breaker_window_seconds"]), (&json!(40), &json!(10), &json!(1800)));
+        let entries = audit(server, "settings.update");
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(
+            details(&entries[1]),
+            json!({
+                "breaker_threshold": { "old": 25, "new": 40 },
+                "breaker_window_seconds": { "old": 600, "new": 1800 },
             })
         );
 

@@ -2,6 +2,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod breaker;
 pub mod groups;
 pub mod journal;
 pub mod keys;

@@ -13,7 +13,7 @@ use crate::api::users::{
 };
 use crate::api::{ErrorBody, Page};
 use crate::domain::deprovision::{self, Trigger};
-use crate::domain::{sessions, users, why};
+use crate::domain::{rails, sessions, users, why};
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
@@ -243,4 +243,51 @@ pub async fn issue_session(
 ) -> Result<(StatusCode, Json<IssuedSession>), ApiError> {
     let session = sessions::issue(&state.store, &caller.actor, &user, request.ttl_seconds).await?;
     Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Protect a user: SCIM may still update their attributes, but never
+/// deprovisions, deletes or demotes them; such changes are held.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/protect",
+    operation_id = "users_protect",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = User, description = "The user, protected (already protected: unchanged)."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+    )
+)]
+pub async fn protect(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        rails::protect(&state.store, &caller.actor, &user).await?,
+    ))
+}
+
+/// Lift a user's protection: the IdP's next deactivation or deletion goes
+/// through. Changes already held stay held.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/unprotect",
+    operation_id = "users_unprotect",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    responses(
+        (status = OK, body = User, description = "The user, unprotected (not protected: unchanged)."),
+        (status = FORBIDDEN, body = ErrorBody, description = "The user's roles grant scopes the key lacks (privilege ceiling)."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No user with this id or userName."),
+    )
+)]
+pub async fn unprotect(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        rails::unprotect(&state.store, &caller.actor, &user).await?,
+    ))
 }

@@ -128,8 +128,12 @@ async fn delete(
     Path(id): Path<String>,
     preconditions: Preconditions,
 ) -> Result<ScimResponse, ScimHttpError> {
-    if scim_users::delete(&state.store, &caller.actor, &id, &preconditions).await? {
+    let deleted = scim_users::delete(&state.store, &caller.actor, &id, &preconditions).await?;
+    if deleted.deprovisioned {
         state.metrics.deprovisioned(Trigger::Scim);
+    }
+    if let Some(reason) = deleted.held {
+        state.metrics.held(reason);
     }
     Ok(ScimResponse::no_content())
 }
@@ -138,6 +142,9 @@ async fn delete(
 fn counted(state: &AppState, written: Written) -> Value {
     if written.deprovisioned {
         state.metrics.deprovisioned(Trigger::Scim);
+    }
+    if let Some(reason) = written.held {
+        state.metrics.held(reason);
     }
     written.resource
 }
