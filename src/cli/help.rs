@@ -448,6 +448,19 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "drift",
+        &[
+            ex(
+                "scimctl drift --from okta-users.csv",
+                "What differs between Okta's user export and the directory; exit 5 if anything",
+            ),
+            ex(
+                "scimctl drift --from entra-users.csv -o json > drift.json",
+                "The same from Entra ID's \"Download users\" file, for a script",
+            ),
+        ],
+    ),
+    (
         "completions",
         &[ex(
             "scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl",

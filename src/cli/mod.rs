@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod complete;
 pub mod docs;
+pub mod drift;
 pub mod exit;
 pub mod groups;
 pub mod help;
@@ -305,6 +306,16 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
 
+    /// Compare an IdP's user export with the directory; exit 5 on drift
+    ///
+    /// Lists users active here but absent or inactive in the IdP, users
+    /// active in the IdP but missing or inactive here, and (with a groups
+    /// column) group memberships that differ: one row per difference, the
+    /// counts on stderr. Needs users:read. The file is checked whole before
+    /// anything is sent; a malformed one is a usage error (exit 2) naming
+    /// the line and column.
+    Drift(drift::DriftArgs),
+
     /// Print a shell completion script
     ///
     /// A static script completes commands, flags and fixed values:
@@ -487,6 +498,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sessions(command) => sessions::run(&ctx, command).await?,
         Command::Introspect(args) => sessions::introspect(&ctx, args).await?,
         Command::Audit(command) => audit::run(&ctx, command).await?,
+        Command::Drift(args) => drift::run(&ctx, args).await?,
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };
