@@ -461,6 +461,23 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "doctor",
+        &[
+            ex(
+                "printf '%s\\n' \"$OKTA_KEY\" | scimctl doctor --idp okta --token-stdin --ranges okta-ranges.txt",
+                "Go-live checks for Okta with its SCIM key and egress ranges; exit 5 if any fails",
+            ),
+            ex(
+                "scimctl doctor --idp entra",
+                "The same for Entra ID, asking for the key (hidden)",
+            ),
+            ex(
+                "printf '%s\\n' \"$KEY\" | scimctl doctor --token-stdin -o json",
+                "Every check as JSON: name, passed, severity, message, fix",
+            ),
+        ],
+    ),
+    (
         "completions",
         &[ex(
             "scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl",

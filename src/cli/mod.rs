@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod complete;
 pub mod docs;
+pub mod doctor;
 pub mod drift;
 pub mod exit;
 pub mod groups;
@@ -316,6 +317,21 @@ pub enum Command {
     /// the line and column.
     Drift(drift::DriftArgs),
 
+    /// Check an IdP connection before go-live; exit 5 if any check fails
+    ///
+    /// One line per check, with the fix under each failure: the server
+    /// answers (and its version and, over https, its certificate); the
+    /// IdP's SCIM key (read from standard input or a hidden prompt, never
+    /// an argument) is live, has scim:provision and does not expire within
+    /// 14 days (a warning); the allowlist admits the IdP's egress ranges
+    /// (--ranges); auto-provisioning is on, auto-deprovisioning's state
+    /// explained (off is a warning); the default role exists and is not
+    /// admin; and the IdP's own connection test, replayed with the SCIM
+    /// key, answers as that IdP requires. Warnings do not change the exit
+    /// status. Your own key (the usual login) needs settings:manage,
+    /// roles:manage and allowlist:manage.
+    Doctor(doctor::DoctorArgs),
+
     /// Print a shell completion script
     ///
     /// A static script completes commands, flags and fixed values:
@@ -499,6 +515,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Introspect(args) => sessions::introspect(&ctx, args).await?,
         Command::Audit(command) => audit::run(&ctx, command).await?,
         Command::Drift(args) => drift::run(&ctx, args).await?,
+        Command::Doctor(args) => doctor::run(&ctx, args).await?,
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };
