@@ -55,7 +55,11 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<Output> {
     let key = if args.token_stdin {
         super::login::read_token_line().await?
     } else if ctx.can_prompt() {
-        super::login::prompt_token(format!("SCIM key the IdP will use for {}", ctx.settings()?.resolved.addr)).await?
+        super::login::prompt_token(format!(
+            "SCIM key the IdP will use for {}",
+            ctx.settings()?.resolved.addr
+        ))
+        .await?
     } else {
         return Err(super::CliError::Usage(
             "no terminal to ask for the SCIM key on: pass --token-stdin and pipe the key in"
@@ -196,7 +200,10 @@ async fn scim_key_checks(addr: &str, key: &Secret, checks: &mut Vec<Check>) {
     }
     checks.push(Check::pass(
         "scim-key",
-        format!("key {} ({}) is live and has scim:provision", key.id, key.name),
+        format!(
+            "key {} ({}) is live and has scim:provision",
+            key.id, key.name
+        ),
     ));
     checks.push(key_expiry(key.expires_at, OffsetDateTime::now_utc()));
 }
@@ -245,10 +252,7 @@ async fn operator_checks(operator: &Client, ranges: Option<&[IpNet]>, checks: &m
 
 fn toggle_checks(settings: &Settings, checks: &mut Vec<Check>) {
     checks.push(if settings.auto_provisioning {
-        Check::pass(
-            "auto-provisioning",
-            "on: users the IdP assigns are created",
-        )
+        Check::pass("auto-provisioning", "on: users the IdP assigns are created")
     } else {
         Check::fail(
             "auto-provisioning",
@@ -333,7 +337,10 @@ async fn allowlist_check(operator: &Client, ranges: &[IpNet]) -> Check {
             ranges.len(),
             list.join(", ")
         ),
-        format!("scimctl allowlist add {} --note \"IdP egress\"", list.join(" ")),
+        format!(
+            "scimctl allowlist add {} --note \"IdP egress\"",
+            list.join(" ")
+        ),
     )
 }
 

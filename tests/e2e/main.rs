@@ -27,6 +27,7 @@ mod wrong_secret;
 
 mod directory;
 mod docs;
+mod doctor;
 mod drift;
 mod permissions;
 mod privilege_ceiling;

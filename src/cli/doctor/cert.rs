@@ -59,7 +59,10 @@ pub fn judge(validity: &Validity, now: OffsetDateTime) -> Check {
         );
     }
     let days = left.whole_days();
-    let message = format!("{} valid until {until} ({days} days left)", validity.subject);
+    let message = format!(
+        "{} valid until {until} ({days} days left)",
+        validity.subject
+    );
     if left < RENEW_WITHIN {
         Check::warn(NAME, message, renew)
     } else {
@@ -92,7 +95,10 @@ mod tests {
         let soon = judge(&validity(10), now());
         assert!(!soon.passed && !soon.fails(), "a warning: {soon:?}");
         let expired = judge(&validity(-1), now());
-        assert!(expired.fails() && expired.message.contains("expired at"), "{expired:?}");
+        assert!(
+            expired.fails() && expired.message.contains("expired at"),
+            "{expired:?}"
+        );
         let mut early = validity(60);
         early.not_before = now() + Duration::days(1);
         assert!(judge(&early, now()).fails());

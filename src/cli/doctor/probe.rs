@@ -304,18 +304,34 @@ mod tests {
 
     #[test]
     fn each_requirement_is_named_when_missing() {
-        let err = judge(Idp::Okta, StatusCode::OK, Some("application/json"), &body(empty_list()))
-            .expect_err("wrong media type");
+        let err = judge(
+            Idp::Okta,
+            StatusCode::OK,
+            Some("application/json"),
+            &body(empty_list()),
+        )
+        .expect_err("wrong media type");
         assert!(err.message.contains("not application/scim+json"), "{err:?}");
 
         let mut no_resources = empty_list();
-        no_resources.as_object_mut().expect("object").remove("Resources");
-        no_resources.as_object_mut().expect("object").remove("itemsPerPage");
+        no_resources
+            .as_object_mut()
+            .expect("object")
+            .remove("Resources");
+        no_resources
+            .as_object_mut()
+            .expect("object")
+            .remove("itemsPerPage");
         let err = judge(Idp::Okta, StatusCode::OK, SCIM, &body(no_resources.clone()))
             .expect_err("no Resources");
-        assert!(err.message.contains("an empty Resources array, itemsPerPage"), "{err:?}");
+        assert!(
+            err.message
+                .contains("an empty Resources array, itemsPerPage"),
+            "{err:?}"
+        );
         // Entra does not read itemsPerPage.
-        let err = judge(Idp::Entra, StatusCode::OK, SCIM, &body(no_resources)).expect_err("no Resources");
+        let err =
+            judge(Idp::Entra, StatusCode::OK, SCIM, &body(no_resources)).expect_err("no Resources");
         assert!(!err.message.contains("itemsPerPage"), "{err:?}");
 
         let err = judge(Idp::Entra, StatusCode::UNAUTHORIZED, SCIM, b"{}").expect_err("401");

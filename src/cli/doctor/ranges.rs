@@ -83,7 +83,10 @@ mod tests {
             "r.txt",
         )
         .expect("parses");
-        assert_eq!(ranges, nets(&["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"]));
+        assert_eq!(
+            ranges,
+            nets(&["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"])
+        );
         let err = parse("203.0.113.0/24\n10.0.0.0/33\n", "r.txt")
             .expect_err("bad")
             .to_string();
@@ -93,11 +96,28 @@ mod tests {
 
     #[test]
     fn a_range_is_covered_by_one_entry_or_by_several_together() {
-        let ranges = nets(&["10.0.0.0/24", "10.0.2.0/24", "192.0.2.0/24", "2001:db8::/48"]);
-        let entries = nets(&["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/23", "2001:db8::/32", "192.0.2.0/25"]);
+        let ranges = nets(&[
+            "10.0.0.0/24",
+            "10.0.2.0/24",
+            "192.0.2.0/24",
+            "2001:db8::/48",
+        ]);
+        let entries = nets(&[
+            "10.0.0.0/25",
+            "10.0.0.128/25",
+            "10.0.2.0/23",
+            "2001:db8::/32",
+            "192.0.2.0/25",
+        ]);
         assert_eq!(uncovered(&ranges, &entries), nets(&["192.0.2.0/24"]));
-        assert!(uncovered(&ranges, &[]).is_empty(), "an empty allowlist admits all");
+        assert!(
+            uncovered(&ranges, &[]).is_empty(),
+            "an empty allowlist admits all"
+        );
         // An IPv4 entry never covers an IPv6 range.
-        assert_eq!(uncovered(&nets(&["2001:db8::/48"]), &nets(&["0.0.0.0/0"])), nets(&["2001:db8::/48"]));
+        assert_eq!(
+            uncovered(&nets(&["2001:db8::/48"]), &nets(&["0.0.0.0/0"])),
+            nets(&["2001:db8::/48"])
+        );
     }
 }
