@@ -3,7 +3,7 @@
 //! exactly what differs (exit 5), a matching one exits 0, and a malformed
 //! file is a usage error that sends nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::cli_output::{root, stderr, stdout_json};
@@ -38,7 +38,7 @@ fn export(server: &TestServer, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn drift(server: &TestServer, path: &PathBuf, code: i32) -> Output {
+fn drift(server: &TestServer, path: &Path, code: i32) -> Output {
     let path = path.to_str().expect("utf-8 path");
     root(server, &["drift", "--from", path, "-o", "json"], code)
 }
