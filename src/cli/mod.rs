@@ -539,6 +539,7 @@ fn check_columns(global: &GlobalArgs, command: &Command) -> Result<(), output::R
         Command::Keys(keys::KeysCommand::List(_)) => ApiKey::COLUMNS,
         Command::Roles(roles::RolesCommand::List(_)) => Role::COLUMNS,
         Command::Allowlist(allowlist::AllowlistCommand::List(_)) => AllowlistEntry::COLUMNS,
+        Command::Drift(_) => crate::output::drift::Difference::COLUMNS,
         _ => return Ok(()),
     };
     output::pick_columns(columns, global.columns.as_deref(), Vec::new()).map(drop)

@@ -247,3 +247,173 @@ fn without_a_terminal_the_key_must_come_on_stdin() {
         stderr(&output)
     );
 }
+
+/// A TLS front for a [`TestServer`]: `https://127.0.0.1:PORT` with a
+/// certificate from a test CA, valid from yesterday for `valid_for`,
+/// forwarding each connection to the plain server. Lives as long as its
+/// runtime.
+struct TlsFront {
+    addr: String,
+    ca_file: std::path::PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn tls_front(server: &TestServer, valid_for: Duration) -> TlsFront {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "scimctl test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("leaf params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "scim.test");
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + valid_for;
+    let leaf = params
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf certificate");
+
+    let ca_file = server.home().join("test-ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).expect("write the CA");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .expect("TLS config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let backend = server.addr.trim_start_matches("http://").to_owned();
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    TlsFront {
+        addr: format!("https://127.0.0.1:{port}"),
+        ca_file,
+        _runtime: runtime,
+    }
+}
+
+/// doctor over https, trusting the test CA (`SSL_CERT_FILE`, which the
+/// platform verifier reads on Linux) unless `trust` is false.
+fn doctor_over(server: &TestServer, front: &TlsFront, key: &str, trust: bool) -> Output {
+    let mut cmd = server.cli_as_root();
+    cmd.env("SCIMCTL_ADDR", &front.addr);
+    if trust {
+        cmd.env("SSL_CERT_FILE", &front.ca_file);
+    } else {
+        cmd.env("SSL_CERT_FILE", server.home().join("no-such-ca.pem"));
+    }
+    cmd.args(["doctor", "--token-stdin", "--idp", "okta", "-o", "json"])
+        .write_stdin(format!("{key}\n"))
+        .output()
+        .expect("run scimctl doctor")
+}
+
+#[test]
+fn over_https_the_certificate_expiry_is_checked() {
+    let server = TestServer::start(crate::support::Backend::Sqlite).expect("SQLite always runs");
+    let okta = Idp::okta(&server);
+
+    let front = tls_front(&server, Duration::days(90));
+    let output = doctor_over(&server, &front, &okta.token, true);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let checks = stdout_json(&output).as_array().expect("checks").clone();
+    assert!(not_passed(&checks).is_empty(), "{checks:#?}");
+    let tls = check(&checks, "tls-certificate");
+    assert!(
+        tls["message"]
+            .as_str()
+            .expect("message")
+            .contains("CN=scim.test valid until"),
+        "{tls}"
+    );
+    assert!(
+        tls["message"]
+            .as_str()
+            .expect("message")
+            .contains("(89 days left)"),
+        "{tls}"
+    );
+
+    // Ten days left: a warning, and the exit stays 0.
+    let front = tls_front(&server, Duration::days(10));
+    let output = doctor_over(&server, &front, &okta.token, true);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let checks = stdout_json(&output).as_array().expect("checks").clone();
+    assert_eq!(not_passed(&checks), ["tls-certificate"]);
+    assert_eq!(check(&checks, "tls-certificate")["severity"], "warning");
+
+    // A certificate this machine does not trust: the server line fails,
+    // saying why, and nothing else is tried.
+    let output = doctor_over(&server, &front, &okta.token, false);
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let checks = stdout_json(&output).as_array().expect("checks").clone();
+    assert_eq!(not_passed(&checks), ["server"]);
+    assert!(
+        check(&checks, "server")["message"]
+            .as_str()
+            .expect("message")
+            .to_lowercase()
+            .contains("certificate"),
+        "{checks:?}"
+    );
+}
