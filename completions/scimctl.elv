@@ -54,6 +54,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
             cand audit 'Read the audit log: who changed what, when, from where'
             cand scim 'See what identity providers sent to /scim/v2 and what they were answered (the server''s request journal)'
+            cand drift 'Compare an IdP''s user export with the directory; exit 5 on drift'
+            cand doctor 'Check an IdP connection before go-live; exit 5 if any check fails'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1522,6 +1524,42 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         }
         &'scimctl;scim;help;help'= {
         }
+        &'scimctl;drift'= {
+            cand --from 'The IdP''s user export, a CSV file (`-` for standard input)'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;doctor'= {
+            cand --idp 'The IdP whose connection test to replay [default: both]'
+            cand --ranges 'The IdP''s egress ranges: one CIDR per line, `#` comments'
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --token-stdin 'Read the IdP''s SCIM key from standard input (its first line)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'scimctl;completions'= {
             cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
             cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
@@ -1559,6 +1597,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand introspect 'Check whether a session token or API key is live; exit 0 if so, 5 if not'
             cand audit 'Read the audit log: who changed what, when, from where'
             cand scim 'See what identity providers sent to /scim/v2 and what they were answered (the server''s request journal)'
+            cand drift 'Compare an IdP''s user export with the directory; exit 5 on drift'
+            cand doctor 'Check an IdP connection before go-live; exit 5 if any check fails'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1745,6 +1785,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;scim;log'= {
         }
         &'scimctl;help;scim;show'= {
+        }
+        &'scimctl;help;drift'= {
+        }
+        &'scimctl;help;doctor'= {
         }
         &'scimctl;help;completions'= {
         }

@@ -20,6 +20,8 @@ use crate::api::scope::Scope;
 pub mod allowlist;
 pub mod audit;
 pub mod auth;
+pub mod doctor;
+pub mod drift;
 pub mod groups;
 pub mod journal;
 pub mod jq;

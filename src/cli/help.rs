@@ -522,6 +522,36 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         )],
     ),
     (
+        "drift",
+        &[
+            ex(
+                "scimctl drift --from okta-users.csv",
+                "What differs between Okta's user export and the directory; exit 5 if anything",
+            ),
+            ex(
+                "scimctl drift --from entra-users.csv -o json > drift.json",
+                "The same from Entra ID's \"Download users\" file, for a script",
+            ),
+        ],
+    ),
+    (
+        "doctor",
+        &[
+            ex(
+                "printf '%s\\n' \"$OKTA_KEY\" | scimctl doctor --idp okta --token-stdin --ranges okta-ranges.txt",
+                "Go-live checks for Okta with its SCIM key and egress ranges; exit 5 if any fails",
+            ),
+            ex(
+                "scimctl doctor --idp entra",
+                "The same for Entra ID, asking for the key (hidden)",
+            ),
+            ex(
+                "printf '%s\\n' \"$KEY\" | scimctl doctor --token-stdin -o json",
+                "Every check as JSON: name, passed, severity, message, fix",
+            ),
+        ],
+    ),
+    (
         "completions",
         &[ex(
             "scimctl completions bash > ~/.local/share/bash-completion/completions/scimctl",

@@ -30,7 +30,7 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> anyhow::Result<Output> {
     let token = if args.token_stdin {
         read_token_line().await?
     } else if ctx.can_prompt() {
-        prompt_token(&addr).await?
+        prompt_token(format!("API key for {addr}")).await?
     } else {
         return Err(CliError::Usage(
             "no terminal to prompt for the API key on: pass --token-stdin and pipe the key in"
@@ -99,7 +99,7 @@ pub async fn logout(ctx: &Context) -> anyhow::Result<Output> {
 }
 
 /// The first line of stdin, without surrounding whitespace.
-async fn read_token_line() -> anyhow::Result<Secret> {
+pub(crate) async fn read_token_line() -> anyhow::Result<Secret> {
     let line = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map(|_| line)
@@ -117,8 +117,8 @@ async fn read_token_line() -> anyhow::Result<Secret> {
     Ok(Secret::new(token))
 }
 
-async fn prompt_token(addr: &str) -> anyhow::Result<Secret> {
-    let prompt = format!("API key for {addr}");
+/// Asks for a key on the terminal, hidden, with `prompt`.
+pub(crate) async fn prompt_token(prompt: String) -> anyhow::Result<Secret> {
     let token = tokio::task::spawn_blocking(move || {
         dialoguer::Password::new().with_prompt(prompt).interact()
     })

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod breaker;
 pub mod complete;
 pub mod docs;
+pub mod doctor;
+pub mod drift;
 pub mod exit;
 pub mod groups;
 pub mod help;
@@ -313,6 +315,31 @@ pub enum Command {
     #[command(subcommand)]
     Scim(scim::ScimCommand),
 
+    /// Compare an IdP's user export with the directory; exit 5 on drift
+    ///
+    /// Lists users active here but absent or inactive in the IdP, users
+    /// active in the IdP but missing or inactive here, and (with a groups
+    /// column) group memberships that differ: one row per difference, the
+    /// counts on stderr. Needs users:read. The file is checked whole before
+    /// anything is sent; a malformed one is a usage error (exit 2) naming
+    /// the line and column.
+    Drift(drift::DriftArgs),
+
+    /// Check an IdP connection before go-live; exit 5 if any check fails
+    ///
+    /// One line per check, with the fix under each failure: the server
+    /// answers (and its version and, over https, its certificate); the
+    /// IdP's SCIM key (read from standard input or a hidden prompt, never
+    /// an argument) is live, has scim:provision and does not expire within
+    /// 14 days (a warning); the allowlist admits the IdP's egress ranges
+    /// (--ranges); auto-provisioning is on, auto-deprovisioning's state
+    /// explained (off is a warning); the default role exists and is not
+    /// admin; and the IdP's own connection test, replayed with the SCIM
+    /// key, answers as that IdP requires. Warnings do not change the exit
+    /// status. Your own key (the usual login) needs settings:manage,
+    /// roles:manage and allowlist:manage.
+    Doctor(doctor::DoctorArgs),
+
     /// Print a shell completion script
     ///
     /// A static script completes commands, flags and fixed values:
@@ -494,6 +521,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Introspect(args) => sessions::introspect(&ctx, args).await?,
         Command::Audit(command) => audit::run(&ctx, command).await?,
         Command::Scim(command) => scim::run(&ctx, command).await?,
+        Command::Drift(args) => drift::run(&ctx, args).await?,
+        Command::Doctor(args) => doctor::run(&ctx, args).await?,
         Command::Completions(args) => docs::completions(args),
         Command::GenerateDocs(args) => docs::generate(args)?,
     };
@@ -517,6 +546,7 @@ fn check_columns(global: &GlobalArgs, command: &Command) -> Result<(), output::R
         Command::Keys(keys::KeysCommand::List(_)) => ApiKey::COLUMNS,
         Command::Roles(roles::RolesCommand::List(_)) => Role::COLUMNS,
         Command::Allowlist(allowlist::AllowlistCommand::List(_)) => AllowlistEntry::COLUMNS,
+        Command::Drift(_) => crate::output::drift::Difference::COLUMNS,
         _ => return Ok(()),
     };
     output::pick_columns(columns, global.columns.as_deref(), Vec::new()).map(drop)

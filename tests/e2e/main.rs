@@ -29,6 +29,8 @@ mod wrong_secret;
 
 mod directory;
 mod docs;
+mod doctor;
+mod drift;
 mod permissions;
 mod privilege_ceiling;
 mod recover;
