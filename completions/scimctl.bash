@@ -385,6 +385,9 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__roles,list)
                 cmd="scimctl__subcmd__help__subcmd__roles__subcmd__list"
                 ;;
+            scimctl__subcmd__help__subcmd__scim,explain)
+                cmd="scimctl__subcmd__help__subcmd__scim__subcmd__explain"
+                ;;
             scimctl__subcmd__help__subcmd__scim,log)
                 cmd="scimctl__subcmd__help__subcmd__scim__subcmd__log"
                 ;;
@@ -604,6 +607,9 @@ _scimctl() {
             scimctl__subcmd__roles__subcmd__help,list)
                 cmd="scimctl__subcmd__roles__subcmd__help__subcmd__list"
                 ;;
+            scimctl__subcmd__scim,explain)
+                cmd="scimctl__subcmd__scim__subcmd__explain"
+                ;;
             scimctl__subcmd__scim,help)
                 cmd="scimctl__subcmd__scim__subcmd__help"
                 ;;
@@ -612,6 +618,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__scim,show)
                 cmd="scimctl__subcmd__scim__subcmd__show"
+                ;;
+            scimctl__subcmd__scim__subcmd__help,explain)
+                cmd="scimctl__subcmd__scim__subcmd__help__subcmd__explain"
                 ;;
             scimctl__subcmd__scim__subcmd__help,help)
                 cmd="scimctl__subcmd__scim__subcmd__help__subcmd__help"
@@ -2823,8 +2832,22 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__scim)
-            opts="log show"
+            opts="log show explain"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__scim__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4821,7 +4844,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__scim)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help log show help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help log show explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4858,9 +4881,61 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        scimctl__subcmd__scim__subcmd__help)
-            opts="log show help"
+        scimctl__subcmd__scim__subcmd__explain)
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help)
+            opts="log show explain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

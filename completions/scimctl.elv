@@ -1473,6 +1473,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+            cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;scim;log'= {
@@ -1513,14 +1514,33 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'scimctl;scim;explain'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'scimctl;scim;help'= {
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+            cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;scim;help;log'= {
         }
         &'scimctl;scim;help;show'= {
+        }
+        &'scimctl;scim;help;explain'= {
         }
         &'scimctl;scim;help;help'= {
         }
@@ -1781,10 +1801,13 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;scim'= {
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+            cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
         }
         &'scimctl;help;scim;log'= {
         }
         &'scimctl;help;scim;show'= {
+        }
+        &'scimctl;help;scim;explain'= {
         }
         &'scimctl;help;drift'= {
         }

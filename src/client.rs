@@ -17,7 +17,7 @@ use crate::api::allowlist::{
     ReplaceAllowlistRequest,
 };
 use crate::api::groups::{Group, GroupListQuery};
-use crate::api::journal::{JournalEntry, JournalExchange, JournalQuery};
+use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery};
 use crate::api::locks::Lock;
 use crate::api::mappings::{CreateMappingRequest, Mapping, MappingChange, WhyReport};
 use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
@@ -491,6 +491,12 @@ impl Client {
     /// `GET /admin/v1/scim/requests/{request_id}`: one exchange, redacted.
     pub async fn show_journal(&self, request_id: &str) -> Result<JournalExchange, ClientError> {
         let url = self.url(&["scim", "requests", request_id]);
+        self.call(Method::GET, url, &[], None::<&()>).await
+    }
+
+    /// `GET /admin/v1/scim/requests/{request_id}/explanation`.
+    pub async fn explain_journal(&self, request_id: &str) -> Result<Explanation, ClientError> {
+        let url = self.url(&["scim", "requests", request_id, "explanation"]);
         self.call(Method::GET, url, &[], None::<&()>).await
     }
 

@@ -49,6 +49,26 @@ pub struct JournalExchange {
     pub audit: Vec<AuditEntry>,
 }
 
+/// `GET /admin/v1/scim/requests/{request_id}/explanation`: why a SCIM
+/// request was answered as it was, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Explanation {
+    pub request: JournalEntry,
+    /// A stable word for scripts: `no_key`, `key_unknown`, `key_revoked`,
+    /// `key_expired`, `key_secret_wrong`, `allowlist`, `missing_scope`,
+    /// `provisioning_off`, `forbidden`, `uniqueness`, `deleted`, `not_found`,
+    /// `etag`, `invalid`, `too_large`, `server_error`, `held`, `pending`,
+    /// `read`, `changed`, `other`.
+    pub cause: String,
+    /// What happened, in words, with the state it came from.
+    pub explanation: String,
+    /// What to do, when there is something to do.
+    pub fix: Option<String>,
+    /// What the service read differently from the letter of SCIM (Entra
+    /// ID's and Okta's ways), and how.
+    pub notes: Vec<String>,
+}
+
 /// The query of `GET /admin/v1/scim/requests`; every field is optional and
 /// they combine with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]

@@ -515,6 +515,13 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "scim explain",
+        &[ex(
+            "scimctl scim explain 6817364e-330e-497d-a5bc-8a65b2fd74ee",
+            "Why the IdP got that answer, and what to do about it",
+        )],
+    ),
+    (
         "scim show",
         &[ex(
             "scimctl scim show 6817364e-330e-497d-a5bc-8a65b2fd74ee",

@@ -1,5 +1,5 @@
-//! `scimctl scim log|show`: what identity providers sent to `/scim/v2` and
-//! what they were answered, from the server's journal.
+//! `scimctl scim log|show|explain`: what identity providers sent to
+//! `/scim/v2`, what they were answered and why, from the server's journal.
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
@@ -28,6 +28,16 @@ pub enum ScimCommand {
     /// of the headers only Content-Type, Accept, User-Agent, If-Match,
     /// If-None-Match and X-Forwarded-For.
     Show(ShowArgs),
+    /// Explain one SCIM request: why it was answered as it was, and the fix
+    ///
+    /// For a refusal, the cause from the state behind it (the key missing,
+    /// unknown, revoked, expired or with a wrong secret; the address the
+    /// allowlist shuts out; a missing scope; provisioning off; the user a
+    /// taken userName belongs to; a deleted user; a stale ETag; a malformed
+    /// filter or PATCH) and what to do. For a success, what it changed or
+    /// held back (pending, protected, the breaker). Notes say what was read
+    /// the IdP's way (Entra ID's "Replace" and "False", Okta's PUT).
+    Explain(ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -76,6 +86,10 @@ pub async fn run(ctx: &Context, command: ScimCommand) -> anyhow::Result<Output> 
         ScimCommand::Show(args) => {
             let (client, _) = ctx.client().await?;
             Ok(Output::one(client.show_journal(&args.request_id).await?))
+        }
+        ScimCommand::Explain(args) => {
+            let (client, _) = ctx.client().await?;
+            Ok(Output::one(client.explain_journal(&args.request_id).await?))
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ceiling;
 pub mod denials;
 pub mod deprovision;
+pub mod explain;
 pub mod groups;
 pub mod guards;
 pub mod journal;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::{Column, Show, Style, or_dash, timestamp, write_list, write_vertical};
-use crate::api::journal::{JournalEntry, JournalExchange};
+use crate::api::journal::{Explanation, JournalEntry, JournalExchange};
 
 impl Show for JournalEntry {
     const COLUMNS: &'static [Column] = &[
@@ -80,5 +80,32 @@ impl Show for JournalExchange {
         } else {
             write_list(&self.audit, out, style)
         }
+    }
+}
+
+/// The cause, the fix, and what was read the IdP's way.
+impl Show for Explanation {
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        let request = &self.request;
+        write_vertical(
+            out,
+            vec![
+                ("Request", format!("{} {}", request.method, request.path)),
+                (
+                    "Answered",
+                    format!("{} at {}", request.status, timestamp(request.time)),
+                ),
+                ("Cause", self.cause.clone()),
+            ],
+            style,
+        )?;
+        writeln!(out, "\n{}", self.explanation)?;
+        if let Some(fix) = &self.fix {
+            writeln!(out, "\nFix: {fix}")?;
+        }
+        for note in &self.notes {
+            writeln!(out, "\nNote: {note}")?;
+        }
+        Ok(())
     }
 }

@@ -93,6 +93,7 @@ fn routes(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> R
         .routes(needs(Scope::AuditRead, routes!(audit::list)))
         .routes(needs(Scope::AuditRead, routes!(journal::list)))
         .routes(needs(Scope::AuditRead, routes!(journal::show)))
+        .routes(needs(Scope::AuditRead, routes!(journal::explain)))
         .routes(needs(
             Scope::AllowlistManage,
             routes!(allowlist::list, allowlist::add, allowlist::replace),

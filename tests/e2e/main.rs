@@ -31,6 +31,7 @@ mod directory;
 mod docs;
 mod doctor;
 mod drift;
+mod explain;
 mod permissions;
 mod privilege_ceiling;
 mod recover;

@@ -151,6 +151,12 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
         Endpoint::new(M::GET, "/admin/v1/scim/requests", "audit:read"),
         Endpoint::new(M::GET, "/admin/v1/scim/requests/{request_id}", "audit:read")
             .with("request_id", "no-such-request"),
+        Endpoint::new(
+            M::GET,
+            "/admin/v1/scim/requests/{request_id}/explanation",
+            "audit:read",
+        )
+        .with("request_id", "no-such-request"),
         Endpoint::new(M::GET, "/admin/v1/allowlist", "allowlist:manage"),
         Endpoint::new(M::POST, "/admin/v1/allowlist", "allowlist:manage")
             .body(json!({ "entries": [{ "cidr": "10.0.0.0/8" }] })),

@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use crate::api::journal::{JournalEntry, JournalExchange, JournalQuery};
+use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery};
 use crate::api::{ErrorBody, Page};
-use crate::domain::journal;
+use crate::domain::{explain, journal};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::ApiQuery;
@@ -50,4 +50,23 @@ pub async fn show(
     Path(request_id): Path<String>,
 ) -> Result<Json<JournalExchange>, ApiError> {
     Ok(Json(journal::show(&state.store, &request_id).await?))
+}
+
+/// Why a SCIM request was answered as it was, and the fix, in words.
+#[utoipa::path(
+    get,
+    path = "/scim/requests/{request_id}/explanation",
+    operation_id = "scim_requests_explain",
+    tag = "journal",
+    params(("request_id", description = "The request's `X-Request-Id`.")),
+    responses(
+        (status = OK, body = Explanation, description = "The cause and the fix."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No such request in the journal."),
+    )
+)]
+pub async fn explain(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+) -> Result<Json<Explanation>, ApiError> {
+    Ok(Json(explain::explain(&state.store, &request_id).await?))
 }
