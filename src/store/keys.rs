@@ -152,10 +152,10 @@ pub fn present_sql(conn: &Conn) -> String {
          u.user_name AS owner_user_name, u.id AS owner_id, u.active AS owner_active, \
          u.deleted_at AS owner_deleted_at, \
          EXISTS (SELECT 1 FROM locks l WHERE l.user_id = u.id) AS owner_locked, \
-         (SELECT {roles} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
-          WHERE ur.user_id = u.id) AS owner_roles, \
-         (SELECT {permissions} FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
-          WHERE ur.user_id = u.id) AS owner_permissions, \
+         (SELECT {roles} FROM roles r WHERE r.name IN \
+          (SELECT g.role_name FROM role_grants g WHERE g.user_id = u.id)) AS owner_roles, \
+         (SELECT {permissions} FROM roles r WHERE r.name IN \
+          (SELECT g.role_name FROM role_grants g WHERE g.user_id = u.id)) AS owner_permissions, \
          (SELECT version FROM config_version WHERE id = 1) AS config_version \
          FROM (SELECT 1 AS one) one \
          LEFT JOIN api_keys k ON k.id = $1 \

@@ -353,9 +353,9 @@ pub async fn count_active_holders(
     except: Option<&str>,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.role_name = $1 AND u.active = $2 AND u.deleted_at IS NULL \
-         AND u.deprovision_state = $3 AND u.id <> $4",
+        "SELECT COUNT(*) AS n FROM users u WHERE EXISTS \
+         (SELECT 1 FROM role_grants g WHERE g.user_id = u.id AND g.role_name = $1) \
+         AND u.active = $2 AND u.deleted_at IS NULL AND u.deprovision_state = $3 AND u.id <> $4",
     )
     .bind(role)
     .bind(true)

@@ -79,10 +79,11 @@ pub async fn delete(conn: &mut Conn, name: &str) -> Result<bool, StoreError> {
 
 /// How many users hold each role; roles nobody holds are absent.
 pub async fn user_counts(conn: &mut Conn) -> Result<BTreeMap<String, u64>, StoreError> {
-    let rows =
-        sqlx::query("SELECT role_name, COUNT(*) AS users FROM user_roles GROUP BY role_name")
-            .fetch_all(conn)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT role_name, COUNT(DISTINCT user_id) AS users FROM role_grants GROUP BY role_name",
+    )
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|row| {
             let users: i64 = row.try_get("users")?;
@@ -93,11 +94,13 @@ pub async fn user_counts(conn: &mut Conn) -> Result<BTreeMap<String, u64>, Store
 
 /// How many users hold `name`.
 pub async fn user_count(conn: &mut Conn, name: &str) -> Result<u64, StoreError> {
-    let users: i64 = sqlx::query("SELECT COUNT(*) AS users FROM user_roles WHERE role_name = $1")
-        .bind(name)
-        .fetch_one(conn)
-        .await?
-        .try_get("users")?;
+    let users: i64 = sqlx::query(
+        "SELECT COUNT(DISTINCT user_id) AS users FROM role_grants WHERE role_name = $1",
+    )
+    .bind(name)
+    .fetch_one(conn)
+    .await?
+    .try_get("users")?;
     count(users)
 }
 

@@ -342,7 +342,7 @@ pub async fn list(
     if let Some(role) = &filter.role {
         let role = conditions.bind(role.clone());
         conditions.and(format!(
-            "EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role_name = {role})"
+            "EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = users.id AND g.role_name = {role})"
         ));
     }
     if let Some(group) = &filter.group {
@@ -454,7 +454,7 @@ pub async fn roles_of(
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let select = |ids: &str| {
         format!(
-            "SELECT user_id AS owner, role_name FROM user_roles WHERE user_id IN ({ids}) \
+            "SELECT DISTINCT user_id AS owner, role_name FROM role_grants WHERE user_id IN ({ids}) \
              ORDER BY user_id, role_name"
         )
     };
@@ -464,8 +464,8 @@ pub async fn roles_of(
 /// The permissions the user's roles grant, as stored scope names.
 pub async fn permissions(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(
-        "SELECT r.permissions FROM user_roles ur JOIN roles r ON r.name = ur.role_name \
-         WHERE ur.user_id = $1",
+        "SELECT r.permissions FROM roles r WHERE r.name IN \
+         (SELECT g.role_name FROM role_grants g WHERE g.user_id = $1)",
     )
     .bind(user_id)
     .fetch_all(conn)
