@@ -1641,6 +1641,8 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
             [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
             [CompletionResult]::new('--failed', '--failed', [CompletionResultType]::ParameterName, 'Only requests answered with an error (status 400 or more)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new requests as they come, until Ctrl-C')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new requests as they come, until Ctrl-C')
             [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')

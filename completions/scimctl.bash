@@ -4990,7 +4990,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__scim__subcmd__log)
-            opts="-o -q -v -h --failed --user --status --since --limit --page-size --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            opts="-f -o -q -v -h --failed --user --status --since --limit --page-size --follow --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

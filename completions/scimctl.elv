@@ -1489,6 +1489,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
             cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
             cand --failed 'Only requests answered with an error (status 400 or more)'
+            cand -f 'Keep printing new requests as they come, until Ctrl-C'
+            cand --follow 'Keep printing new requests as they come, until Ctrl-C'
             cand --no-pager 'Never send table output through a pager'
             cand --yes 'Confirm destructive commands without asking'
             cand -q 'Print no diagnostics on stderr: only data, and errors'

@@ -1088,6 +1088,7 @@ csv\t'A header line, then a row per item: the table\'s columns (as named by --co
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l failed -d 'Only requests answered with an error (status 400 or more)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -s f -l follow -d 'Keep printing new requests as they come, until Ctrl-C'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l no-pager -d 'Never send table output through a pager'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l yes -d 'Confirm destructive commands without asking'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'

@@ -9,6 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditEntry;
 
+/// Exchanges per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The most exchanges one page may hold.
+pub const MAX_LIMIT: u32 = 1000;
+
 /// One SCIM request and its answer, as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JournalEntry {

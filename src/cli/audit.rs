@@ -1,31 +1,17 @@
 //! `scimctl audit list [--follow]`: the audit log, filtered, streamed page by
 //! page, or followed like `tail -f`.
 
-use super::complete;
-use std::collections::BTreeMap;
-use std::io::{self, Write as _};
-use std::time::{Duration, Instant};
-
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
-use super::Context;
+use super::follow::{self, Feed};
 use super::listing::{self, Paging};
+use super::{Context, complete};
+use crate::api::Page;
 use crate::api::audit::{self as wire, AuditEntry, AuditQuery};
 use crate::client::{Client, ClientError};
-use crate::output::stream::ListWriter;
-use crate::output::{Output, RenderError, Style};
-
-/// How often `--follow` asks for new entries.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How many recent entries `--follow` shows before the new ones.
-const FOLLOW_RECENT: u64 = 10;
-/// How long `--follow` waits for an id it skipped to turn up (see
-/// [`Tracker`]).
-const GAP_PATIENCE: Duration = Duration::from_secs(10);
-/// Longest wait between retries while the server cannot be reached.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
+use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -142,261 +128,62 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
 }
 
 async fn follow(ctx: &Context, args: ListArgs) -> anyhow::Result<Output> {
-    // Never paged: a pager would hold what is followed until it quits.
-    let mut writer = ListWriter::follow(io::stdout(), ctx.global.view(), Style::detect());
-    // A bad --columns is a usage error before any request.
-    writer.prepare::<AuditEntry>()?;
     let (client, _) = ctx.client().await?;
-    let query = args.query();
-    let start = starting_point(&client, &query, args.paging.limit.unwrap_or(FOLLOW_RECENT)).await?;
-    let mut tracker = Tracker::new(start, GAP_PATIENCE);
-    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
-    let mut retry_delay = POLL_INTERVAL;
-    let mut unreachable = false;
-    loop {
-        let outcome = tokio::select! {
-            _ = &mut interrupted => break,
-            outcome = poll(&client, &query, &mut tracker, &mut writer) => outcome,
-        };
-        match outcome {
-            Ok(()) => {
-                if unreachable {
-                    say(ctx, "Reconnected; following again.");
-                    unreachable = false;
-                }
-                retry_delay = POLL_INTERVAL;
-            }
-            Err(Failure::Output(err)) => return Err(err.into()),
-            // The server restarting or a network blip should not end a
-            // follow left running in a terminal; anything else (a revoked
-            // key, a filter the server refuses) will not get better.
-            Err(Failure::Client(err)) if is_transient(&err) => {
-                if !unreachable {
-                    say(ctx, &format!("warning: {err}; retrying until it answers"));
-                    unreachable = true;
-                }
-                retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
-            }
-            Err(Failure::Client(err)) => return Err(err.into()),
-        }
-        tokio::select! {
-            _ = &mut interrupted => break,
-            () = tokio::time::sleep(retry_delay) => {}
-        }
-    }
-    // Ctrl-C is how a follow ends: a success.
-    Ok(Output::default())
+    let feed = AuditFeed {
+        client: &client,
+        query: args.query(),
+    };
+    let recent = args.paging.limit.unwrap_or(follow::FOLLOW_RECENT);
+    follow::follow(ctx, &feed, recent).await
 }
 
-/// Where following starts: just before the oldest of the `recent` newest
-/// matching entries, so they are printed first; or at the newest entry of
-/// the whole log when none match. Walks back page by page keeping only an
-/// id, so memory stays constant whatever `recent` is.
-async fn starting_point(client: &Client, query: &AuditQuery, recent: u64) -> anyhow::Result<i64> {
-    // Read before the recent entries: anything recorded in between has a
-    // greater id and is printed as new.
-    let newest = client
-        .list_audit_page(&AuditQuery {
+/// The audit log, as `--follow` reads it.
+struct AuditFeed<'a> {
+    client: &'a Client,
+    query: AuditQuery,
+}
+
+impl Feed for AuditFeed<'_> {
+    type Item = AuditEntry;
+    const MAX_PAGE: u32 = wire::MAX_LIMIT;
+
+    fn id(entry: &AuditEntry) -> i64 {
+        entry.id
+    }
+
+    async fn newest_first(
+        &self,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<AuditEntry>, ClientError> {
+        let query = AuditQuery {
+            limit: Some(limit.to_string()),
+            cursor,
+            ..self.query.clone()
+        };
+        self.client.list_audit_page(&query).await
+    }
+
+    async fn newest_id(&self) -> Result<i64, ClientError> {
+        let newest = AuditQuery {
             limit: Some("1".to_owned()),
             ..AuditQuery::default()
-        })
-        .await?
-        .items
-        .first()
-        .map_or(0, |entry| entry.id);
-    let mut remaining = recent;
-    let mut oldest: Option<i64> = None;
-    let mut cursor: Option<String> = None;
-    while remaining > 0 {
-        let page_size = remaining.min(u64::from(wire::MAX_LIMIT));
-        let page = client
-            .list_audit_page(&AuditQuery {
-                limit: Some(page_size.to_string()),
-                cursor: cursor.clone(),
-                ..query.clone()
-            })
-            .await?;
-        remaining = remaining.saturating_sub(page.items.len() as u64);
-        if let Some(last) = page.items.last() {
-            oldest = Some(last.id);
-        }
-        match page.next_cursor {
-            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-            _ => break,
-        }
-    }
-    Ok(oldest.map_or(newest, |oldest| oldest - 1))
-}
-
-enum Failure {
-    Client(ClientError),
-    Output(RenderError),
-}
-
-/// Fetches every matching entry after the tracker's watermark, oldest
-/// first, and prints the ones not printed yet.
-async fn poll(
-    client: &Client,
-    query: &AuditQuery,
-    tracker: &mut Tracker,
-    writer: &mut ListWriter<io::Stdout>,
-) -> Result<(), Failure> {
-    let after = tracker.watermark().to_string();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = client
-            .list_audit_page(&AuditQuery {
-                after: Some(after.clone()),
-                cursor: cursor.clone(),
-                limit: Some(wire::MAX_LIMIT.to_string()),
-                ..query.clone()
-            })
-            .await
-            .map_err(Failure::Client)?;
-        let now = Instant::now();
-        let fresh: Vec<AuditEntry> = page
-            .items
-            .into_iter()
-            .filter(|entry| tracker.saw(entry.id, now))
-            .collect();
-        writer.page(&fresh).map_err(Failure::Output)?;
-        match page.next_cursor {
-            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-            _ => break,
-        }
-    }
-    tracker.settle(Instant::now());
-    Ok(())
-}
-
-/// A diagnostic on stderr while following (the data keeps flowing on
-/// stdout, so it cannot wait for the notes printed at the end).
-fn say(ctx: &Context, line: &str) {
-    if !ctx.global.quiet {
-        let _ = writeln!(io::stderr(), "{line}");
-    }
-}
-
-fn is_transient(err: &ClientError) -> bool {
-    match err {
-        ClientError::Refused { .. } | ClientError::Timeout { .. } | ClientError::Network { .. } => {
-            true
-        }
-        ClientError::Api { status, .. } => status.is_server_error(),
-        _ => false,
-    }
-}
-
-/// Which entries `--follow` has printed.
-///
-/// Entry ids grow, but on PostgreSQL they are handed out when a
-/// transaction writes its entry, not when it commits: entry 41 can become
-/// visible after entry 42 was printed. So following does not simply ask for
-/// ids above the last one printed. It asks for ids above a *watermark*, the
-/// id up to which everything has been printed or given up on, and remembers
-/// the ids printed above it. A missing id is waited for up to `patience`
-/// after a later entry was printed (ids of rolled-back transactions, or of
-/// entries the filters exclude, never turn up).
-#[derive(Debug)]
-struct Tracker {
-    watermark: i64,
-    /// Ids printed above the watermark, and when.
-    printed: BTreeMap<i64, Instant>,
-    patience: Duration,
-}
-
-impl Tracker {
-    fn new(watermark: i64, patience: Duration) -> Self {
-        Tracker {
-            watermark,
-            printed: BTreeMap::new(),
-            patience,
-        }
+        };
+        let page = self.client.list_audit_page(&newest).await?;
+        Ok(page.items.first().map_or(0, |entry| entry.id))
     }
 
-    fn watermark(&self) -> i64 {
-        self.watermark
-    }
-
-    /// Notes that entry `id` was fetched; `true` when it is new (to print).
-    fn saw(&mut self, id: i64, now: Instant) -> bool {
-        if id <= self.watermark || self.printed.contains_key(&id) {
-            return false;
-        }
-        self.printed.insert(id, now);
-        true
-    }
-
-    /// Raises the watermark past every id printed without a gap below it,
-    /// and past gaps that waited longer than the patience allows.
-    fn settle(&mut self, now: Instant) {
-        let given_up = self
-            .printed
-            .iter()
-            .filter(|(_, at)| now.duration_since(**at) >= self.patience)
-            .map(|(id, _)| *id)
-            .next_back();
-        if let Some(id) = given_up {
-            self.watermark = self.watermark.max(id);
-        }
-        while let Some((&id, _)) = self.printed.first_key_value() {
-            if id <= self.watermark {
-                self.printed.remove(&id);
-            } else if id == self.watermark + 1 {
-                self.printed.remove(&id);
-                self.watermark = id;
-            } else {
-                break;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PATIENCE: Duration = Duration::from_secs(10);
-
-    #[test]
-    fn consecutive_ids_move_the_watermark() {
-        let t0 = Instant::now();
-        let mut tracker = Tracker::new(5, PATIENCE);
-        assert!(tracker.saw(6, t0));
-        assert!(tracker.saw(7, t0));
-        assert!(!tracker.saw(7, t0), "printed once");
-        assert!(!tracker.saw(5, t0), "at or below the watermark");
-        tracker.settle(t0);
-        assert_eq!(tracker.watermark(), 7);
-        assert!(tracker.printed.is_empty());
-    }
-
-    #[test]
-    fn a_late_commit_below_a_printed_id_is_still_printed() {
-        let t0 = Instant::now();
-        let mut tracker = Tracker::new(5, PATIENCE);
-        assert!(tracker.saw(7, t0));
-        tracker.settle(t0);
-        assert_eq!(tracker.watermark(), 5, "6 may still commit");
-        // The next poll asks after 5 again: 7 comes back, 6 has appeared.
-        let t1 = t0 + Duration::from_secs(1);
-        assert!(tracker.saw(6, t1));
-        assert!(!tracker.saw(7, t1));
-        tracker.settle(t1);
-        assert_eq!(tracker.watermark(), 7);
-    }
-
-    #[test]
-    fn an_id_that_never_turns_up_is_given_up_after_the_patience() {
-        let t0 = Instant::now();
-        let mut tracker = Tracker::new(5, PATIENCE);
-        assert!(tracker.saw(8, t0));
-        tracker.settle(t0 + Duration::from_secs(9));
-        assert_eq!(tracker.watermark(), 5);
-        assert!(tracker.saw(9, t0 + Duration::from_secs(9)));
-        tracker.settle(t0 + PATIENCE);
-        // 8 waited long enough; 9 is right after it.
-        assert_eq!(tracker.watermark(), 9);
-        assert!(tracker.printed.is_empty());
+    async fn after(
+        &self,
+        after: i64,
+        cursor: Option<String>,
+    ) -> Result<Page<AuditEntry>, ClientError> {
+        let query = AuditQuery {
+            after: Some(after.to_string()),
+            cursor,
+            limit: Some(wire::MAX_LIMIT.to_string()),
+            ..self.query.clone()
+        };
+        self.client.list_audit_page(&query).await
     }
 }

@@ -11,6 +11,7 @@ pub mod docs;
 pub mod doctor;
 pub mod drift;
 pub mod exit;
+mod follow;
 pub mod groups;
 pub mod help;
 pub mod keys;

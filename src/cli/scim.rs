@@ -5,10 +5,14 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
+use super::follow::{self, Feed};
 use super::listing::{self, Paging};
 use super::{Context, complete};
+use crate::api::Page;
 use crate::api::audit::parse_time_bound;
+use crate::api::journal::{JournalEntry, MAX_LIMIT};
 use crate::api::journal::{JournalQuery, parse_status};
+use crate::client::{Client, ClientError};
 use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
@@ -17,7 +21,8 @@ pub enum ScimCommand {
     ///
     /// Each with its time, request id, method, path, status, duration, the
     /// key id its token named and where it came from. Filters combine:
-    /// `--failed --since 1h` is every failed request of the last hour. The
+    /// `--failed --since 1h` is every failed request of the last hour;
+    /// --follow keeps printing them as they come. The
     /// server keeps the journal for a bounded time and size (`[journal]` in
     /// its config; 7 days and 200 MB by default).
     Log(LogArgs),
@@ -61,6 +66,13 @@ pub struct LogArgs {
 
     #[command(flatten)]
     pub paging: Paging,
+
+    /// Keep printing new requests as they come, until Ctrl-C
+    ///
+    /// First the most recent ones (10, or --limit), oldest first; with -o
+    /// json one JSON object per line.
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +94,15 @@ fn parse_when(value: &str) -> Result<String, String> {
 
 pub async fn run(ctx: &Context, command: ScimCommand) -> anyhow::Result<Output> {
     match command {
+        ScimCommand::Log(args) if args.follow => {
+            let (client, _) = ctx.client().await?;
+            let recent = args.paging.limit.unwrap_or(follow::FOLLOW_RECENT);
+            let feed = JournalFeed {
+                client: &client,
+                query: args.query(),
+            };
+            follow::follow(ctx, &feed, recent).await
+        }
         ScimCommand::Log(args) => log(ctx, args).await,
         ScimCommand::Show(args) => {
             let (client, _) = ctx.client().await?;
@@ -94,14 +115,21 @@ pub async fn run(ctx: &Context, command: ScimCommand) -> anyhow::Result<Output> 
     }
 }
 
+impl LogArgs {
+    /// The filters, without paging.
+    fn query(&self) -> JournalQuery {
+        JournalQuery {
+            failed: self.failed.then_some(true),
+            status: self.status.clone(),
+            user: self.user.clone(),
+            since: self.since.clone(),
+            ..JournalQuery::default()
+        }
+    }
+}
+
 async fn log(ctx: &Context, args: LogArgs) -> anyhow::Result<Output> {
-    let query = JournalQuery {
-        failed: args.failed.then_some(true),
-        status: args.status,
-        user: args.user,
-        since: args.since,
-        ..JournalQuery::default()
-    };
+    let query = args.query();
     let filtered = query != JournalQuery::default();
     let (client, _) = ctx.client().await?;
     let client = &client;
@@ -122,4 +150,55 @@ async fn log(ctx: &Context, args: LogArgs) -> anyhow::Result<Output> {
         ),
         _ => Output::default(),
     })
+}
+
+/// The SCIM request journal, as `scim log --follow` reads it.
+struct JournalFeed<'a> {
+    client: &'a Client,
+    query: JournalQuery,
+}
+
+impl Feed for JournalFeed<'_> {
+    type Item = JournalEntry;
+    const MAX_PAGE: u32 = MAX_LIMIT;
+
+    fn id(entry: &JournalEntry) -> i64 {
+        entry.seq
+    }
+
+    async fn newest_first(
+        &self,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<JournalEntry>, ClientError> {
+        let query = JournalQuery {
+            limit: Some(limit),
+            cursor,
+            ..self.query.clone()
+        };
+        self.client.list_journal_page(&query).await
+    }
+
+    async fn newest_id(&self) -> Result<i64, ClientError> {
+        let newest = JournalQuery {
+            limit: Some(1),
+            ..JournalQuery::default()
+        };
+        let page = self.client.list_journal_page(&newest).await?;
+        Ok(page.items.first().map_or(0, |entry| entry.seq))
+    }
+
+    async fn after(
+        &self,
+        after: i64,
+        cursor: Option<String>,
+    ) -> Result<Page<JournalEntry>, ClientError> {
+        let query = JournalQuery {
+            after: Some(after),
+            cursor,
+            limit: Some(MAX_LIMIT),
+            ..self.query.clone()
+        };
+        self.client.list_journal_page(&query).await
+    }
 }

@@ -9,7 +9,9 @@ use time::{Duration, OffsetDateTime};
 use super::audit;
 use super::{Error, Result};
 use crate::api::Page;
-use crate::api::journal::{JournalEntry, JournalExchange, JournalQuery, parse_status};
+use crate::api::journal::{
+    DEFAULT_LIMIT, JournalEntry, JournalExchange, JournalQuery, MAX_LIMIT, parse_status,
+};
 use crate::store::journal::{self as rows, EntryRow, Filter, NewEntry, Order};
 use crate::store::users::name_key;
 use crate::store::{Store, StoreError, audit as audit_rows, users};
@@ -296,9 +298,6 @@ pub async fn prune(store: &Store, retention: Retention) -> Result<u64, StoreErro
     let by_size = rows::prune_to_size(&mut conn, max_size).await?;
     Ok(by_age + by_size)
 }
-
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
 
 /// A page of exchanges, newest first (oldest first after `after`).
 pub async fn list(store: &Store, query: &JournalQuery) -> Result<Page<JournalEntry>> {

@@ -396,9 +396,9 @@ both_backends! {
     }
 }
 
-/// `scimctl audit list -o json --follow` running in the background, its
-/// stdout read line by line on a thread.
-struct Follower {
+/// A `scimctl … --follow` running in the background (`audit list`, `scim
+/// log`), its stdout read line by line on a thread.
+pub(crate) struct Follower {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -408,13 +408,20 @@ struct Follower {
 const FOLLOW_WAIT: Duration = Duration::from_secs(20);
 
 impl Follower {
+    /// `scimctl audit list -o json --follow FILTERS…`.
     fn spawn(server: &TestServer, filters: &[&str]) -> Follower {
+        let mut args = vec!["audit", "list", "-o", "json", "--follow"];
+        args.extend(filters);
+        Follower::run(server, &args)
+    }
+
+    /// `scimctl ARGS…` as root, which must follow something.
+    pub(crate) fn run(server: &TestServer, args: &[&str]) -> Follower {
         let home = server.home();
         // A clean environment like `TestServer::cli`, but spawned rather
         // than run to completion.
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("scimctl"))
-            .args(["audit", "list", "-o", "json", "--follow"])
-            .args(filters)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", home)
@@ -426,13 +433,13 @@ impl Follower {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn scimctl audit list --follow");
+            .unwrap_or_else(|err| panic!("spawn scimctl {args:?}: {err}"));
         let lines = lines_of(child.stdout.take().expect("piped stdout"));
         Follower { child, lines }
     }
 
     /// The next line, parsed: each one is a whole JSON object.
-    fn next_entry(&mut self) -> Value {
+    pub(crate) fn next_entry(&mut self) -> Value {
         match self.lines.recv_timeout(FOLLOW_WAIT) {
             Ok(line) => serde_json::from_str(&line)
                 .unwrap_or_else(|err| panic!("not one JSON object per line ({err}): {line}")),
@@ -450,7 +457,7 @@ impl Follower {
 
     /// Sends SIGINT (what Ctrl-C sends); the exit code and any lines printed
     /// after the ones already read.
-    fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
+    pub(crate) fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
         let pid = self.child.id().to_string();
         let sent = std::process::Command::new("kill")
             .args(["-INT", &pid])

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use scimctl::domain::journal::Retention;
 
+use crate::audit::Follower;
 use crate::cli_output::{root, stderr, stdout_json};
 use crate::scim_support::{Idp, PATCH_OP, USER_SCHEMA, id_of};
 use crate::support::{Backend, TestServer, both_backends, skipped};
@@ -121,6 +122,24 @@ both_backends! {
         assert!(stderr(&missing).contains("scim log"), "{}", stderr(&missing));
         // The admin API's own requests are not SCIM requests.
         assert!(log(server, &[]).iter().all(|entry| entry["path"].as_str().is_some_and(|path| path.starts_with("/scim/v2"))));
+    }
+
+    fn scim_log_follow_prints_requests_as_they_come(server: &TestServer) {
+        let okta = Idp::okta(server);
+        okta.get("/Users/first-miss").expect(StatusCode::NOT_FOUND);
+        wait_for(server, 1);
+        let mut follower = Follower::run(server, &["scim", "log", "-o", "json", "--follow", "--failed"]);
+        // The recent failure first, then new ones as they come; a success
+        // is filtered out.
+        assert_eq!(follower.next_entry()["path"], "/scim/v2/Users/first-miss");
+        okta.get("/Users").expect(StatusCode::OK);
+        okta.get("/Users/second-miss").expect(StatusCode::NOT_FOUND);
+        let arrived = follower.next_entry();
+        assert_eq!(arrived["path"], "/scim/v2/Users/second-miss", "{arrived}");
+        assert_eq!(arrived["status"], 404);
+        let (code, rest) = follower.interrupt();
+        assert_eq!(code, Some(0), "Ctrl-C ends a follow as a success");
+        assert!(rest.is_empty(), "{rest:?}");
     }
 
     fn reading_the_journal_needs_audit_read(server: &TestServer) {
