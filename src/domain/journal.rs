@@ -52,6 +52,8 @@ const MAX_PATH: usize = 2048;
 /// The most of the path of a request refused for want of a valid key: as
 /// much as the audit log keeps, so nobody can fill the journal without one.
 const MAX_UNAUTHENTICATED_PATH: usize = 256;
+/// The most of a kept header's value (a `User-Agent` can be anything).
+const MAX_HEADER: usize = 256;
 
 /// How long and how much of the journal is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +91,10 @@ pub fn entry(capture: Capture) -> NewEntry {
         .headers
         .iter()
         .filter(|(name, _)| KEPT_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .map(|(name, value)| (name.to_ascii_lowercase(), Value::from(mask_tokens(value))))
+        .map(|(name, value)| {
+            let value = cut(mask_tokens(value), MAX_HEADER);
+            (name.to_ascii_lowercase(), Value::from(value))
+        })
         .collect();
     NewEntry {
         at: capture.at,
@@ -461,6 +466,31 @@ mod tests {
         );
         assert_eq!(key_id("Basic dXNlcjpwYXNz"), None);
         assert_eq!(key_id("Bearer nonsense"), None);
+    }
+
+    #[test]
+    fn what_a_caller_without_a_key_sends_is_kept_short() {
+        let capture = Capture {
+            at: OffsetDateTime::UNIX_EPOCH,
+            request_id: "r".to_owned(),
+            authorization: None,
+            source_ip: None,
+            method: "GET".to_owned(),
+            path: format!("/scim/v2/{}", "a".repeat(60_000)),
+            status: 401,
+            duration: std::time::Duration::ZERO,
+            headers: vec![("User-Agent".to_owned(), "b".repeat(60_000))],
+            request_body: bytes::Bytes::new(),
+            response_body: bytes::Bytes::new(),
+        };
+        let stored = entry(capture);
+        assert!(stored.path.len() < 300, "{}", stored.path.len());
+        assert!(
+            stored.request_headers.len() < 400,
+            "{}",
+            stored.request_headers.len()
+        );
+        assert!(stored.size() < 1_500, "{}", stored.size());
     }
 
     #[test]

@@ -298,6 +298,8 @@ async fn apply_member_changes(
         }
     }
     let changed: Vec<String> = added.iter().chain(&removed).cloned().collect();
+    // Whether the group is mapped is read again, after the change: a
+    // mapping added meanwhile on another replica is seen here.
     mappings::follow_group(conn, actor, &group.id, &changed).await?;
     Ok(!changed.is_empty())
 }

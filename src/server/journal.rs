@@ -9,6 +9,7 @@
 //! transaction).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ use crate::store::Store;
 
 /// Exchanges waiting for the writer; beyond this they are dropped.
 const QUEUE: usize = 10_000;
+/// Bytes of bodies waiting for the writer; beyond this exchanges are
+/// dropped, so a writer that falls behind never holds more than this.
+const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
 /// The most exchanges one write stores.
 const MAX_BATCH: usize = 500;
 /// How long the writer gathers a batch once the first exchange arrives.
@@ -42,6 +46,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub(crate) struct Journal {
     sender: mpsc::Sender<Capture>,
+    /// Body bytes in the queue (see [`MAX_QUEUED_BYTES`]).
+    queued: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 }
 
@@ -63,26 +69,57 @@ impl Journal {
     /// handle is gone (the router dropped at shutdown), after a last write.
     pub fn start(store: Store, retention: Retention, metrics: Arc<Metrics>) -> (Journal, Writer) {
         let (sender, receiver) = mpsc::channel(QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
         let writer = tokio::spawn(write_batches(
             store,
             retention,
-            receiver,
+            Queue {
+                receiver,
+                queued: Arc::clone(&queued),
+            },
             Arc::clone(&metrics),
         ));
-        (Journal { sender, metrics }, Writer(writer))
+        let journal = Journal {
+            sender,
+            queued,
+            metrics,
+        };
+        (journal, Writer(writer))
     }
 
     fn send(&self, capture: Capture) {
-        if self.sender.try_send(capture).is_err() {
+        let size = weight(&capture);
+        let before = self.queued.fetch_add(size, Ordering::Relaxed);
+        if before + size > MAX_QUEUED_BYTES || self.sender.try_send(capture).is_err() {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
             self.metrics.journal_dropped(1);
         }
+    }
+}
+
+/// What a queued exchange holds in memory, as the queue's budget counts it.
+fn weight(capture: &Capture) -> usize {
+    capture.request_body.len() + capture.response_body.len() + capture.path.len()
+}
+
+/// The receiving side: the channel, and the budget it gives back.
+struct Queue {
+    receiver: mpsc::Receiver<Capture>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    async fn recv(&mut self) -> Option<Capture> {
+        let capture = self.receiver.recv().await?;
+        self.queued.fetch_sub(weight(&capture), Ordering::Relaxed);
+        Some(capture)
     }
 }
 
 async fn write_batches(
     store: Store,
     retention: Retention,
-    mut receiver: mpsc::Receiver<Capture>,
+    mut receiver: Queue,
     metrics: Arc<Metrics>,
 ) {
     let mut pruned = None::<Instant>;
@@ -165,7 +202,11 @@ pub(crate) async fn record(
         duration: started.elapsed(),
         headers,
         request_body,
-        response_body: answer.slice(..answer.len().min(MAX_BODY * 2)),
+        // Copied when cut, so a long answer's buffer is not held in the queue.
+        response_body: match answer.len() > MAX_BODY * 2 {
+            true => Bytes::copy_from_slice(&answer[..MAX_BODY * 2]),
+            false => answer.clone(),
+        },
     });
     Response::from_parts(parts, Body::from(answer))
 }

@@ -112,7 +112,6 @@ fn values_come_from_the_server_the_line_points_at() {
 
 #[test]
 fn no_server_or_no_key_completes_nothing_quietly() {
-    let started = std::time::Instant::now();
     let lines = fish(
         bare_cli().env("SCIMCTL_TOKEN", "scimctl_x_y"),
         &["--addr", &free_port_addr(), "users", "show", ""],
@@ -120,7 +119,6 @@ fn no_server_or_no_key_completes_nothing_quietly() {
     assert_eq!(lines, Vec::<String>::new());
     let lines = fish(&mut bare_cli(), &["keys", "show", ""]);
     assert_eq!(lines, Vec::<String>::new(), "not logged in");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[test]
