@@ -31,4 +31,10 @@ impl Actor {
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
+
+    /// Who a role grant is recorded as given by: the key's id, or the
+    /// actor's name (`system`).
+    pub fn grantor(&self) -> String {
+        self.key_id.clone().unwrap_or_else(|| self.name.clone())
+    }
 }

@@ -251,7 +251,7 @@ pub async fn reactivate_in(
         .await?
         .is_empty();
     if !had_roles {
-        let by = mappings::granted_by(actor);
+        let by = actor.grantor();
         grants::grant(conn, &user.id, &default_role, &Source::Default, now, &by).await?;
     }
     let updated = UserRow {

@@ -259,7 +259,7 @@ async fn follow_user(
         && user.deprovision_state == DeprovisionState::None
         && user.deleted_at.is_none();
     if eligible {
-        let by = granted_by(actor);
+        let by = actor.grantor();
         for &(role, mapping_id) in wanted.difference(&mapped) {
             let source = Source::Mapping(mapping_id.to_owned());
             if grant_rows::grant(conn, &user.id, role, &source, store::now(), &by).await? {
@@ -383,11 +383,6 @@ fn source_details(mapping_id: &str, described: &HashMap<&str, &MappingRow>) -> V
         }
         None => json!({ "mapping": mapping_id }),
     }
-}
-
-/// Who a grant is recorded as given by: the key's id, or `system`.
-pub fn granted_by(actor: &Actor) -> String {
-    actor.key_id.clone().unwrap_or_else(|| actor.name.clone())
 }
 
 /// Every mapping.

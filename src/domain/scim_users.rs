@@ -482,7 +482,7 @@ async fn insert(
         return Ok(None);
     }
     user_rows::insert_emails(conn, &row.id, &email_rows(&fields.emails)).await?;
-    let by = mappings::granted_by(actor);
+    let by = actor.grantor();
     grants::grant(conn, &row.id, default_role, &Source::Default, now, &by).await?;
     Ok(Some(row))
 }

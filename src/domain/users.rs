@@ -195,7 +195,7 @@ pub async fn create_manual(
         true => Source::Default,
         false => Source::Manual,
     };
-    let by = mappings::granted_by(actor);
+    let by = actor.grantor();
     for role in &role_names {
         grants::grant(&mut tx, &row.id, role, &source, now, &by).await?;
     }
