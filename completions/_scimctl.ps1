@@ -1625,6 +1625,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'List SCIM requests the identity provider sent, newest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one SCIM request and its answer, whole, and the audit entries it wrote')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one SCIM request: why it was answered as it was, and the fix')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1687,10 +1688,29 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'scimctl;scim;replay' {
+            [CompletionResult]::new('--addr', '--addr', [CompletionResultType]::ParameterName, 'Server address [default: the profile''s, else http://127.0.0.1:8080]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile from config.toml [default: default_profile, else "default"]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--jq', '--jq', [CompletionResultType]::ParameterName, 'Filter the JSON output with a jq expression (implies -o json)')
+            [CompletionResult]::new('--columns', '--columns', [CompletionResultType]::ParameterName, 'Table and CSV columns to show, in this order (e.g. id,name,status)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Change nothing: show what the request would do (required; to apply it, retry it from the identity provider, which owns the change)')
+            [CompletionResult]::new('--no-pager', '--no-pager', [CompletionResultType]::ParameterName, 'Never send table output through a pager')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Confirm destructive commands without asking')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr: only data, and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the settings in use and each request on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'scimctl;scim;help' {
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'List SCIM requests the identity provider sent, newest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one SCIM request and its answer, whole, and the audit entries it wrote')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one SCIM request: why it was answered as it was, and the fix')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1701,6 +1721,9 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;scim;help;explain' {
+            break
+        }
+        'scimctl;scim;help;replay' {
             break
         }
         'scimctl;scim;help;help' {
@@ -2033,6 +2056,7 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'List SCIM requests the identity provider sent, newest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one SCIM request and its answer, whole, and the audit entries it wrote')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain one SCIM request: why it was answered as it was, and the fix')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing')
             break
         }
         'scimctl;help;scim;log' {
@@ -2042,6 +2066,9 @@ Register-ArgumentCompleter -Native -CommandName 'scimctl' -ScriptBlock {
             break
         }
         'scimctl;help;scim;explain' {
+            break
+        }
+        'scimctl;help;scim;replay' {
             break
         }
         'scimctl;help;drift' {

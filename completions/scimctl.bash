@@ -391,6 +391,9 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__scim,log)
                 cmd="scimctl__subcmd__help__subcmd__scim__subcmd__log"
                 ;;
+            scimctl__subcmd__help__subcmd__scim,replay)
+                cmd="scimctl__subcmd__help__subcmd__scim__subcmd__replay"
+                ;;
             scimctl__subcmd__help__subcmd__scim,show)
                 cmd="scimctl__subcmd__help__subcmd__scim__subcmd__show"
                 ;;
@@ -616,6 +619,9 @@ _scimctl() {
             scimctl__subcmd__scim,log)
                 cmd="scimctl__subcmd__scim__subcmd__log"
                 ;;
+            scimctl__subcmd__scim,replay)
+                cmd="scimctl__subcmd__scim__subcmd__replay"
+                ;;
             scimctl__subcmd__scim,show)
                 cmd="scimctl__subcmd__scim__subcmd__show"
                 ;;
@@ -627,6 +633,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__scim__subcmd__help,log)
                 cmd="scimctl__subcmd__scim__subcmd__help__subcmd__log"
+                ;;
+            scimctl__subcmd__scim__subcmd__help,replay)
+                cmd="scimctl__subcmd__scim__subcmd__help__subcmd__replay"
                 ;;
             scimctl__subcmd__scim__subcmd__help,show)
                 cmd="scimctl__subcmd__scim__subcmd__help__subcmd__show"
@@ -2832,7 +2841,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__scim)
-            opts="log show explain"
+            opts="log show explain replay"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2860,6 +2869,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__scim__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__scim__subcmd__replay)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4844,7 +4867,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__scim)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help log show explain help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help log show explain replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4920,7 +4943,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__scim__subcmd__help)
-            opts="log show explain help"
+            opts="log show explain replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4975,6 +4998,20 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__scim__subcmd__help__subcmd__replay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__scim__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -5016,6 +5053,44 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__scim__subcmd__replay)
+            opts="-o -q -v -h --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -1474,6 +1474,7 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
             cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
+            cand replay 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;scim;log'= {
@@ -1532,10 +1533,28 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'scimctl;scim;replay'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'Change nothing: show what the request would do (required; to apply it, retry it from the identity provider, which owns the change)'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'scimctl;scim;help'= {
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
             cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
+            cand replay 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'scimctl;scim;help;log'= {
@@ -1543,6 +1562,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;scim;help;show'= {
         }
         &'scimctl;scim;help;explain'= {
+        }
+        &'scimctl;scim;help;replay'= {
         }
         &'scimctl;scim;help;help'= {
         }
@@ -1804,12 +1825,15 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand log 'List SCIM requests the identity provider sent, newest first'
             cand show 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
             cand explain 'Explain one SCIM request: why it was answered as it was, and the fix'
+            cand replay 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'
         }
         &'scimctl;help;scim;log'= {
         }
         &'scimctl;help;scim;show'= {
         }
         &'scimctl;help;scim;explain'= {
+        }
+        &'scimctl;help;scim;replay'= {
         }
         &'scimctl;help;drift'= {
         }

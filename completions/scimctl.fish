@@ -1057,23 +1057,24 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List audit entries, newest first, or follow new ones as they happen'
 complete -c scimctl -n "__fish_scimctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
 yaml\t'The same data as JSON, as YAML: a list is one sequence'
 csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l no-pager -d 'Never send table output through a pager'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -l yes -d 'Confirm destructive commands without asking'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -f -a "log" -d 'List SCIM requests the identity provider sent, newest first'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -f -a "show" -d 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -f -a "explain" -d 'Explain one SCIM request: why it was answered as it was, and the fix'
-complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -f -a "log" -d 'List SCIM requests the identity provider sent, newest first'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -f -a "show" -d 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -f -a "explain" -d 'Explain one SCIM request: why it was answered as it was, and the fix'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -f -a "replay" -d 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and not __fish_seen_subcommand_from log show explain replay help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l user -d 'Only requests about this user: id or userName (any case)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l status -d 'Only this status (409) or class of statuses (4xx, 5xx)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from log" -l since -d 'Only requests from this time on: a duration ago (30m, 1h, 7d) or an RFC 3339 time' -r
@@ -1120,9 +1121,24 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from explain" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from explain" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l dry-run -d 'Change nothing: show what the request would do (required; to apply it, retry it from the identity provider, which owns the change)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from help" -f -a "log" -d 'List SCIM requests the identity provider sent, newest first'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Explain one SCIM request: why it was answered as it was, and the fix'
+complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from help" -f -a "replay" -d 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'
 complete -c scimctl -n "__fish_scimctl_using_subcommand scim; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand drift" -l from -d 'The IdP\'s user export, a CSV file (`-` for standard input)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand drift" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
@@ -1237,3 +1253,4 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from scim" -f -a "log" -d 'List SCIM requests the identity provider sent, newest first'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from scim" -f -a "show" -d 'Show one SCIM request and its answer, whole, and the audit entries it wrote'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from scim" -f -a "explain" -d 'Explain one SCIM request: why it was answered as it was, and the fix'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from scim" -f -a "replay" -d 'Show what one SCIM request would do if the identity provider sent it again now, changing nothing'

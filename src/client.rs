@@ -17,7 +17,7 @@ use crate::api::allowlist::{
     ReplaceAllowlistRequest,
 };
 use crate::api::groups::{Group, GroupListQuery};
-use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery};
+use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery, Replay};
 use crate::api::locks::Lock;
 use crate::api::mappings::{CreateMappingRequest, Mapping, MappingChange, WhyReport};
 use crate::api::sessions::{IntrospectRequest, Introspection, IssueSessionRequest, IssuedSession};
@@ -497,6 +497,13 @@ impl Client {
     /// `GET /admin/v1/scim/requests/{request_id}/explanation`.
     pub async fn explain_journal(&self, request_id: &str) -> Result<Explanation, ClientError> {
         let url = self.url(&["scim", "requests", request_id, "explanation"]);
+        self.call(Method::GET, url, &[], None::<&()>).await
+    }
+
+    /// `GET /admin/v1/scim/requests/{request_id}/replay`: what the request
+    /// would do now, changing nothing.
+    pub async fn replay_journal(&self, request_id: &str) -> Result<Replay, ClientError> {
+        let url = self.url(&["scim", "requests", request_id, "replay"]);
         self.call(Method::GET, url, &[], None::<&()>).await
     }
 

@@ -63,7 +63,7 @@ pub struct Explanation {
     /// `key_expired`, `key_secret_wrong`, `allowlist`, `missing_scope`,
     /// `provisioning_off`, `forbidden`, `uniqueness`, `deleted`, `not_found`,
     /// `etag`, `invalid`, `too_large`, `server_error`, `held`, `pending`,
-    /// `read`, `changed`, `other`.
+    /// `read`, `unchanged`, `changed`, `other`.
     pub cause: String,
     /// What happened, in words, with the state it came from.
     pub explanation: String,
@@ -72,6 +72,57 @@ pub struct Explanation {
     /// What the service read differently from the letter of SCIM (Entra
     /// ID's and Okta's ways), and how.
     pub notes: Vec<String>,
+}
+
+/// `GET /admin/v1/scim/requests/{request_id}/replay`: what the request
+/// would do if the identity provider sent it again now. Worked out by the
+/// same code as a real request, in a transaction that is rolled back:
+/// nothing is changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Replay {
+    pub request: JournalEntry,
+    pub outcome: ReplayOutcome,
+    /// The status it would be answered with now; `None` for a read and for
+    /// a request the journal cannot send again.
+    pub status: Option<u16>,
+    /// Why it would be refused or fail, or cannot be sent again.
+    pub detail: Option<String>,
+    /// The resource it is about, `Users/{id}` or `Groups/{id}`; `None` for
+    /// a creation.
+    pub resource: Option<String>,
+    /// The resource's attributes it would change.
+    pub changes: Vec<AttributeChange>,
+    /// The audit entries it would write: the user's deactivation, roles
+    /// revoked, sessions ended…
+    pub audit: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayOutcome {
+    /// A GET or a search: reading changes nothing.
+    Read,
+    /// The journal did not keep what it would take (a body cut or not JSON).
+    NotReplayable,
+    /// The key, its scope or the allowlist would turn it away now.
+    Refused,
+    /// It would be answered with an error.
+    Failed,
+    /// It would succeed and change nothing: everything it sets is so already.
+    Unchanged,
+    /// It would succeed and change what `changes` and `audit` say.
+    Changed,
+}
+
+/// One attribute a request changes, by its SCIM path (`name.givenName`,
+/// `members[value eq "…"]`); `None` where it is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AttributeChange {
+    pub path: String,
+    #[schema(value_type = Object)]
+    pub before: Option<Value>,
+    #[schema(value_type = Object)]
+    pub after: Option<Value>,
 }
 
 /// The query of `GET /admin/v1/scim/requests`; every field is optional and

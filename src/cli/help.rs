@@ -522,6 +522,13 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         )],
     ),
     (
+        "scim replay",
+        &[ex(
+            "scimctl scim replay 6817364e-330e-497d-a5bc-8a65b2fd74ee --dry-run",
+            "What that request would change if the IdP sent it again now",
+        )],
+    ),
+    (
         "scim show",
         &[ex(
             "scimctl scim show 6817364e-330e-497d-a5bc-8a65b2fd74ee",

@@ -1,5 +1,6 @@
-//! `scimctl scim log|show|explain`: what identity providers sent to
-//! `/scim/v2`, what they were answered and why, from the server's journal.
+//! `scimctl scim log|show|explain|replay`: what identity providers sent to
+//! `/scim/v2`, what they were answered and why, and what the same request
+//! would do now, from the server's journal.
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Subcommand};
@@ -43,6 +44,17 @@ pub enum ScimCommand {
     /// held back (pending, protected, the breaker). Notes say what was read
     /// the IdP's way (Entra ID's "Replace" and "False", Okta's PUT).
     Explain(ShowArgs),
+    /// Show what one SCIM request would do if the identity provider sent it
+    /// again now, changing nothing
+    ///
+    /// The request goes through the same checks (key, scope, allowlist) and
+    /// the same code as a real one, in a transaction that is rolled back.
+    /// The answer is the status it would get, each attribute it would
+    /// change (before → after), and the audit entries it would write (a
+    /// deactivation, roles revoked, sessions ended). Useful after a fix:
+    /// replay the request Okta or Entra ID failed to see that it now goes
+    /// through, then retry it from the IdP.
+    Replay(ReplayArgs),
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +94,18 @@ pub struct ShowArgs {
     pub request_id: String,
 }
 
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The request's id (its X-Request-Id), as `scimctl scim log` shows it
+    #[arg(value_name = "REQUEST_ID", value_parser = NonEmptyStringValueParser::new())]
+    pub request_id: String,
+
+    /// Change nothing: show what the request would do (required; to apply
+    /// it, retry it from the identity provider, which owns the change)
+    #[arg(long, required = true)]
+    pub dry_run: bool,
+}
+
 fn parse_status_arg(value: &str) -> Result<String, String> {
     parse_status(value)?;
     Ok(value.trim().to_owned())
@@ -111,6 +135,10 @@ pub async fn run(ctx: &Context, command: ScimCommand) -> anyhow::Result<Output> 
         ScimCommand::Explain(args) => {
             let (client, _) = ctx.client().await?;
             Ok(Output::one(client.explain_journal(&args.request_id).await?))
+        }
+        ScimCommand::Replay(args) => {
+            let (client, _) = ctx.client().await?;
+            Ok(Output::one(client.replay_journal(&args.request_id).await?))
         }
     }
 }

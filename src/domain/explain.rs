@@ -397,25 +397,81 @@ fn succeeded(exchange: &JournalExchange) -> Result<Found> {
             Some(format!("`scimctl users deprovision {user}` finishes it.")),
         );
     }
-    let actions: Vec<&str> = exchange
+    if exchange.audit.is_empty() {
+        return match exchange.entry.method.as_str() {
+            "PUT" | "PATCH" => found(
+                "unchanged",
+                format!(
+                    "The {} succeeded and changed nothing: the resource already had every value \
+                     it sets{}. Nothing was written, the ETag stayed the same, and no audit entry \
+                     was made.",
+                    exchange.entry.method,
+                    patched_paths(exchange)
+                        .map(|paths| format!(" ({})", paths.join(", ")))
+                        .unwrap_or_default()
+                ),
+                Some(
+                    "Nothing to fix here. If the IdP and this service disagree about the user, \
+                     compare them with `scimctl drift --from EXPORT.csv`; `scimctl scim replay \
+                     REQUEST_ID --dry-run` shows what sending it again would change now."
+                        .to_owned(),
+                ),
+            ),
+            _ => found(
+                "read",
+                "The request succeeded and changed nothing: it was a read.".to_owned(),
+                None,
+            ),
+        };
+    }
+    let recorded: Vec<String> = exchange
         .audit
         .iter()
-        .map(|entry| entry.action.as_str())
+        .map(|entry| {
+            let changed: Vec<&str> = entry
+                .details
+                .get("changed")
+                .and_then(Value::as_array)
+                .map(|paths| paths.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            match changed.is_empty() {
+                true => entry.action.clone(),
+                false => format!("{} ({})", entry.action, changed.join(", ")),
+            }
+        })
         .collect();
-    if actions.is_empty() {
-        return found(
-            "read",
-            "The request succeeded and changed nothing (a read, or a change to what was \
-             already so)."
-                .to_owned(),
-            None,
-        );
-    }
     found(
         "changed",
-        format!("The request succeeded; it recorded {}.", actions.join(", ")),
+        format!(
+            "The request succeeded; it recorded {}.",
+            recorded.join(", ")
+        ),
         None,
     )
+}
+
+/// The attributes a PATCH named: each operation's path, or the members of
+/// its value when it had none (Entra's way).
+fn patched_paths(exchange: &JournalExchange) -> Option<Vec<String>> {
+    let operations = exchange
+        .request_body
+        .as_ref()?
+        .get("Operations")?
+        .as_array()?;
+    let paths: Vec<String> = operations
+        .iter()
+        .flat_map(
+            |operation| match operation.get("path").and_then(Value::as_str) {
+                Some(path) => vec![path.to_owned()],
+                None => operation
+                    .get("value")
+                    .and_then(Value::as_object)
+                    .map(|value| value.keys().cloned().collect())
+                    .unwrap_or_default(),
+            },
+        )
+        .collect();
+    (!paths.is_empty()).then_some(paths)
 }
 
 /// What the service read differently from the letter of SCIM, as Entra ID

@@ -188,7 +188,7 @@ pub fn redact(value: &mut Value) {
     }
 }
 
-fn path_is_password(path: &Value) -> bool {
+pub(crate) fn path_is_password(path: &Value) -> bool {
     path.as_str().is_some_and(|path| {
         let last = path.rsplit([':', '.']).next().unwrap_or(path);
         last.trim().eq_ignore_ascii_case("password")

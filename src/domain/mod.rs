@@ -18,6 +18,7 @@ pub mod mappings;
 pub mod policy;
 pub mod rails;
 pub mod recover;
+pub mod replay;
 pub mod roles;
 pub mod scim_groups;
 pub mod scim_search;

@@ -12,6 +12,7 @@ use super::audit::{self, Outcome};
 use super::mappings;
 use super::{Error, Result};
 use crate::api::mappings::MembershipVia;
+use crate::scim::diff;
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange, PatchRequest};
@@ -69,8 +70,17 @@ pub async fn list(
 }
 
 pub async fn get(store: &Store, id: &str, with_members: bool, base: &BaseUrl) -> Result<Value> {
-    let mut conn = store.conn().await?;
-    let (row, members) = group_rows::load(&mut conn, id, with_members)
+    get_in(&mut *store.conn().await?, id, with_members, base).await
+}
+
+/// [`get`] on the caller's connection (a transaction sees its own writes).
+pub async fn get_in(
+    conn: &mut Conn,
+    id: &str,
+    with_members: bool,
+    base: &BaseUrl,
+) -> Result<Value> {
+    let (row, members) = group_rows::load(conn, id, with_members)
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(render(&row, members.as_deref(), base))
@@ -80,7 +90,19 @@ pub async fn get(store: &Store, id: &str, with_members: bool, base: &BaseUrl) ->
 pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) -> Result<Value> {
     let fields = group_from_scim(body)?;
     let mut tx = store.begin().await?;
-    check_name_free(&mut tx, &fields.display_name, None).await?;
+    let resource = create_in(&mut tx, actor, fields, base).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(resource)
+}
+
+/// [`create`] in the caller's transaction, which it leaves uncommitted.
+pub async fn create_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    fields: GroupFields,
+    base: &BaseUrl,
+) -> Result<Value> {
+    check_name_free(conn, &fields.display_name, None).await?;
     let now = store::now();
     let row = GroupRow {
         id: Uuid::new_v4().to_string(),
@@ -91,10 +113,10 @@ pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) 
         created_at: now,
         updated_at: now,
     };
-    group_rows::insert(&mut tx, &row).await?;
-    let added = add_members(&mut tx, actor, &row.id, &fields.members).await?;
+    group_rows::insert(conn, &row).await?;
+    let added = add_members(conn, actor, &row.id, &fields.members).await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         "group.create",
         Some(&row.display_name),
@@ -102,9 +124,7 @@ pub async fn create(store: &Store, actor: &Actor, body: &Value, base: &BaseUrl) 
         json!({ "id": row.id, "members_added": added }),
     )
     .await?;
-    let resource = to_scim(&mut tx, &[row], true, base).await?.remove(0);
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(resource)
+    Ok(to_scim(conn, &[row], true, base).await?.remove(0))
 }
 
 /// `PUT /Groups/{id}`: name, externalId, attributes and the member list
@@ -118,27 +138,32 @@ pub async fn replace(
     base: &BaseUrl,
 ) -> Result<Value> {
     let fields = group_from_scim(body)?;
-    let changes = [MemberChange::Replace(fields.members.clone())];
     let mut tx = store.begin().await?;
-    lock_members(&mut tx, id, &changes).await?;
-    let row = existing(&mut tx, id).await?;
-    preconditions.check_write(&etag(row.version))?;
-    check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
-    let row = write(&mut tx, row, &fields).await?;
-    apply_member_changes(&mut tx, actor, &row, &changes).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "group.update",
-        Some(&row.display_name),
-        Outcome::Success,
-        json!({ "id": row.id }),
-    )
-    .await?;
-    let row = existing(&mut tx, id).await?;
-    let resource = to_scim(&mut tx, &[row], true, base).await?.remove(0);
+    let resource = replace_in(&mut tx, actor, id, fields, preconditions, base).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(resource)
+}
+
+/// [`replace`] in the caller's transaction, which it leaves uncommitted.
+pub async fn replace_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    fields: GroupFields,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Value> {
+    let changes = [MemberChange::Replace(fields.members.clone())];
+    lock_members(conn, id, &changes).await?;
+    let row = existing(conn, id).await?;
+    preconditions.check_write(&etag(row.version))?;
+    check_name_free(conn, &fields.display_name, Some(&row.id)).await?;
+    let (row, written) = update(conn, actor, row, &fields).await?;
+    if apply_member_changes(conn, actor, &row, &changes).await? && !written {
+        group_rows::touch(conn, std::slice::from_ref(&row.id), store::now()).await?;
+    }
+    let row = existing(conn, id).await?;
+    Ok(to_scim(conn, &[row], true, base).await?.remove(0))
 }
 
 /// `PATCH /Groups/{id}`: member operations become row changes; the rest
@@ -150,35 +175,36 @@ pub async fn patch(
     body: &Value,
     preconditions: &Preconditions,
 ) -> Result<()> {
-    let mut request = PatchRequest::from_json(body)?;
-    let member_changes = patch::take_member_changes(&mut request)?;
+    let request = PatchRequest::from_json(body)?;
     let mut tx = store.begin().await?;
-    lock_members(&mut tx, id, &member_changes).await?;
-    let mut row = existing(&mut tx, id).await?;
+    patch_in(&mut tx, actor, id, request, preconditions).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// [`patch`] in the caller's transaction, which it leaves uncommitted.
+pub async fn patch_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    mut request: PatchRequest,
+    preconditions: &Preconditions,
+) -> Result<()> {
+    let member_changes = patch::take_member_changes(&mut request)?;
+    lock_members(conn, id, &member_changes).await?;
+    let mut row = existing(conn, id).await?;
     preconditions.check_write(&etag(row.version))?;
+    let mut written = false;
     if !request.operations.is_empty() {
-        let base = BaseUrl(String::new());
-        let mut current = render(&row, None, &base);
+        let mut current = render(&row, None, &BaseUrl(String::new()));
         patch::apply(&mut current, &request, ResourceKind::Group)?;
         let fields = group_from_scim(&current)?;
-        check_name_free(&mut tx, &fields.display_name, Some(&row.id)).await?;
-        row = write(&mut tx, row, &fields).await?;
-        audit::record(
-            &mut tx,
-            actor,
-            "group.update",
-            Some(&row.display_name),
-            Outcome::Success,
-            json!({ "id": row.id }),
-        )
-        .await?;
+        check_name_free(conn, &fields.display_name, Some(&row.id)).await?;
+        (row, written) = update(conn, actor, row, &fields).await?;
     }
-    if apply_member_changes(&mut tx, actor, &row, &member_changes).await?
-        && request.operations.is_empty()
-    {
-        group_rows::touch(&mut tx, std::slice::from_ref(&row.id), store::now()).await?;
+    if apply_member_changes(conn, actor, &row, &member_changes).await? && !written {
+        group_rows::touch(conn, std::slice::from_ref(&row.id), store::now()).await?;
     }
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(())
 }
 
@@ -190,14 +216,26 @@ pub async fn delete(
     preconditions: &Preconditions,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
-    lock_members(&mut tx, id, &[MemberChange::RemoveAll]).await?;
-    let row = existing(&mut tx, id).await?;
+    delete_in(&mut tx, actor, id, preconditions).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// [`delete`] in the caller's transaction, which it leaves uncommitted.
+pub async fn delete_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    preconditions: &Preconditions,
+) -> Result<()> {
+    lock_members(conn, id, &[MemberChange::RemoveAll]).await?;
+    let row = existing(conn, id).await?;
     preconditions.check_write(&etag(row.version))?;
-    let members = group_rows::member_ids(&mut tx, id).await?;
-    mappings::remove_for_group(&mut tx, actor, id, &members).await?;
-    group_rows::delete(&mut tx, id).await?;
+    let members = group_rows::member_ids(conn, id).await?;
+    mappings::remove_for_group(conn, actor, id, &members).await?;
+    group_rows::delete(conn, id).await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         "group.delete",
         Some(&row.display_name),
@@ -205,8 +243,38 @@ pub async fn delete(
         json!({ "id": row.id, "members_removed": members }),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(())
+}
+
+/// Writes `fields` (all but the members) over the group and audits it,
+/// unless they leave it as it was; `true` when written.
+async fn update(
+    conn: &mut Conn,
+    actor: &Actor,
+    row: GroupRow,
+    fields: &GroupFields,
+) -> Result<(GroupRow, bool)> {
+    let base = BaseUrl(String::new());
+    let before = render(&row, None, &base);
+    let after = render(&updated(row.clone(), fields), None, &base);
+    let changed: Vec<String> = diff::changes(&before, &after)
+        .into_iter()
+        .map(|change| change.path)
+        .collect();
+    if changed.is_empty() {
+        return Ok((row, false));
+    }
+    let row = write(conn, row, fields).await?;
+    audit::record(
+        conn,
+        actor,
+        "group.update",
+        Some(&row.display_name),
+        Outcome::Success,
+        json!({ "id": row.id, "changed": changed }),
+    )
+    .await?;
+    Ok((row, true))
 }
 
 /// Locks the users `changes` may add, before the group's own row: joining a
@@ -342,13 +410,7 @@ async fn check_name_free(conn: &mut Conn, display_name: &str, except: Option<&st
 
 /// Writes the fields over the row; returns the row as stored.
 async fn write(conn: &mut Conn, row: GroupRow, fields: &GroupFields) -> Result<GroupRow> {
-    let updated = GroupRow {
-        display_name: fields.display_name.clone(),
-        external_id: fields.external_id.clone(),
-        attributes: Value::Object(fields.attributes.clone()).to_string(),
-        updated_at: store::now(),
-        ..row
-    };
+    let updated = updated(row, fields);
     if !group_rows::update(conn, &updated).await? {
         return Err(Error::PreconditionFailed(format!(
             "group {} changed while this request ran; read it again and retry",
@@ -359,6 +421,17 @@ async fn write(conn: &mut Conn, row: GroupRow, fields: &GroupFields) -> Result<G
         version: updated.version + 1,
         ..updated
     })
+}
+
+/// `row` with `fields` (all but the members) written over it.
+fn updated(row: GroupRow, fields: &GroupFields) -> GroupRow {
+    GroupRow {
+        display_name: fields.display_name.clone(),
+        external_id: fields.external_id.clone(),
+        attributes: Value::Object(fields.attributes.clone()).to_string(),
+        updated_at: store::now(),
+        ..row
+    }
 }
 
 /// The group, locked until a write transaction commits; else not found.

@@ -15,6 +15,7 @@ use super::mappings;
 use super::{Error, Result, rails};
 use crate::api::rails::{HeldAction, HoldReason};
 use crate::api::users::{DeprovisionState, Origin};
+use crate::scim::diff;
 use crate::scim::etag::{Preconditions, etag};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, PatchRequest};
@@ -90,8 +91,12 @@ pub async fn list(store: &Store, params: &ListParams, base: &BaseUrl) -> Result<
 }
 
 pub async fn get(store: &Store, id: &str, base: &BaseUrl) -> Result<Value> {
-    let mut conn = store.conn().await?;
-    Ok(to_scim(&live(&mut conn, id, false).await?, base))
+    get_in(&mut *store.conn().await?, id, base).await
+}
+
+/// [`get`] on the caller's connection (a transaction sees its own writes).
+pub async fn get_in(conn: &mut Conn, id: &str, base: &BaseUrl) -> Result<Value> {
+    Ok(to_scim(&live(conn, id, false).await?, base))
 }
 
 /// `POST /Users`: creates the user, or adopts a manual user of that name.
@@ -106,24 +111,49 @@ pub async fn create(
     base: &BaseUrl,
 ) -> Result<Written> {
     let fields = user_from_scim(body)?;
+    let user_name = fields.user_name.clone();
     let mut tx = store.begin().await?;
+    match create_in(&mut tx, actor, settings, fields, base).await {
+        Ok(written) => {
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(written)
+        }
+        Err(refused @ Error::ProvisioningDisabled(_)) => {
+            // The refusal is audited on its own: the request's transaction
+            // is abandoned.
+            drop(tx);
+            audit_provisioning_refused(store, actor, &user_name).await?;
+            Err(refused)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// [`create`] in the caller's transaction, which it leaves uncommitted.
+pub async fn create_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    settings: &SettingsRow,
+    fields: UserFields,
+    base: &BaseUrl,
+) -> Result<Written> {
     // A name nobody holds, the common case, costs no lookup: the insert
     // claims it, or finds it taken and the cases below decide.
     if settings.auto_provisioning
-        && let Some(row) = insert(&mut tx, actor, &fields, &settings.default_role).await?
+        && let Some(row) = insert(conn, actor, &fields, &settings.default_role).await?
     {
-        return provisioned(tx, actor, settings, fields, row, None, base).await;
+        return provisioned(conn, actor, settings, fields, row, None, base).await;
     }
-    let existing = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?;
+    let existing = user_rows::find_by_user_name(conn, &fields.user_name).await?;
     match existing {
         Some(row) if row.origin == Origin::Manual && row.deleted_at.is_none() => {
             let id = row.id.clone();
             let was_active = row.active;
             let roles_before = mappings::scim_role_keys(&row.attributes);
-            let row = write(&mut tx, row, &fields, None).await?;
+            let row = write(conn, row, &fields, None).await?;
             let roles_after = mappings::scim_role_keys(&row.attributes);
             audit::record(
-                &mut tx,
+                conn,
                 actor,
                 "user.adopt",
                 Some(&row.user_name),
@@ -132,7 +162,7 @@ pub async fn create(
             )
             .await?;
             let followed = follow_active(
-                &mut tx,
+                conn,
                 actor,
                 row.clone(),
                 was_active,
@@ -140,10 +170,9 @@ pub async fn create(
                 Rails::Judge,
             )
             .await?;
-            mappings::follow_scim_roles(&mut tx, actor, &id, &roles_before, &roles_after).await?;
+            mappings::follow_scim_roles(conn, actor, &id, &roles_before, &roles_after).await?;
             // A manual user may be in groups: read back, not assembled.
-            let resource = resource(&mut tx, &id, followed, None, base).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            let resource = resource(conn, &id, followed, None, base).await?;
             Ok(written(resource, followed))
         }
         Some(row) if row.deleted_at.is_none() => Err(Error::Uniqueness(format!(
@@ -152,15 +181,18 @@ pub async fn create(
         ))),
         deleted => {
             if !settings.auto_provisioning {
-                drop(tx);
-                return Err(reject_provisioning(store, actor, &fields.user_name).await?);
+                return Err(Error::ProvisioningDisabled(format!(
+                    "automatic provisioning is disabled on this service: {:?} was not created; \
+                     an administrator can enable it with `scimctl provisioning enable`",
+                    fields.user_name
+                )));
             }
             let replaces = match deleted {
-                Some(row) => Some(retire_deleted(&mut tx, actor, row).await?),
+                Some(row) => Some(retire_deleted(conn, actor, row).await?),
                 None => None,
             };
             // Released above; only a concurrent creation can hold it now.
-            let row = insert(&mut tx, actor, &fields, &settings.default_role)
+            let row = insert(conn, actor, &fields, &settings.default_role)
                 .await?
                 .ok_or_else(|| {
                     Error::Uniqueness(format!(
@@ -168,7 +200,7 @@ pub async fn create(
                         fields.user_name
                     ))
                 })?;
-            provisioned(tx, actor, settings, fields, row, replaces, base).await
+            provisioned(conn, actor, settings, fields, row, replaces, base).await
         }
     }
 }
@@ -181,10 +213,10 @@ fn written(resource: Value, followed: Option<Engine>) -> Written {
     }
 }
 
-/// The rest of a creation once the row is in: its audit entry, the
-/// deprovisioning engine when it arrives inactive, the commit.
+/// The rest of a creation once the row is in: its audit entry, and the
+/// deprovisioning engine when it arrives inactive.
 async fn provisioned(
-    mut tx: store::Tx,
+    conn: &mut Conn,
     actor: &Actor,
     settings: &SettingsRow,
     fields: UserFields,
@@ -193,7 +225,7 @@ async fn provisioned(
     base: &BaseUrl,
 ) -> Result<Written> {
     audit::record(
-        &mut tx,
+        conn,
         actor,
         "user.create",
         Some(&row.user_name),
@@ -210,23 +242,15 @@ async fn provisioned(
     let scim_roles = mappings::scim_role_keys(&row.attributes);
     // A user created inactive had no access to guard: the safety rails
     // (and the breaker's count) are for people who leave.
-    let followed = follow_active(
-        &mut tx,
-        actor,
-        row.clone(),
-        true,
-        fields.active,
-        Rails::Skip,
-    )
-    .await?;
-    mappings::follow_scim_roles(&mut tx, actor, &id, &BTreeSet::new(), &scim_roles).await?;
+    let followed =
+        follow_active(conn, actor, row.clone(), true, fields.active, Rails::Skip).await?;
+    mappings::follow_scim_roles(conn, actor, &id, &BTreeSet::new(), &scim_roles).await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
         groups: Vec::new(),
     };
-    let resource = resource(&mut tx, &id, followed, Some(record), base).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let resource = resource(conn, &id, followed, Some(record), base).await?;
     Ok(written(resource, followed))
 }
 
@@ -243,9 +267,8 @@ async fn retire_deleted(conn: &mut Conn, actor: &Actor, row: UserRow) -> Result<
     Ok(id)
 }
 
-/// Audits a refused creation on its own (the request's transaction is
-/// abandoned) and returns the error to answer with.
-async fn reject_provisioning(store: &Store, actor: &Actor, user_name: &str) -> Result<Error> {
+/// Audits a creation refused because automatic provisioning is off.
+async fn audit_provisioning_refused(store: &Store, actor: &Actor, user_name: &str) -> Result<()> {
     let mut conn = store.write_conn().await?;
     audit::record(
         &mut conn,
@@ -256,10 +279,7 @@ async fn reject_provisioning(store: &Store, actor: &Actor, user_name: &str) -> R
         json!({ "why": "automatic provisioning is disabled" }),
     )
     .await?;
-    Ok(Error::ProvisioningDisabled(format!(
-        "automatic provisioning is disabled on this service: {user_name:?} was not created; \
-             an administrator can enable it with `scimctl provisioning enable`"
-    )))
+    Ok(())
 }
 
 /// `PUT /Users/{id}`: the body replaces the user.
@@ -272,7 +292,22 @@ pub async fn replace(
     base: &BaseUrl,
 ) -> Result<Written> {
     let fields = user_from_scim(body)?;
-    update(store, actor, id, preconditions, base, |_| Ok(fields)).await
+    let mut tx = store.begin().await?;
+    let written = replace_in(&mut tx, actor, id, fields, preconditions, base).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(written)
+}
+
+/// [`replace`] in the caller's transaction, which it leaves uncommitted.
+pub async fn replace_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    fields: UserFields,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Written> {
+    update(conn, actor, id, preconditions, base, |_| Ok(fields)).await
 }
 
 /// `PATCH /Users/{id}`: the operations apply to the user as GET shows it.
@@ -285,9 +320,24 @@ pub async fn patch(
     base: &BaseUrl,
 ) -> Result<Written> {
     let request = PatchRequest::from_json(body)?;
-    update(store, actor, id, preconditions, base, |mut current| {
+    let mut tx = store.begin().await?;
+    let written = patch_in(&mut tx, actor, id, &request, preconditions, base).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(written)
+}
+
+/// [`patch`] in the caller's transaction, which it leaves uncommitted.
+pub async fn patch_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    request: &PatchRequest,
+    preconditions: &Preconditions,
+    base: &BaseUrl,
+) -> Result<Written> {
+    update(conn, actor, id, preconditions, base, |mut current| {
         let active = current.get("active").cloned();
-        patch::apply(&mut current, &request, ResourceKind::User)?;
+        patch::apply(&mut current, request, ResourceKind::User)?;
         // Removing `active` leaves the user as they were: only `false`
         // deactivates, only `true` reactivates.
         if let (Some(object), Some(active)) = (current.as_object_mut(), active) {
@@ -300,25 +350,40 @@ pub async fn patch(
 
 /// The one path of PUT and PATCH: `change` turns the current resource into
 /// the new fields; then the row is written, and a change of `active` goes
-/// through the deprovisioning engine.
+/// through the deprovisioning engine. A request that leaves the user as
+/// they were writes nothing: no new version, no audit entry (the journal
+/// still shows it was sent).
 async fn update(
-    store: &Store,
+    conn: &mut Conn,
     actor: &Actor,
     id: &str,
     preconditions: &Preconditions,
     base: &BaseUrl,
     change: impl FnOnce(Value) -> Result<UserFields>,
 ) -> Result<Written> {
-    let mut tx = store.begin().await?;
     let UserRecord {
         row,
         emails,
         groups,
-    } = live(&mut tx, id, true).await?;
+    } = live(conn, id, true).await?;
     preconditions.check_write(&etag(row.version))?;
-    let fields = change(render(&row, &emails, &groups, base))?;
+    let before = render(&row, &emails, &groups, base);
+    let fields = change(before.clone())?;
+    let after = render(
+        &UserRow {
+            active: fields.active,
+            ..updated(row.clone(), &fields)
+        },
+        &email_rows(&fields.emails),
+        &groups,
+        base,
+    );
+    let changed: Vec<String> = diff::changes(&before, &after)
+        .into_iter()
+        .map(|change| change.path)
+        .collect();
     if fields.user_name.to_lowercase() != row.user_name.to_lowercase()
-        && let Some(other) = user_rows::find_by_user_name(&mut tx, &fields.user_name).await?
+        && let Some(other) = user_rows::find_by_user_name(conn, &fields.user_name).await?
     {
         return Err(Error::Uniqueness(format!(
             "userName {:?} is already taken (id {})",
@@ -327,19 +392,26 @@ async fn update(
     }
     let was_active = row.active;
     let roles_before = mappings::scim_role_keys(&row.attributes);
-    let row = write(&mut tx, row, &fields, Some(&emails)).await?;
+    // An adopted manual user becomes the IdP's even when every value is
+    // the same.
+    let row = if changed.is_empty() && row.origin == Origin::Scim {
+        row
+    } else {
+        let row = write(conn, row, &fields, Some(&emails)).await?;
+        audit::record(
+            conn,
+            actor,
+            "user.update",
+            Some(&row.user_name),
+            Outcome::Success,
+            json!({ "id": row.id, "changed": changed }),
+        )
+        .await?;
+        row
+    };
     let roles_after = mappings::scim_role_keys(&row.attributes);
-    audit::record(
-        &mut tx,
-        actor,
-        "user.update",
-        Some(&row.user_name),
-        Outcome::Success,
-        json!({ "id": row.id }),
-    )
-    .await?;
     let followed = follow_active(
-        &mut tx,
+        conn,
         actor,
         row.clone(),
         was_active,
@@ -347,14 +419,13 @@ async fn update(
         Rails::Judge,
     )
     .await?;
-    mappings::follow_scim_roles(&mut tx, actor, id, &roles_before, &roles_after).await?;
+    mappings::follow_scim_roles(conn, actor, id, &roles_before, &roles_after).await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
         groups,
     };
-    let resource = resource(&mut tx, id, followed, Some(record), base).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let resource = resource(conn, id, followed, Some(record), base).await?;
     Ok(written(resource, followed))
 }
 
@@ -369,28 +440,39 @@ pub async fn delete(
     preconditions: &Preconditions,
 ) -> Result<Deleted> {
     let mut tx = store.begin().await?;
-    let row = live(&mut tx, id, true).await?.row;
+    let deleted = delete_in(&mut tx, actor, id, preconditions).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(deleted)
+}
+
+/// [`delete`] in the caller's transaction, which it leaves uncommitted.
+pub async fn delete_in(
+    conn: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    preconditions: &Preconditions,
+) -> Result<Deleted> {
+    let row = live(conn, id, true).await?.row;
     preconditions.check_write(&etag(row.version))?;
-    if let Some(reason) = rails::judge_scim(&mut tx, actor, &row, HeldAction::Delete).await? {
-        tx.commit().await.map_err(StoreError::from)?;
+    if let Some(reason) = rails::judge_scim(conn, actor, &row, HeldAction::Delete).await? {
         return Ok(Deleted {
             deprovisioned: false,
             held: Some(reason),
         });
     }
-    let deprovisioned = deprovision::deactivate_in(&mut tx, actor, row, Trigger::Scim)
+    let deprovisioned = deprovision::deactivate_in(conn, actor, row, Trigger::Scim)
         .await?
         .is_some_and(|report| !report.already_deprovisioned);
-    let row = live(&mut tx, id, true).await?.row;
+    let row = live(conn, id, true).await?.row;
     let now = store::now();
     let tombstone = UserRow {
         deleted_at: Some(now),
         updated_at: now,
         ..row
     };
-    save(&mut tx, &tombstone).await?;
+    save(conn, &tombstone).await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         "user.delete",
         Some(&tombstone.user_name),
@@ -398,7 +480,6 @@ pub async fn delete(
         json!({ "id": tombstone.id }),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(Deleted {
         deprovisioned,
         held: None,
@@ -496,7 +577,21 @@ async fn write(
     fields: &UserFields,
     emails: Option<&[EmailRow]>,
 ) -> Result<UserRow> {
-    let updated = UserRow {
+    let updated = updated(row, fields);
+    save(conn, &updated).await?;
+    let written = email_rows(&fields.emails);
+    if emails != Some(written.as_slice()) {
+        user_rows::replace_emails(conn, &updated.id, &written).await?;
+    }
+    Ok(UserRow {
+        version: updated.version + 1,
+        ..updated
+    })
+}
+
+/// `row` with `fields` written over it, as [`write`] stores it.
+fn updated(row: UserRow, fields: &UserFields) -> UserRow {
+    UserRow {
         user_name: fields.user_name.clone(),
         external_id: fields.external_id.clone(),
         given_name: fields.given_name.clone(),
@@ -508,16 +603,7 @@ async fn write(
         deleted_at: None,
         updated_at: store::now(),
         ..row
-    };
-    save(conn, &updated).await?;
-    let written = email_rows(&fields.emails);
-    if emails != Some(written.as_slice()) {
-        user_rows::replace_emails(conn, &updated.id, &written).await?;
     }
-    Ok(UserRow {
-        version: updated.version + 1,
-        ..updated
-    })
 }
 
 async fn save(conn: &mut Conn, row: &UserRow) -> Result<()> {

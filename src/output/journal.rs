@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::{Column, Show, Style, or_dash, timestamp, write_list, write_vertical};
-use crate::api::journal::{Explanation, JournalEntry, JournalExchange};
+use crate::api::journal::{Explanation, JournalEntry, JournalExchange, Replay, ReplayOutcome};
 
 impl Show for JournalEntry {
     const COLUMNS: &'static [Column] = &[
@@ -107,5 +107,86 @@ impl Show for Explanation {
             writeln!(out, "\nNote: {note}")?;
         }
         Ok(())
+    }
+}
+
+/// What the request would do now: the answer, each attribute before and
+/// after, and the audit entries it would write.
+impl Show for Replay {
+    fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        let request = &self.request;
+        let status = self
+            .status
+            .map_or_else(String::new, |status| status.to_string());
+        let now = match self.outcome {
+            ReplayOutcome::Read => "a read: it changes nothing".to_owned(),
+            ReplayOutcome::NotReplayable => "cannot be sent again".to_owned(),
+            ReplayOutcome::Refused => format!("refused ({status})"),
+            ReplayOutcome::Failed => format!("would fail ({status})"),
+            ReplayOutcome::Unchanged => {
+                format!("{status}, changing nothing: everything it sets is so already")
+            }
+            ReplayOutcome::Changed => format!("{status}, with the changes below"),
+        };
+        write_vertical(
+            out,
+            vec![
+                ("Request", format!("{} {}", request.method, request.path)),
+                (
+                    "Answered",
+                    format!("{} at {}", request.status, timestamp(request.time)),
+                ),
+                ("Now", now),
+            ],
+            style,
+        )?;
+        if let Some(detail) = &self.detail {
+            writeln!(out, "\n{detail}")?;
+        }
+        if !self.changes.is_empty() {
+            writeln!(
+                out,
+                "\nChanges to {}:",
+                self.resource.as_deref().unwrap_or("a new resource")
+            )?;
+            let width = self
+                .changes
+                .iter()
+                .map(|change| change.path.len())
+                .max()
+                .unwrap_or(0);
+            for change in &self.changes {
+                let value = |value: &Option<Value>| {
+                    value
+                        .as_ref()
+                        .map_or_else(|| "(absent)".to_owned(), Value::to_string)
+                };
+                writeln!(
+                    out,
+                    "  {:width$}  {} → {}",
+                    change.path,
+                    value(&change.before),
+                    value(&change.after)
+                )?;
+            }
+        }
+        if !self.audit.is_empty() {
+            writeln!(out, "\nAudit entries it would write:")?;
+            let width = self
+                .audit
+                .iter()
+                .map(|entry| entry.action.len())
+                .max()
+                .unwrap_or(0);
+            for entry in &self.audit {
+                writeln!(
+                    out,
+                    "  {:width$}  {}",
+                    entry.action,
+                    entry.target.as_deref().unwrap_or_default()
+                )?;
+            }
+        }
+        writeln!(out, "\nDry run: nothing was changed.")
     }
 }

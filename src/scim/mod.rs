@@ -2,6 +2,7 @@
 //! database: the schemas this service implements, filters and PATCH paths,
 //! PATCH application, errors, and the JSON form of users and groups.
 
+pub mod diff;
 pub mod error;
 pub mod etag;
 pub mod filter;

@@ -94,6 +94,7 @@ fn routes(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> R
         .routes(needs(Scope::AuditRead, routes!(journal::list)))
         .routes(needs(Scope::AuditRead, routes!(journal::show)))
         .routes(needs(Scope::AuditRead, routes!(journal::explain)))
+        .routes(needs(Scope::AuditRead, routes!(journal::replay)))
         .routes(needs(
             Scope::AllowlistManage,
             routes!(allowlist::list, allowlist::add, allowlist::replace),

@@ -3,44 +3,18 @@
 //! explanation names the cause (from the state behind the answer) and the
 //! fix. Both backends.
 
-use std::time::{Duration, Instant};
-
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cli_output::{root, stdout_json};
-use crate::scim_support::{Idp, PATCH_OP, USER_SCHEMA, id_of, set_settings};
+use crate::cli_output::root;
+use crate::scim_support::{
+    Idp, PATCH_OP, USER_SCHEMA, id_of, once_journaled, request_id, set_settings,
+};
 use crate::support::{TestServer, both_backends};
-
-/// The request id an answer carries.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .expect("every answer carries X-Request-Id")
-        .to_owned()
-}
 
 /// `scim explain ID -o json`, once the journal has stored the exchange.
 fn explain(server: &TestServer, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let output = server
-            .cli_as_root()
-            .args(["scim", "explain", id, "-o", "json"])
-            .output()
-            .expect("run scimctl");
-        if output.status.success() {
-            return stdout_json(&output);
-        }
-        assert!(
-            output.status.code() == Some(3) && Instant::now() < deadline,
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    once_journaled(server, &["scim", "explain", id, "-o", "json"])
 }
 
 /// A SCIM request with `token` (or none) as it comes over the wire.
@@ -175,5 +149,26 @@ both_backends! {
         let table = root(server, &["scim", "explain", held.header("x-request-id").expect("id")], 0);
         let text = String::from_utf8_lossy(&table.stdout);
         assert!(text.contains("Cause") && text.contains("Fix: "), "{text}");
+    }
+
+    fn a_patch_that_changes_nothing_writes_nothing_and_says_so(server: &TestServer) {
+        let okta = Idp::okta(server);
+        let created = okta.post("/Users", json!({ "schemas": [USER_SCHEMA], "userName": "eve", "displayName": "Eve" }));
+        let eve = id_of(created.expect(StatusCode::CREATED));
+        let version = created.body["meta"]["version"].clone();
+        let same = json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "displayName", "value": "Eve" }] });
+        let unchanged = okta.patch(&format!("/Users/{eve}"), same);
+        assert_eq!(unchanged.expect(StatusCode::OK)["meta"]["version"], version, "no new version");
+        assert!(!okta.audited_actions().contains(&"user.update".to_owned()), "nothing audited");
+        let explained = explain(server, unchanged.header("x-request-id").expect("id"));
+        assert_cause(&explained, "unchanged", &["changed nothing", "(displayName)", "ETag", "scim replay"]);
+
+        let renamed = okta.patch(&format!("/Users/{eve}"), json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{ "op": "replace", "path": "displayName", "value": "Eve Lee" }],
+        }));
+        assert_ne!(renamed.expect(StatusCode::OK)["meta"]["version"], version);
+        let explained = explain(server, renamed.header("x-request-id").expect("id"));
+        assert_cause(&explained, "changed", &["user.update (displayName)"]);
     }
 }

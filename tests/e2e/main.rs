@@ -35,6 +35,7 @@ mod explain;
 mod permissions;
 mod privilege_ceiling;
 mod recover;
+mod replay;
 
 mod schema_upgrade;
 mod scim_entra;

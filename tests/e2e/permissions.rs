@@ -157,6 +157,12 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
             "audit:read",
         )
         .with("request_id", "no-such-request"),
+        Endpoint::new(
+            M::GET,
+            "/admin/v1/scim/requests/{request_id}/replay",
+            "audit:read",
+        )
+        .with("request_id", "no-such-request"),
         Endpoint::new(M::GET, "/admin/v1/allowlist", "allowlist:manage"),
         Endpoint::new(M::POST, "/admin/v1/allowlist", "allowlist:manage")
             .body(json!({ "entries": [{ "cidr": "10.0.0.0/8" }] })),

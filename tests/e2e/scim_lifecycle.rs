@@ -508,7 +508,12 @@ both_backends! {
 
         let tess = provision(&idp, "tess");
         let path = format!("/Users/{tess}");
+        // A PUT of the user as they are changes nothing and is not audited;
+        // one that renames them is.
         idp.put(&path, user_body("tess")).expect(StatusCode::OK);
+        let mut renamed = user_body("tess");
+        renamed["name"]["givenName"] = json!("Tessa");
+        idp.put(&path, renamed).expect(StatusCode::OK);
         let reply = idp.patch(&path, json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "add", "path": "nickName", "value": "T" }] }));
         idp.patched(&reply, &path);
         let group = push_group(&idp, "Ops", &[]);

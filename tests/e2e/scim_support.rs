@@ -5,6 +5,7 @@
 //! request did to the directory.
 
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
@@ -609,4 +610,37 @@ pub fn everything_stored(server: &TestServer) -> String {
         }
     }
     all
+}
+
+/// The request id an answer carries.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .expect("every answer carries X-Request-Id")
+        .to_owned()
+}
+
+/// `scimctl ARGS` (a `scim explain|replay REQUEST_ID … -o json`) as root,
+/// once the journal has stored the exchange: its writer stores a moment
+/// after the answer, and until then the request is not found (exit 3).
+pub fn once_journaled(server: &TestServer, args: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let output = server
+            .cli_as_root()
+            .args(args)
+            .output()
+            .expect("run scimctl");
+        if output.status.success() {
+            return crate::cli_output::stdout_json(&output);
+        }
+        assert!(
+            output.status.code() == Some(3) && Instant::now() < deadline,
+            "scimctl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

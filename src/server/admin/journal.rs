@@ -4,12 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery};
+use crate::api::journal::{
+    AttributeChange, Explanation, JournalEntry, JournalExchange, JournalQuery, Replay,
+    ReplayOutcome,
+};
 use crate::api::{ErrorBody, Page};
+use crate::domain::replay::{self, Run};
 use crate::domain::{explain, journal};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::ApiQuery;
+use crate::server::scim::error::ScimHttpError;
 
 /// List SCIM requests, newest first, a page at a time.
 ///
@@ -69,4 +74,74 @@ pub async fn explain(
     Path(request_id): Path<String>,
 ) -> Result<Json<Explanation>, ApiError> {
     Ok(Json(explain::explain(&state.store, &request_id).await?))
+}
+
+/// What the request would do if the identity provider sent it again now,
+/// changing nothing.
+///
+/// It runs through the same checks and code as a real request, in a
+/// transaction that is rolled back.
+#[utoipa::path(
+    get,
+    path = "/scim/requests/{request_id}/replay",
+    operation_id = "scim_requests_replay",
+    tag = "journal",
+    params(("request_id", description = "The request's `X-Request-Id`.")),
+    responses(
+        (status = OK, body = Replay, description = "What it would answer and change."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No such request in the journal."),
+    )
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+) -> Result<Json<Replay>, ApiError> {
+    let rehearsal = replay::rehearse(&state.store, &request_id).await?;
+    let mut answer = Replay {
+        request: rehearsal.exchange.entry,
+        outcome: ReplayOutcome::Read,
+        status: None,
+        detail: None,
+        resource: rehearsal.resource,
+        changes: Vec::new(),
+        audit: Vec::new(),
+    };
+    match rehearsal.run {
+        Run::Read => {}
+        Run::NotReplayable(why) => {
+            answer.outcome = ReplayOutcome::NotReplayable;
+            answer.detail = Some(why);
+        }
+        Run::Refused { status, reason } => {
+            answer.outcome = ReplayOutcome::Refused;
+            (answer.status, answer.detail) = (Some(status), Some(reason));
+        }
+        Run::Failed(err) => {
+            // Answered as the SCIM endpoint would answer it.
+            let failed = ScimHttpError::from(err);
+            answer.outcome = ReplayOutcome::Failed;
+            (answer.status, answer.detail) = (Some(failed.status.as_u16()), Some(failed.detail));
+        }
+        Run::Done {
+            status,
+            changes,
+            effects,
+        } => {
+            answer.outcome = match effects.is_empty() && changes.is_empty() {
+                true => ReplayOutcome::Unchanged,
+                false => ReplayOutcome::Changed,
+            };
+            answer.status = Some(status);
+            answer.changes = changes
+                .into_iter()
+                .map(|change| AttributeChange {
+                    path: change.path,
+                    before: change.before,
+                    after: change.after,
+                })
+                .collect();
+            answer.audit = effects;
+        }
+    }
+    Ok(Json(answer))
 }
