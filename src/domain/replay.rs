@@ -12,7 +12,7 @@ use super::audit;
 use super::journal;
 use super::keys::{self, KeyCheck};
 use super::scope::Scope;
-use super::{Error, Result, allowlist};
+use super::{Error, Result, allowlist, scim_groups, scim_users};
 use crate::api::audit::AuditEntry;
 use crate::api::journal::JournalExchange;
 use crate::scim::diff::{self, Change};
@@ -20,8 +20,6 @@ use crate::scim::etag::Preconditions;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{BaseUrl, group_from_scim, user_from_scim};
 use crate::store::{self, Conn, Store, StoreError, audit as audit_rows, keys as key_rows};
-
-use super::{scim_groups, scim_users};
 
 /// What replaying a request would do now.
 #[derive(Debug)]
