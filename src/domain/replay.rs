@@ -371,3 +371,98 @@ async fn group_after(conn: &mut Conn, id: &str, base: &BaseUrl) -> Result<Value>
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::api::journal::JournalEntry;
+
+    fn exchange(method: &str, path: &str, status: u16, body: Option<Value>) -> JournalExchange {
+        JournalExchange {
+            entry: JournalEntry {
+                request_id: "r".to_owned(),
+                seq: 1,
+                time: OffsetDateTime::UNIX_EPOCH,
+                key_id: Some("k".to_owned()),
+                source_ip: Some("127.0.0.1".to_owned()),
+                method: method.to_owned(),
+                path: path.to_owned(),
+                status,
+                duration_ms: 1.0,
+                user_id: None,
+            },
+            request_headers: serde_json::Map::new(),
+            request_body: body,
+            response_body: None,
+            audit: Vec::new(),
+        }
+    }
+
+    fn asked(method: &str, path: &str, status: u16, body: Option<Value>) -> Asked {
+        Request::read(&exchange(method, path, status, body))
+    }
+
+    #[test]
+    fn writes_are_read_back_from_any_spelling_of_the_path() {
+        let body = Some(json!({ "Operations": [] }));
+        let Asked::Write(request) = asked("PATCH", "/scim/v2/users/abc?attributes=id", 200, body)
+        else {
+            panic!("a PATCH of a user is a write");
+        };
+        assert_eq!(request.kind, Kind::Users);
+        assert_eq!(request.resource().as_deref(), Some("Users/abc"));
+        let created = asked("POST", "/scim/v2/Groups", 201, Some(json!({})));
+        assert!(matches!(
+            created,
+            Asked::Write(Request {
+                kind: Kind::Groups,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn reads_and_searches_change_nothing() {
+        for (method, path) in [
+            ("GET", "/scim/v2/Users"),
+            ("POST", "/scim/v2/Users/.search"),
+            ("POST", "/scim/v2/.search"),
+            ("GET", "/scim/v2/ServiceProviderConfig"),
+        ] {
+            assert!(
+                matches!(asked(method, path, 200, None), Asked::Read),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_journal_did_not_keep_is_said() {
+        let refused = asked("PATCH", "/scim/v2/Users/abc", 403, None);
+        assert!(matches!(refused, Asked::NotReplayable(why) if why.contains("before its body")));
+        let cut = asked(
+            "PUT",
+            "/scim/v2/Users/abc",
+            200,
+            Some(json!("{\"userName\"… [cut")),
+        );
+        assert!(matches!(cut, Asked::NotReplayable(why) if why.contains("64 KB")));
+        let nowhere = asked("DELETE", "/scim/v2/Users", 405, None);
+        assert!(matches!(nowhere, Asked::NotReplayable(_)));
+    }
+
+    #[test]
+    fn a_patch_on_password_is_left_out() {
+        let body = json!({ "Operations": [
+            { "op": "replace", "path": "password" },
+            { "op": "replace", "path": "displayName", "value": "A" },
+        ] });
+        assert_eq!(
+            without_password(body)["Operations"],
+            json!([{ "op": "replace", "path": "displayName", "value": "A" }])
+        );
+    }
+}
