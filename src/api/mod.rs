@@ -12,6 +12,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod cidr;
 pub mod directory;
+pub mod grants;
 pub mod groups;
 pub mod journal;
 pub mod keys;

@@ -582,7 +582,7 @@ async fn finish(
 }
 
 /// `group eng` or `SCIM role "Admin"`, for messages.
-fn describe(source: &SourceRow) -> String {
+pub(super) fn describe(source: &SourceRow) -> String {
     match source {
         SourceRow::Group { display_name, .. } => format!("group {display_name}"),
         SourceRow::ScimRole { value } => format!("SCIM role {value:?}"),

@@ -9,6 +9,7 @@ pub mod ceiling;
 pub mod denials;
 pub mod deprovision;
 pub mod explain;
+pub mod grants;
 pub mod groups;
 pub mod guards;
 pub mod journal;

@@ -61,7 +61,7 @@ pub async fn why(store: &Store, id_or_name: &str) -> Result<WhyReport> {
 
 /// One grant as `why` shows it: a mapping with its source, a manual grant
 /// with the key's name.
-async fn grant_source(
+pub(super) async fn grant_source(
     conn: &mut Conn,
     grant: &GrantRow,
     mappings: &HashMap<String, MappingRow>,

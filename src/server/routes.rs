@@ -74,6 +74,8 @@ fn routes(state: AppState, config: &ServerConfig, journal: Option<Journal>) -> R
         .routes(needs(Scope::RolesManage, routes!(mappings::remove)))
         .routes(needs(Scope::UsersRead, routes!(users::list)))
         .routes(needs(Scope::UsersWrite, routes!(users::create)))
+        .routes(needs(Scope::UsersWrite, routes!(users::grant_roles)))
+        .routes(needs(Scope::UsersWrite, routes!(users::revoke_roles)))
         .routes(needs(Scope::UsersRead, routes!(users::show)))
         .routes(needs(Scope::UsersRead, routes!(users::verify)))
         .routes(needs(Scope::UsersRead, routes!(users::why)))

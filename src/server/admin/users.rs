@@ -1,10 +1,11 @@
-//! `/admin/v1/users`: the directory's users, their deprovisioning,
-//! verification, reactivation and sessions.
+//! `/admin/v1/users`: the directory's users, the roles given them by hand,
+//! their deprovisioning, verification, reactivation and sessions.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
+use crate::api::grants::{UserRolesChange, UserRolesRequest};
 use crate::api::mappings::WhyReport;
 use crate::api::sessions::{IssueSessionRequest, IssuedSession};
 use crate::api::users::{
@@ -13,7 +14,7 @@ use crate::api::users::{
 };
 use crate::api::{ErrorBody, Page};
 use crate::domain::deprovision::{self, Trigger};
-use crate::domain::{rails, sessions, users, why};
+use crate::domain::{grants, rails, sessions, users, why};
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
@@ -159,6 +160,77 @@ pub async fn why(
     Path(user): Path<String>,
 ) -> Result<Json<WhyReport>, ApiError> {
     Ok(Json(why::why(&state.store, &user).await?))
+}
+
+/// Give a user roles by hand.
+///
+/// Each role is recorded as given by hand (source `manual`, with the key
+/// that gave it) and stays until taken away by hand or the user is
+/// deprovisioned: a mapping never removes it. A role already given by hand
+/// changes nothing; one held from the default role or a mapping is given by
+/// hand too, so it outlives that source (`also_from` names it). All roles or
+/// none, in one transaction with the audit entries (`role.grant`). With
+/// `dry_run` the answer is the same and nothing changes.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/roles",
+    operation_id = "users_grant_roles",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    request_body = UserRolesRequest,
+    responses(
+        (status = OK, body = UserRolesChange, description = "What became of each role, and the user's roles now."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "No role named, or a bad name; nothing changed."),
+        (status = FORBIDDEN, body = ErrorBody, description = "The caller's key lacks `users:write` or a permission a role carries (privilege ceiling), or the address is not allowed."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No such user or role; nothing changed."),
+        (status = CONFLICT, body = ErrorBody, description = "The user is inactive, pending, deprovisioned, deleted or locked: reactivate them first."),
+    )
+)]
+pub async fn grant_roles(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+    ApiJson(request): ApiJson<UserRolesRequest>,
+) -> Result<Json<UserRolesChange>, ApiError> {
+    Ok(Json(
+        grants::grant(&state.store, &caller.actor, &user, request).await?,
+    ))
+}
+
+/// Take away roles given by hand.
+///
+/// Only the grant by hand goes: a role the default role or a mapping also
+/// gives stays held (`also_from` names the source). A role the user does not
+/// hold changes nothing. Refused, with nothing changed: a role only the
+/// default role or a mapping gives (the answer names it), and `admin` from
+/// the last active admin. All roles or none, in one transaction with the
+/// audit entries (`role.revoke`). With `dry_run` the answer is the same and
+/// nothing changes.
+// POST rather than DELETE: several roles in one change, in a body.
+#[utoipa::path(
+    post,
+    path = "/users/{user}/roles/remove",
+    operation_id = "users_revoke_roles",
+    tag = "users",
+    params(("user", description = "The user's id or userName.")),
+    request_body = UserRolesRequest,
+    responses(
+        (status = OK, body = UserRolesChange, description = "What became of each role, and the user's roles now."),
+        (status = BAD_REQUEST, body = ErrorBody, description = "No role named, or a bad name; nothing changed."),
+        (status = FORBIDDEN, body = ErrorBody, description = "The caller's key lacks `users:write` or a permission a role carries (privilege ceiling), or the address is not allowed."),
+        (status = NOT_FOUND, body = ErrorBody, description = "No such user or role; nothing changed."),
+        (status = CONFLICT, body = ErrorBody, description = "A role no grant by hand gives, or `admin` from the last active admin; nothing changed."),
+    )
+)]
+pub async fn revoke_roles(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+    ApiJson(request): ApiJson<UserRolesRequest>,
+) -> Result<Json<UserRolesChange>, ApiError> {
+    Ok(Json(
+        grants::revoke(&state.store, &caller.actor, &user, request).await?,
+    ))
 }
 
 /// Deactivate a user, as an identity provider would.
