@@ -16,6 +16,7 @@ use crate::api::allowlist::{
     AddEntriesRequest, AllowlistChange, AllowlistCheck, AllowlistEntry, RemoveEntriesRequest,
     ReplaceAllowlistRequest,
 };
+use crate::api::grants::{UserRolesChange, UserRolesRequest};
 use crate::api::groups::{Group, GroupListQuery};
 use crate::api::journal::{Explanation, JournalEntry, JournalExchange, JournalQuery, Replay};
 use crate::api::locks::Lock;
@@ -315,6 +316,28 @@ impl Client {
         request: &DeprovisionRequest,
     ) -> Result<DeprovisionReport, ClientError> {
         let url = self.url(&["users", user, "deprovision"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `POST /admin/v1/users/{user}/roles`: roles given by hand, or the dry
+    /// run of it.
+    pub async fn grant_roles(
+        &self,
+        user: &str,
+        request: &UserRolesRequest,
+    ) -> Result<UserRolesChange, ClientError> {
+        let url = self.url(&["users", user, "roles"]);
+        self.call(Method::POST, url, &[], Some(request)).await
+    }
+
+    /// `POST /admin/v1/users/{user}/roles/remove`: roles given by hand taken
+    /// away, or the dry run of it.
+    pub async fn revoke_roles(
+        &self,
+        user: &str,
+        request: &UserRolesRequest,
+    ) -> Result<UserRolesChange, ClientError> {
+        let url = self.url(&["users", user, "roles", "remove"]);
         self.call(Method::POST, url, &[], Some(request)).await
     }
 

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod auth;
 pub mod doctor;
 pub mod drift;
+pub mod grants;
 pub mod groups;
 pub mod journal;
 pub mod jq;

@@ -389,6 +389,32 @@ pub const EXAMPLES: &[(&str, &[Example])] = &[
         ],
     ),
     (
+        "users grant",
+        &[
+            ex(
+                "scimctl users grant alice auditor",
+                "Give alice the auditor role by hand",
+            ),
+            ex(
+                "scimctl users grant alice auditor support --dry-run",
+                "What giving both would change; changes nothing",
+            ),
+        ],
+    ),
+    (
+        "users revoke",
+        &[
+            ex(
+                "scimctl users revoke alice auditor",
+                "Take away the auditor role given by hand; says if a mapping still gives it",
+            ),
+            ex(
+                "scimctl users revoke alice auditor -o json",
+                "The same, for a script: each role's outcome and the roles left",
+            ),
+        ],
+    ),
+    (
         "users deprovision",
         &[
             ex(

@@ -1,5 +1,6 @@
-//! `scimctl users list|show|create|deprovision|verify|reactivate|protect|
-//! unprotect`: the directory's users, and the offboarding runbook's commands.
+//! `scimctl users list|show|create|grant|revoke|deprovision|verify|
+//! reactivate|why|protect|unprotect`: the directory's users, the roles given
+//! them by hand, and the offboarding runbook's commands.
 
 use super::complete;
 use std::io::{self, Write as _};
@@ -9,10 +10,12 @@ use clap::{ArgGroup, Args, Subcommand};
 
 use super::Context;
 use super::listing::{self, Paging};
+use crate::api::grants::{UserRolesChange, UserRolesRequest};
 use crate::api::users::{
     CreateUserRequest, DeprovisionReport, DeprovisionRequest, ReactivateRequest, UserListQuery,
     UserStatus,
 };
+use crate::output::grants::change_summary;
 use crate::output::users::{deprovision_plan, deprovision_summary, verification_summary};
 use crate::output::{self, Answer, Format, Output, Style};
 use crate::scim::resolve::user_list_filter;
@@ -35,6 +38,30 @@ pub enum UsersCommand {
     /// (exit 3) and nothing is created. Without --role the user gets the
     /// default role.
     Create(CreateArgs),
+
+    /// Give a user roles by hand
+    ///
+    /// Each ROLE is recorded as given by hand (`users why` shows the key
+    /// that gave it) and stays until `users revoke` takes it away or the
+    /// user is deprovisioned: a mapping never removes it. A role already
+    /// given by hand changes nothing; one the user holds from the default
+    /// role or a mapping is given by hand too, so it stays if that source
+    /// goes. Refused for a user who is inactive, pending, deprovisioned or
+    /// locked (`users reactivate` first), and for a role whose permissions
+    /// the key lacks. All roles or none; --dry-run shows the change and
+    /// makes none.
+    Grant(RolesArgs),
+
+    /// Take away roles given by hand
+    ///
+    /// Only the grant by hand goes: a role the user also holds from the
+    /// default role or a mapping stays, and the answer names that source. A
+    /// role the user does not hold changes nothing. Refused, changing
+    /// nothing: a role only a mapping or the default role gives (the error
+    /// names it; `mappings remove` takes a mapping away from everyone), and
+    /// admin from the last active admin. All roles or none; --dry-run shows
+    /// the change and makes none.
+    Revoke(RolesArgs),
 
     /// Take away all of a user's access, in one step
     ///
@@ -222,6 +249,29 @@ pub struct CreateArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RolesArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+
+    /// The roles, by name; `scimctl roles list` shows them
+    #[arg(value_name = "ROLE", required = true, num_args = 1.., value_parser = NonEmptyStringValueParser::new(), add = complete::roles())]
+    pub roles: Vec<String>,
+
+    /// Show what would change, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl RolesArgs {
+    fn request(&self) -> UserRolesRequest {
+        UserRolesRequest {
+            roles: dedup(self.roles.clone()),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
 pub struct DeprovisionArgs {
     #[command(flatten)]
     pub user: UserArg,
@@ -254,6 +304,18 @@ pub async fn run(ctx: &Context, command: UsersCommand) -> anyhow::Result<Output>
             Ok(Output::one(user))
         }
         UsersCommand::Create(args) => create(ctx, args).await,
+        UsersCommand::Grant(args) => {
+            let (client, _) = ctx.client().await?;
+            let change = client.grant_roles(&args.user.user, &args.request()).await?;
+            Ok(roles_output(change))
+        }
+        UsersCommand::Revoke(args) => {
+            let (client, _) = ctx.client().await?;
+            let change = client
+                .revoke_roles(&args.user.user, &args.request())
+                .await?;
+            Ok(roles_output(change))
+        }
         UsersCommand::Deprovision(args) => deprovision(ctx, args).await,
         UsersCommand::Verify(args) => verify(ctx, args).await,
         UsersCommand::Reactivate(args) => reactivate(ctx, args).await,
@@ -320,6 +382,14 @@ async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Output> {
     let user = client.create_user(&request).await?;
     let note = format!("Created user {} ({}).", user.user_name, user.id);
     Ok(Output::one(user).note(note))
+}
+
+/// A grant's or revocation's lines, with a sentence per role on stderr.
+fn roles_output(change: UserRolesChange) -> Output {
+    let notes = change_summary(&change);
+    notes
+        .into_iter()
+        .fold(Output::one(change), |output, note| output.note(note))
 }
 
 /// Keeps the order given, minus repeats: `--group eng --group eng` is a
@@ -629,6 +699,32 @@ mod tests {
             parse(&["reactivate", "alice", "--yes"]).expect("--yes is global"),
             UsersCommand::Reactivate(_)
         ));
+    }
+
+    #[test]
+    fn grant_and_revoke_take_a_user_and_one_or_more_roles() {
+        let UsersCommand::Grant(args) =
+            parse(&["grant", "alice", "auditor", "support", "auditor"]).expect("parses")
+        else {
+            panic!("not grant");
+        };
+        assert_eq!(args.user.user, "alice");
+        assert_eq!(args.request().roles, ["auditor", "support"]);
+        assert!(!args.request().dry_run);
+        let UsersCommand::Revoke(args) =
+            parse(&["revoke", "alice", "auditor", "--dry-run"]).expect("parses")
+        else {
+            panic!("not revoke");
+        };
+        assert!(args.request().dry_run);
+        for bad in [
+            &["grant", "alice"][..],
+            &["revoke"],
+            &["grant", "alice", ""],
+        ] {
+            let err = parse(bad).expect_err("refused");
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl Show for GroupLine {
 }
 
 /// Where a role comes from, in words.
-fn grant_text(source: &GrantSource) -> String {
+pub(super) fn grant_text(source: &GrantSource) -> String {
     match source {
         GrantSource::Default { .. } => "default role".to_owned(),
         GrantSource::Mapping {
