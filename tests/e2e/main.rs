@@ -25,6 +25,7 @@ mod replica_coherence;
 mod safety_rails;
 mod server_cli;
 mod settings;
+mod user_roles;
 mod wrong_secret;
 
 mod directory;
