@@ -92,6 +92,16 @@ pub(crate) fn endpoints(key_id: &str, lock_id: &str) -> Vec<Endpoint> {
             .with("id", "no-such-mapping"),
         Endpoint::new(M::GET, "/admin/v1/users", "users:read"),
         Endpoint::new(M::POST, "/admin/v1/users", "users:write").body(json!({ "user_name": "x" })),
+        Endpoint::new(M::POST, "/admin/v1/users/{user}/roles", "users:write")
+            .with("user", "pat")
+            .body(json!({ "roles": ["auditor"] })),
+        Endpoint::new(
+            M::POST,
+            "/admin/v1/users/{user}/roles/remove",
+            "users:write",
+        )
+        .with("user", "pat")
+        .body(json!({ "roles": ["auditor"] })),
         Endpoint::new(M::GET, "/admin/v1/users/{user}", "users:read").with("user", "pat"),
         Endpoint::new(M::GET, "/admin/v1/users/{user}/deprovision", "users:read")
             .with("user", "pat"),

@@ -150,6 +150,32 @@ fn grant_paths() -> Vec<GrantPath> {
             ],
             withheld: "audit:read",
         },
+        GrantPath {
+            what: "give a user a role by hand with a permission the caller lacks",
+            setup: vec![(
+                Method::POST,
+                "/admin/v1/users",
+                json!({ "user_name": "vic" }),
+            )],
+            method: Method::POST,
+            path: "/admin/v1/users/vic/roles",
+            body: Some(json!({ "roles": ["auditor"] })),
+            holds: vec!["users:write", "users:read", "groups:read", "audit:read"],
+            withheld: "groups:read",
+        },
+        GrantPath {
+            what: "take from a user a role given by hand with a permission the caller lacks",
+            setup: vec![(
+                Method::POST,
+                "/admin/v1/users/vic/roles",
+                json!({ "roles": ["provisioner"] }),
+            )],
+            method: Method::POST,
+            path: "/admin/v1/users/vic/roles/remove",
+            body: Some(json!({ "roles": ["provisioner"] })),
+            holds: vec!["users:write", "scim:provision"],
+            withheld: "scim:provision",
+        },
         // Last: its success revokes the root key the others set up with.
         GrantPath {
             what: "revoke a key whose scopes the caller lacks",
