@@ -409,6 +409,9 @@ _scimctl() {
             scimctl__subcmd__help__subcmd__users,deprovision)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__deprovision"
                 ;;
+            scimctl__subcmd__help__subcmd__users,grant)
+                cmd="scimctl__subcmd__help__subcmd__users__subcmd__grant"
+                ;;
             scimctl__subcmd__help__subcmd__users,list)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__list"
                 ;;
@@ -417,6 +420,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__help__subcmd__users,reactivate)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__reactivate"
+                ;;
+            scimctl__subcmd__help__subcmd__users,revoke)
+                cmd="scimctl__subcmd__help__subcmd__users__subcmd__revoke"
                 ;;
             scimctl__subcmd__help__subcmd__users,show)
                 cmd="scimctl__subcmd__help__subcmd__users__subcmd__show"
@@ -670,6 +676,9 @@ _scimctl() {
             scimctl__subcmd__users,deprovision)
                 cmd="scimctl__subcmd__users__subcmd__deprovision"
                 ;;
+            scimctl__subcmd__users,grant)
+                cmd="scimctl__subcmd__users__subcmd__grant"
+                ;;
             scimctl__subcmd__users,help)
                 cmd="scimctl__subcmd__users__subcmd__help"
                 ;;
@@ -681,6 +690,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__users,reactivate)
                 cmd="scimctl__subcmd__users__subcmd__reactivate"
+                ;;
+            scimctl__subcmd__users,revoke)
+                cmd="scimctl__subcmd__users__subcmd__revoke"
                 ;;
             scimctl__subcmd__users,show)
                 cmd="scimctl__subcmd__users__subcmd__show"
@@ -700,6 +712,9 @@ _scimctl() {
             scimctl__subcmd__users__subcmd__help,deprovision)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__deprovision"
                 ;;
+            scimctl__subcmd__users__subcmd__help,grant)
+                cmd="scimctl__subcmd__users__subcmd__help__subcmd__grant"
+                ;;
             scimctl__subcmd__users__subcmd__help,help)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__help"
                 ;;
@@ -711,6 +726,9 @@ _scimctl() {
                 ;;
             scimctl__subcmd__users__subcmd__help,reactivate)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__reactivate"
+                ;;
+            scimctl__subcmd__users__subcmd__help,revoke)
+                cmd="scimctl__subcmd__users__subcmd__help__subcmd__revoke"
                 ;;
             scimctl__subcmd__users__subcmd__help,show)
                 cmd="scimctl__subcmd__users__subcmd__help__subcmd__show"
@@ -2967,7 +2985,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users)
-            opts="list show create deprovision verify reactivate why protect unprotect"
+            opts="list show create grant revoke deprovision verify reactivate why protect unprotect"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2995,6 +3013,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users__subcmd__deprovision)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__users__subcmd__grant)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3037,6 +3069,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__help__subcmd__users__subcmd__reactivate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__help__subcmd__users__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5421,7 +5467,7 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users)
-            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create deprovision verify reactivate why protect unprotect help"
+            opts="-o -q -v -h --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help list show create grant revoke deprovision verify reactivate why protect unprotect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5554,8 +5600,46 @@ _scimctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scimctl__subcmd__users__subcmd__grant)
+            opts="-o -q -v -h --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scimctl__subcmd__users__subcmd__help)
-            opts="list show create deprovision verify reactivate why protect unprotect help"
+            opts="list show create grant revoke deprovision verify reactivate why protect unprotect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5583,6 +5667,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help__subcmd__deprovision)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__help__subcmd__grant)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5639,6 +5737,20 @@ _scimctl() {
             return 0
             ;;
         scimctl__subcmd__users__subcmd__help__subcmd__reactivate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__help__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5819,6 +5931,44 @@ _scimctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --jq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scimctl__subcmd__users__subcmd__revoke)
+            opts="-o -q -v -h --dry-run --addr --profile --output --jq --columns --no-pager --yes --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

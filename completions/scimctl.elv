@@ -1017,6 +1017,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand list 'List users, ordered by userName'
             cand show 'Show one user: roles, groups, emails, deprovisioning state'
             cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+            cand grant 'Give a user roles by hand'
+            cand revoke 'Take away roles given by hand'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
@@ -1078,6 +1080,40 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
             cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
             cand --create-groups 'Create the --group groups that do not exist yet'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;grant'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'Show what would change, and change nothing'
+            cand --no-pager 'Never send table output through a pager'
+            cand --yes 'Confirm destructive commands without asking'
+            cand -q 'Print no diagnostics on stderr: only data, and errors'
+            cand --quiet 'Print no diagnostics on stderr: only data, and errors'
+            cand -v 'Print the settings in use and each request on stderr'
+            cand --verbose 'Print the settings in use and each request on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'scimctl;users;revoke'= {
+            cand --addr 'Server address [default: the profile''s, else http://127.0.0.1:8080]'
+            cand --profile 'Profile from config.toml [default: default_profile, else "default"]'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --jq 'Filter the JSON output with a jq expression (implies -o json)'
+            cand --columns 'Table and CSV columns to show, in this order (e.g. id,name,status)'
+            cand --dry-run 'Show what would change, and change nothing'
             cand --no-pager 'Never send table output through a pager'
             cand --yes 'Confirm destructive commands without asking'
             cand -q 'Print no diagnostics on stderr: only data, and errors'
@@ -1190,6 +1226,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand list 'List users, ordered by userName'
             cand show 'Show one user: roles, groups, emails, deprovisioning state'
             cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+            cand grant 'Give a user roles by hand'
+            cand revoke 'Take away roles given by hand'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
@@ -1203,6 +1241,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;users;help;show'= {
         }
         &'scimctl;users;help;create'= {
+        }
+        &'scimctl;users;help;grant'= {
+        }
+        &'scimctl;users;help;revoke'= {
         }
         &'scimctl;users;help;deprovision'= {
         }
@@ -1768,6 +1810,8 @@ set edit:completion:arg-completer[scimctl] = {|@words|
             cand list 'List users, ordered by userName'
             cand show 'Show one user: roles, groups, emails, deprovisioning state'
             cand create 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+            cand grant 'Give a user roles by hand'
+            cand revoke 'Take away roles given by hand'
             cand deprovision 'Take away all of a user''s access, in one step'
             cand verify 'Check that a user has no access left; exit 0 only if so'
             cand reactivate 'Give a deprovisioned user access again'
@@ -1780,6 +1824,10 @@ set edit:completion:arg-completer[scimctl] = {|@words|
         &'scimctl;help;users;show'= {
         }
         &'scimctl;help;users;create'= {
+        }
+        &'scimctl;help;users;grant'= {
+        }
+        &'scimctl;help;users;revoke'= {
         }
         &'scimctl;help;users;deprovision'= {
         }

@@ -221,7 +221,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and not __fish_see
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l name -d 'What the key is for, e.g. "okta-prod" or "ci-deploy"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand keys; and __fish_seen_subcommand_from create" -l scope -d 'A permission of the key; repeat it or separate scopes with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
 users:read\t'list and show users, verification reports, locks, the circuit breaker\'s state'
-users:write\t'create users by hand, with roles it could grant itself'
+users:write\t'create users by hand, and give or take away their roles by hand, within its own scopes'
 users:deprovision\t'deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker'
 groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
@@ -511,7 +511,7 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand roles; and __fish_seen_subcommand_from create" -l permission -d 'A permission of the role; repeat it or separate permissions with commas' -r -f -a "scim:provision\t'everything under /scim/v2: create, change, deactivate and delete users and groups; provisioned users get the default role'
 users:read\t'list and show users, verification reports, locks, the circuit breaker\'s state'
-users:write\t'create users by hand, with roles it could grant itself'
+users:write\t'create users by hand, and give or take away their roles by hand, within its own scopes'
 users:deprovision\t'deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker'
 groups:read\t'list and show groups'
 keys:manage\t'create, list and revoke API keys, within its own scopes'
@@ -713,29 +713,31 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_se
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "replace" -d 'Replace the whole allowlist with the entries of a file'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check whether an address is allowed: exit 0 if it is, 5 if not'
 complete -c scimctl -n "__fish_scimctl_using_subcommand allowlist; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
 yaml\t'The same data as JSON, as YAML: a list is one sequence'
 csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l no-pager -d 'Never send table output through a pager'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -l yes -d 'Confirm destructive commands without asking'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "list" -d 'List users, ordered by userName'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "protect" -d 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "unprotect" -d 'Lift a user\'s protection'
-complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create deprovision verify reactivate why protect unprotect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "list" -d 'List users, ordered by userName'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "grant" -d 'Give a user roles by hand'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "revoke" -d 'Take away roles given by hand'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "why" -d 'Explain a user\'s access: each role with where it comes from, each group with how it came'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "protect" -d 'Protect a user from the IdP: never deprovisioned, deleted or demoted by SCIM'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "unprotect" -d 'Lift a user\'s protection'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and not __fish_seen_subcommand_from list show create grant revoke deprovision verify reactivate why protect unprotect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l role -d 'Only users with this role (an unknown role exits 3)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l group -d 'Only members of this group: display name or id (an unknown group exits 3)' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from list" -l search -d 'Only users whose userName, display name or an email contains TEXT (ignoring case)' -r
@@ -789,6 +791,34 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print the settings in use and each request on stderr'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l dry-run -d 'Show what would change, and change nothing'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from grant" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'The admin API\'s JSON, pretty-printed: lists as arrays, one object for a single resource'
+yaml\t'The same data as JSON, as YAML: a list is one sequence'
+csv\t'A header line, then a row per item: the table\'s columns (as named by --columns), cells never truncated'"
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l jq -d 'Filter the JSON output with a jq expression (implies -o json)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l columns -d 'Table and CSV columns to show, in this order (e.g. id,name,status)' -r
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l dry-run -d 'Show what would change, and change nothing'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l no-pager -d 'Never send table output through a pager'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -l yes -d 'Confirm destructive commands without asking'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print no diagnostics on stderr: only data, and errors'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'Print the settings in use and each request on stderr'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l reason -d 'Why, for the audit log and the lock, e.g. "left the company"' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l addr -d 'Server address [default: the profile\'s, else http://127.0.0.1:8080]' -r
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from deprovision" -l profile -d 'Profile from config.toml [default: default_profile, else "default"]' -r
@@ -873,6 +903,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_s
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users, ordered by userName'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "grant" -d 'Give a user roles by hand'
+complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Take away roles given by hand'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "reactivate" -d 'Give a deprovisioned user access again'
@@ -1238,6 +1270,8 @@ complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_su
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "list" -d 'List users, ordered by userName'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "show" -d 'Show one user: roles, groups, emails, deprovisioning state'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "create" -d 'Create a user by hand (for organisations without an IdP yet, and for tests)'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "grant" -d 'Give a user roles by hand'
+complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "revoke" -d 'Take away roles given by hand'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "deprovision" -d 'Take away all of a user\'s access, in one step'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "verify" -d 'Check that a user has no access left; exit 0 only if so'
 complete -c scimctl -n "__fish_scimctl_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "reactivate" -d 'Give a deprovisioned user access again'

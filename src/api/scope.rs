@@ -65,7 +65,7 @@ scopes! {
     UsersRead => "users:read",
         "list and show users, verification reports, locks, the circuit breaker's state";
     UsersWrite => "users:write",
-        "create users by hand, with roles it could grant itself";
+        "create users by hand, and give or take away their roles by hand, within its own scopes";
     UsersDeprovision => "users:deprovision",
         "deprovision, deactivate and reactivate users; remove locks; protect and unprotect users; release or reset the circuit breaker";
     GroupsRead => "groups:read",
