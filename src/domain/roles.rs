@@ -233,7 +233,8 @@ fn in_use(name: &str, users: Option<u64>) -> Error {
     };
     Error::Conflict(format!(
         "role {name} is in use ({holders}) and cannot be deleted; take it away from them \
-         first (`scimctl users list --role {name}` shows who)"
+         first (`scimctl users list --role {name}` shows who, `scimctl users revoke USER \
+         {name}` takes a role given by hand)"
     ))
 }
 
@@ -299,5 +300,6 @@ mod tests {
         let many = in_use("ops", Some(3)).to_string();
         assert!(many.contains("3 users hold it"), "{many}");
         assert!(many.contains("scimctl users list --role ops"), "{many}");
+        assert!(many.contains("scimctl users revoke USER ops"), "{many}");
     }
 }
