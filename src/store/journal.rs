@@ -1,6 +1,10 @@
 //! The `scim_journal` table: SCIM requests and their answers, redacted,
 //! appended in batches, read by filter newest first (or oldest first after
-//! an id, to follow), and pruned by age and total size.
+//! an id, to follow), and pruned by age and total size. On SQLite it lives
+//! in a database file of its own ([`file_for`]); every function here takes
+//! a connection from [`Store::journal_conn`](super::Store::journal_conn).
+
+use std::path::{Path, PathBuf};
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -8,6 +12,15 @@ use time::OffsetDateTime;
 
 use super::sql::Conditions;
 use super::{Conn, StoreError, from_millis, to_millis};
+
+/// The SQLite file that holds the journal of the SQLite database `database`:
+/// beside it, named after it. Not `<database>-journal`, which is SQLite's
+/// own name for a rollback journal.
+pub fn file_for(database: &Path) -> PathBuf {
+    let mut file = database.as_os_str().to_owned();
+    file.push(".scim-journal");
+    PathBuf::from(file)
+}
 
 /// One exchange to append.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -211,6 +211,9 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Concurrent readers on SQLite, beside its one writer.
 const SQLITE_READERS: u32 = 8;
+/// Connections to the SCIM request journal's SQLite file: its one writer
+/// task and a few readers (`scim log`, `scim show`, followers).
+const SQLITE_JOURNAL_CONNECTIONS: u32 = 4;
 
 /// The database, ready for queries: connected and migrated.
 #[derive(Clone)]
@@ -224,16 +227,24 @@ pub struct Store {
 /// first come first served) instead of sleeping and retrying on the file
 /// lock; readers have their own connections and never wait for a writer
 /// (WAL). On PostgreSQL both are the same pool.
+///
+/// The SCIM request journal is a log that no change reads or writes in its
+/// transaction: on SQLite it has a database of its own (a file beside the
+/// main one, [`journal::file_for`]; in memory, a database of its own too),
+/// so appending to it never takes the writer from a SCIM change. On
+/// PostgreSQL it is the same pool again.
 #[derive(Clone)]
 struct Pools {
     readers: AnyPool,
     writer: AnyPool,
+    journal: AnyPool,
 }
 
 impl Store {
-    /// Connects (creating an SQLite file that does not exist yet) and runs
-    /// the pending migrations. Replicas starting together on one PostgreSQL
-    /// database are safe: the migrator takes an advisory lock.
+    /// Connects (creating an SQLite file, and its journal's file, that do
+    /// not exist yet) and runs the pending migrations. Replicas starting
+    /// together on one PostgreSQL database are safe: the migrator takes an
+    /// advisory lock.
     pub async fn connect(url: &DatabaseUrl) -> Result<Store, StoreError> {
         install_default_drivers();
         let pools = match url.backend() {
@@ -282,7 +293,31 @@ impl Store {
                         .map_err(connect_error)?,
                     None => writer.clone(),
                 };
-                Pools { readers, writer }
+                let journal = match &path {
+                    Some(path) => {
+                        let file = journal::file_for(path);
+                        let journal_error = |source| connect::sqlite_error(url, &file, source);
+                        make_private(&file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
+                        options(SQLITE_JOURNAL_CONNECTIONS)
+                            .connect(&format!("sqlite://{}?mode=rwc", file.display()))
+                            .await
+                            .map_err(journal_error)?
+                    }
+                    // One connection, kept: closing it would drop the
+                    // database.
+                    None => options(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                        .connect("sqlite::memory:")
+                        .await
+                        .map_err(connect_error)?,
+                };
+                schema::journal_migrator().run(&journal).await?;
+                Pools {
+                    readers,
+                    writer,
+                    journal,
+                }
             }
             Backend::Postgres => {
                 connect::probe_postgres(url).await?;
@@ -295,7 +330,8 @@ impl Store {
                     .map_err(connect_error)?;
                 Pools {
                     readers: pool.clone(),
-                    writer: pool,
+                    writer: pool.clone(),
+                    journal: pool,
                 }
             }
         };
@@ -334,6 +370,15 @@ impl Store {
         Ok(self.pools.writer.acquire().await?)
     }
 
+    /// A connection to the SCIM request journal ([`journal`]), to read it or
+    /// append to it, never inside a transaction of the directory's: on
+    /// SQLite it is the journal's own database, so its writes neither wait
+    /// for the directory's writer nor hold it; on PostgreSQL, a connection
+    /// of the one pool (do not hold another while taking it).
+    pub async fn journal_conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.pools.journal.acquire().await?)
+    }
+
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pools.readers).await?;
@@ -343,6 +388,7 @@ impl Store {
     pub async fn close(&self) {
         self.pools.readers.close().await;
         self.pools.writer.close().await;
+        self.pools.journal.close().await;
     }
 }
 
