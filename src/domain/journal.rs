@@ -283,12 +283,14 @@ fn user_of(
     (None, None)
 }
 
-/// Stores a batch of captures, in the journal's own database on SQLite
-/// (never waiting for a SCIM change's write).
+/// Stores a batch of captures in one transaction, in the journal's own
+/// database on SQLite (never waiting for a SCIM change's write).
 pub async fn record(store: &Store, captures: Vec<Capture>) -> Result<(), StoreError> {
     let entries: Vec<NewEntry> = captures.into_iter().map(entry).collect();
-    let mut conn = store.journal_conn().await?;
-    rows::insert_batch(&mut conn, &entries).await
+    let mut tx = store.begin_journal().await?;
+    rows::insert_batch(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Drops what is older than the retention allows, then the oldest until

@@ -379,6 +379,12 @@ impl Store {
         Ok(self.pools.journal.acquire().await?)
     }
 
+    /// A transaction on the SCIM request journal (see
+    /// [`journal_conn`](Self::journal_conn)): a batch appended at once.
+    pub async fn begin_journal(&self) -> Result<Tx, StoreError> {
+        Ok(self.pools.journal.begin().await?)
+    }
+
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pools.readers).await?;
