@@ -543,6 +543,47 @@ mod tests {
     }
 
     #[test]
+    fn the_journal_file_sits_beside_the_database() {
+        let file = journal::file_for(std::path::Path::new("/var/lib/scimctl/scimctl.db"));
+        assert_eq!(
+            file,
+            std::path::Path::new("/var/lib/scimctl/scimctl.db.scim-journal")
+        );
+    }
+
+    /// In memory, the journal is a database of its own too, kept as long
+    /// as the store.
+    #[tokio::test]
+    async fn an_in_memory_store_keeps_a_journal() {
+        let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite url");
+        let store = Store::connect(&url).await.expect("connect in memory");
+        let entry = journal::NewEntry {
+            at: now(),
+            request_id: "r1".to_owned(),
+            key_id: None,
+            source_ip: None,
+            method: "GET".to_owned(),
+            path: "/scim/v2/Users".to_owned(),
+            status: 200,
+            duration_us: 10,
+            user_id: None,
+            user_name_key: None,
+            request_headers: "{}".to_owned(),
+            request_body: None,
+            response_body: None,
+        };
+        let mut tx = store.begin_journal().await.expect("begin");
+        journal::insert_batch(&mut tx, vec![entry])
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        let found = journal::by_request_id(&mut store.journal_conn().await.expect("conn"), "r1")
+            .await
+            .expect("read");
+        assert_eq!(found.map(|row| row.path).as_deref(), Some("/scim/v2/Users"));
+    }
+
+    #[test]
     fn millis_round_trip() {
         let now = OffsetDateTime::now_utc();
         let back = from_millis(to_millis(now)).expect("in range");
