@@ -283,17 +283,20 @@ fn user_of(
     (None, None)
 }
 
-/// Stores a batch of captures in one transaction.
+/// Stores a batch of captures in one transaction, in the journal's own
+/// database on SQLite (never waiting for a SCIM change's write).
 pub async fn record(store: &Store, captures: Vec<Capture>) -> Result<(), StoreError> {
     let entries: Vec<NewEntry> = captures.into_iter().map(entry).collect();
-    let mut conn = store.write_conn().await?;
-    rows::insert_batch(&mut conn, &entries).await
+    let mut tx = store.begin_journal().await?;
+    rows::insert_batch(&mut tx, entries).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Drops what is older than the retention allows, then the oldest until
 /// the rest fits its size; how many exchanges went.
 pub async fn prune(store: &Store, retention: Retention) -> Result<u64, StoreError> {
-    let mut conn = store.write_conn().await?;
+    let mut conn = store.journal_conn().await?;
     let age = Duration::try_from(retention.max_age).unwrap_or(Duration::MAX);
     let cutoff = OffsetDateTime::now_utc()
         .checked_sub(age)
@@ -336,7 +339,6 @@ pub async fn list(store: &Store, query: &JournalQuery) -> Result<Page<JournalEnt
             None => (400, 599),
         });
     }
-    let mut conn = store.conn().await?;
     if let Some(user) = query
         .user
         .as_deref()
@@ -345,7 +347,7 @@ pub async fn list(store: &Store, query: &JournalQuery) -> Result<Page<JournalEnt
     {
         // By id or userName, as everywhere; a name nobody holds now still
         // finds the requests that sent it (a refused creation, say).
-        let found = users::resolve(&mut conn, user).await?;
+        let found = users::resolve(&mut *store.conn().await?, user).await?;
         filter.user_id = found
             .as_ref()
             .map(|row| row.id.clone())
@@ -365,7 +367,8 @@ pub async fn list(store: &Store, query: &JournalQuery) -> Result<Page<JournalEnt
         },
         (None, None) => Order::NewestFirst { before: None },
     };
-    let mut found = rows::list(&mut conn, &filter, order, limit + 1).await?;
+    let mut found =
+        rows::list(&mut *store.journal_conn().await?, &filter, order, limit + 1).await?;
     let more = found.len() > limit as usize;
     found.truncate(limit as usize);
     let next_cursor = (more && matches!(order, Order::NewestFirst { .. }))
@@ -379,14 +382,14 @@ pub async fn list(store: &Store, query: &JournalQuery) -> Result<Page<JournalEnt
 
 /// The exchange with this request id, and the audit entries it produced.
 pub async fn show(store: &Store, request_id: &str) -> Result<JournalExchange> {
-    let mut conn = store.conn().await?;
-    let Some(row) = rows::by_request_id(&mut conn, request_id.trim()).await? else {
+    let found = rows::by_request_id(&mut *store.journal_conn().await?, request_id.trim()).await?;
+    let Some(row) = found else {
         return Err(Error::NotFound(format!(
             "no SCIM request {request_id} in the journal: it may be older than the journal keeps, \
              or not a SCIM request; `scimctl scim log` lists what is kept"
         )));
     };
-    let audit = audit_rows::by_request_id(&mut conn, &row.request_id)
+    let audit = audit_rows::by_request_id(&mut *store.conn().await?, &row.request_id)
         .await?
         .into_iter()
         .map(audit::to_api)

@@ -211,6 +211,9 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Concurrent readers on SQLite, beside its one writer.
 const SQLITE_READERS: u32 = 8;
+/// Connections to the SCIM request journal's SQLite file: its one writer
+/// task and a few readers (`scim log`, `scim show`, followers).
+const SQLITE_JOURNAL_CONNECTIONS: u32 = 4;
 
 /// The database, ready for queries: connected and migrated.
 #[derive(Clone)]
@@ -224,16 +227,24 @@ pub struct Store {
 /// first come first served) instead of sleeping and retrying on the file
 /// lock; readers have their own connections and never wait for a writer
 /// (WAL). On PostgreSQL both are the same pool.
+///
+/// The SCIM request journal is a log that no change reads or writes in its
+/// transaction: on SQLite it has a database of its own (a file beside the
+/// main one, [`journal::file_for`]; in memory, a database of its own too),
+/// so appending to it never takes the writer from a SCIM change. On
+/// PostgreSQL it is the same pool again.
 #[derive(Clone)]
 struct Pools {
     readers: AnyPool,
     writer: AnyPool,
+    journal: AnyPool,
 }
 
 impl Store {
-    /// Connects (creating an SQLite file that does not exist yet) and runs
-    /// the pending migrations. Replicas starting together on one PostgreSQL
-    /// database are safe: the migrator takes an advisory lock.
+    /// Connects (creating an SQLite file, and its journal's file, that do
+    /// not exist yet) and runs the pending migrations. Replicas starting
+    /// together on one PostgreSQL database are safe: the migrator takes an
+    /// advisory lock.
     pub async fn connect(url: &DatabaseUrl) -> Result<Store, StoreError> {
         install_default_drivers();
         let pools = match url.backend() {
@@ -282,7 +293,31 @@ impl Store {
                         .map_err(connect_error)?,
                     None => writer.clone(),
                 };
-                Pools { readers, writer }
+                let journal = match &path {
+                    Some(path) => {
+                        let file = journal::file_for(path);
+                        let journal_error = |source| connect::sqlite_error(url, &file, source);
+                        make_private(&file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
+                        options(SQLITE_JOURNAL_CONNECTIONS)
+                            .connect(&format!("sqlite://{}?mode=rwc", file.display()))
+                            .await
+                            .map_err(journal_error)?
+                    }
+                    // One connection, kept: closing it would drop the
+                    // database.
+                    None => options(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                        .connect("sqlite::memory:")
+                        .await
+                        .map_err(connect_error)?,
+                };
+                schema::journal_migrator().run(&journal).await?;
+                Pools {
+                    readers,
+                    writer,
+                    journal,
+                }
             }
             Backend::Postgres => {
                 connect::probe_postgres(url).await?;
@@ -295,7 +330,8 @@ impl Store {
                     .map_err(connect_error)?;
                 Pools {
                     readers: pool.clone(),
-                    writer: pool,
+                    writer: pool.clone(),
+                    journal: pool,
                 }
             }
         };
@@ -334,6 +370,21 @@ impl Store {
         Ok(self.pools.writer.acquire().await?)
     }
 
+    /// A connection to the SCIM request journal ([`journal`]), to read it or
+    /// append to it, never inside a transaction of the directory's: on
+    /// SQLite it is the journal's own database, so its writes neither wait
+    /// for the directory's writer nor hold it; on PostgreSQL, a connection
+    /// of the one pool (do not hold another while taking it).
+    pub async fn journal_conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.pools.journal.acquire().await?)
+    }
+
+    /// A transaction on the SCIM request journal (see
+    /// [`journal_conn`](Self::journal_conn)): a batch appended at once.
+    pub async fn begin_journal(&self) -> Result<Tx, StoreError> {
+        Ok(self.pools.journal.begin().await?)
+    }
+
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pools.readers).await?;
@@ -343,6 +394,7 @@ impl Store {
     pub async fn close(&self) {
         self.pools.readers.close().await;
         self.pools.writer.close().await;
+        self.pools.journal.close().await;
     }
 }
 
@@ -488,6 +540,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sqlite:///") && !err.contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn the_journal_file_sits_beside_the_database() {
+        let file = journal::file_for(std::path::Path::new("/var/lib/scimctl/scimctl.db"));
+        assert_eq!(
+            file,
+            std::path::Path::new("/var/lib/scimctl/scimctl.db.scim-journal")
+        );
+    }
+
+    /// In memory, the journal is a database of its own too, kept as long
+    /// as the store.
+    #[tokio::test]
+    async fn an_in_memory_store_keeps_a_journal() {
+        let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite url");
+        let store = Store::connect(&url).await.expect("connect in memory");
+        let entry = journal::NewEntry {
+            at: now(),
+            request_id: "r1".to_owned(),
+            key_id: None,
+            source_ip: None,
+            method: "GET".to_owned(),
+            path: "/scim/v2/Users".to_owned(),
+            status: 200,
+            duration_us: 10,
+            user_id: None,
+            user_name_key: None,
+            request_headers: "{}".to_owned(),
+            request_body: None,
+            response_body: None,
+        };
+        let mut tx = store.begin_journal().await.expect("begin");
+        journal::insert_batch(&mut tx, vec![entry])
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+        let found = journal::by_request_id(&mut store.journal_conn().await.expect("conn"), "r1")
+            .await
+            .expect("read");
+        assert_eq!(found.map(|row| row.path).as_deref(), Some("/scim/v2/Users"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The schema migrations, embedded in the binary: the files under
-//! `migrations/<backend>/`, each named once here. sqlx's `migrate!` macro
+//! `migrations/<backend>/` (and `migrations/sqlite_journal/`, the SCIM
+//! request journal's own SQLite file), each named once here. sqlx's `migrate!` macro
 //! would find them by itself, but using it builds sqlx's drivers, SQLite
 //! and a TLS stack a second time, for the proc-macro; a test holds this list
 //! to the directories, so a new file cannot be forgotten.
@@ -13,7 +14,7 @@ use super::Backend;
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order. The
 /// description is the file name's, as `migrate!` derived it.
-const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
     (
         1,
         "keys and audit",
@@ -62,11 +63,26 @@ const MIGRATIONS: [(i64, &str, &str, &str); 8] = [
         include_str!("migrations/sqlite/0008_journal.sql"),
         include_str!("migrations/postgres/0008_journal.sql"),
     ),
+    (
+        9,
+        "journal file",
+        include_str!("migrations/sqlite/0009_journal_file.sql"),
+        include_str!("migrations/postgres/0009_journal_file.sql"),
+    ),
 ];
+
+/// `(version, description, text)` of the SCIM request journal's own SQLite
+/// database, versioned apart from the directory's (each file has its own
+/// `_sqlx_migrations`).
+const JOURNAL_MIGRATIONS: [(i64, &str, &str); 1] = [(
+    1,
+    "journal",
+    include_str!("migrations/sqlite_journal/0001_journal.sql"),
+)];
 
 /// The migrations of `backend`, ready to run.
 pub fn migrator(backend: Backend) -> Migrator {
-    Migrator::with_migrations(
+    embedded(
         MIGRATIONS
             .iter()
             .map(|&(version, description, sqlite, postgres)| {
@@ -74,6 +90,20 @@ pub fn migrator(backend: Backend) -> Migrator {
                     Backend::Sqlite => sqlite,
                     Backend::Postgres => postgres,
                 };
+                (version, description, sql)
+            }),
+    )
+}
+
+/// The migrations of the SCIM request journal's SQLite file, ready to run.
+pub fn journal_migrator() -> Migrator {
+    embedded(JOURNAL_MIGRATIONS.iter().copied())
+}
+
+fn embedded(migrations: impl Iterator<Item = (i64, &'static str, &'static str)>) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .map(|(version, description, sql)| {
                 Migration::new(
                     version,
                     Cow::Borrowed(description),
@@ -97,12 +127,15 @@ mod tests {
     /// it, and a new file is not left out.
     #[tokio::test]
     async fn the_embedded_migrations_are_the_files() {
-        for (backend, dir) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+        for (embedded, dir) in [
+            (migrator(Backend::Sqlite), "sqlite"),
+            (migrator(Backend::Postgres), "postgres"),
+            (journal_migrator(), "sqlite_journal"),
+        ] {
             let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("src/store/migrations")
                 .join(dir);
             let files = Migrator::new(path).await.expect("read the migration files");
-            let embedded = migrator(backend);
             let summary = |migrator: &Migrator| -> Vec<(i64, String, Vec<u8>)> {
                 migrator
                     .iter()

@@ -88,7 +88,7 @@ both_backends! {
         assert_eq!(patched["key_id"].as_str(), Some(okta.key_id.as_str()));
         assert_eq!(patched["audit"][0]["action"], "user.update", "{patched}");
 
-        let stored = server.query_rows(
+        let stored = server.query_journal(
             "SELECT request_id, path, request_headers, request_body, response_body FROM scim_journal",
         );
         let dump = format!("{stored:?}");
@@ -163,7 +163,7 @@ fn with_retention(backend: Backend, retention: Retention) -> Option<TestServer> 
 fn seed_old(server: &TestServer, name: &str, count: usize, age_ms: i64, size: i64) {
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     for n in 0..count {
-        server.execute(&format!(
+        server.execute_journal(&format!(
             "INSERT INTO scim_journal (at, request_id, method, path, status, duration_us, \
              request_headers, size) VALUES ({}, '{name}-{n}', 'GET', '/scim/v2/Users', 200, 10, '{{}}', {size})",
             now_ms - age_ms
@@ -189,7 +189,7 @@ fn retention_drops_by_age_then_by_size(backend: Backend, test: &str) {
 
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let left = server.query_rows("SELECT request_id, size FROM scim_journal ORDER BY id");
+        let left = server.query_journal("SELECT request_id, size FROM scim_journal ORDER BY id");
         let total: i64 = left
             .iter()
             .map(|row| row["size"].parse::<i64>().expect("a size"))
@@ -239,11 +239,105 @@ fn a_journal_turned_off_keeps_nothing() {
     let okta = Idp::okta(&server);
     okta.get("/Users").expect(StatusCode::OK);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(server.query_rows("SELECT id FROM scim_journal").is_empty());
+    assert!(
+        server
+            .query_journal("SELECT id FROM scim_journal")
+            .is_empty()
+    );
     let empty = root(&server, &["scim", "log"], 0);
     assert!(
         stderr(&empty).contains("enabled = false"),
         "{}",
         stderr(&empty)
     );
+}
+
+/// On SQLite the journal has a file of its own, as private as the
+/// database's, and the database file has no journal table.
+#[test]
+fn the_journal_has_a_private_file_of_its_own_on_sqlite() {
+    let server = TestServer::start(Backend::Sqlite).expect("SQLite tests always run");
+    let okta = Idp::okta(&server);
+    okta.get("/Users/no-such-id").expect(StatusCode::NOT_FOUND);
+    wait_for(&server, 1);
+
+    let database = server.database();
+    let file = database.journal_file().expect("SQLite has a journal file");
+    assert!(
+        file.to_string_lossy().ends_with("scimctl.db.scim-journal"),
+        "{}",
+        file.display()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{}{suffix}", file.display());
+            let mode = std::fs::metadata(&path)
+                .unwrap_or_else(|err| panic!("{path}: {err}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{path} is {mode:o}");
+        }
+    }
+    assert!(
+        !database.tables().contains(&"scim_journal".to_owned()),
+        "{:?}",
+        database.tables()
+    );
+    let stored = server.query_journal("SELECT path, status FROM scim_journal");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["path"], "/scim/v2/Users/no-such-id");
+}
+
+/// A SCIM change never waits for the journal: with the journal's file
+/// locked by another writer, changes are answered all the same (in one file
+/// they would wait for the lock, then fail), and the journal catches up
+/// once the lock is gone.
+#[test]
+fn scim_writes_do_not_wait_for_the_journal_on_sqlite() {
+    use sqlx::Connection as _;
+
+    let server = TestServer::start(Backend::Sqlite).expect("SQLite tests always run");
+    let okta = Idp::okta(&server);
+    let id = id_of(
+        okta.post(
+            "/Users",
+            json!({ "schemas": [USER_SCHEMA], "userName": "cleo" }),
+        )
+        .expect(StatusCode::CREATED),
+    );
+    wait_for(&server, 1);
+
+    let database = server.database();
+    let file = database.journal_file().expect("SQLite has a journal file");
+    let mut lock = database.block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("open the journal file");
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .expect("take the journal's write lock");
+        conn
+    });
+    for name in ["Cleo", "Cleo B", "Cleo C"] {
+        okta.patch(
+            &format!("/Users/{id}"),
+            json!({
+                "schemas": [PATCH_OP],
+                "Operations": [{ "op": "replace", "path": "displayName", "value": name }],
+            }),
+        )
+        .expect(StatusCode::OK);
+    }
+    database.block_on(async {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut lock)
+            .await
+            .expect("release the journal's write lock");
+        lock.close().await.expect("close the journal file");
+    });
+    let entries = wait_for(&server, 4);
+    assert_eq!(statuses(&entries), [200, 200, 200, 201]);
 }

@@ -9,6 +9,7 @@
 //! to [`SEEDS`] (rows for each table it adds, values for each column it
 //! adds) and, where the migration changes behaviour, a check to
 //! [`check_behaviour`]. The test fails until a new migration has its seed.
+//! A table a migration drops on purpose is named in [`DROPPED`], with why.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// booleans on PostgreSQL and 1/0 on SQLite); `{ADMIN_HASH}`-style
 /// placeholders are the SHA-256 of the secrets above. Times are unix
 /// milliseconds in 2026.
-const SEEDS: [&str; 8] = [
+const SEEDS: [&str; 9] = [
     // 0001_keys_and_audit: keys and the audit log.
     "INSERT INTO server_state (name, value) VALUES ('initial_key_created', '2026-01-02T03:04:05Z');
      INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, created_by, expires_at, revoked_at, last_used_at, last_used_ip) VALUES
@@ -122,6 +123,9 @@ const SEEDS: [&str; 8] = [
     // enough that the first prune keeps it).
     "INSERT INTO scim_journal (at, request_id, key_id, source_ip, method, path, status, duration_us, user_id, user_name_key, request_headers, request_body, response_body, size) VALUES
         (4102444700000, 'seed-request-9', 'seedadmin0000001', '192.0.2.9', 'PATCH', '/scim/v2/Users/11111111-1111-4111-8111-111111111111', 200, 1500, '11111111-1111-4111-8111-111111111111', 'alice', '{\"user-agent\":\"Okta SCIM Client 1.0.0\"}', '{\"Operations\":[]}', '{\"id\":\"11111111-1111-4111-8111-111111111111\"}', 400);",
+    // 0009_journal_file: no table or column added (on SQLite the journal
+    // left this database for a file of its own; see DROPPED).
+    "-- nothing new to seed",
 ];
 
 /// A table a migration renamed, with the columns it renamed in it: its
@@ -148,6 +152,23 @@ const RENAMED: [Renamed; 3] = [
         was: "user_roles",
         now: "role_grants",
         columns: &[],
+    },
+];
+
+/// A table a migration dropped on one backend on purpose: its rows are not
+/// looked for after the upgrade, and the table must be gone.
+struct Dropped {
+    table: &'static str,
+    backend: Backend,
+}
+
+const DROPPED: [Dropped; 1] = [
+    // 0009_journal_file: on SQLite the SCIM request journal moved to a file
+    // of its own; the exchanges journaled before were dropped, not moved
+    // (a troubleshooting log, in no release before the move).
+    Dropped {
+        table: "scim_journal",
+        backend: Backend::Sqlite,
     },
 ];
 
@@ -255,14 +276,26 @@ fn rows_by_table(database: &TestDatabase) -> BTreeMap<String, Vec<NullableDbRow>
 
 /// Asserts every row `before` holds is in `after` with the same values in
 /// the columns it had (a migration may add columns and rows, and rename
-/// what [`RENAMED`] lists, never lose or change one).
+/// what [`RENAMED`] lists, never lose or change one), except in the tables
+/// [`DROPPED`] lists for `backend`, which must be gone.
 #[track_caller]
 fn assert_intact(
+    backend: Backend,
     before: &BTreeMap<String, Vec<NullableDbRow>>,
     after: &BTreeMap<String, Vec<NullableDbRow>>,
     context: &str,
 ) {
     for (table, rows) in before {
+        if DROPPED
+            .iter()
+            .any(|dropped| dropped.backend == backend && dropped.table == table)
+        {
+            assert!(
+                !after.contains_key(table),
+                "{context}: table {table} should have been dropped"
+            );
+            continue;
+        }
         let (now_table, _) = renamed(table, "");
         let rows: Vec<NullableDbRow> = rows
             .iter()
@@ -609,24 +642,60 @@ fn check_behaviour(server: &TestServer, level: usize, context: &str) {
         return;
     }
 
-    // Level 8: the journal's exchanges, found by request id and by user.
-    let exchange = cli_json(server, &["scim", "show", "seed-request-9"]);
-    assert_eq!(exchange["status"], 200, "{context}: {exchange}");
-    assert_eq!(
-        exchange["request_headers"]["user-agent"], "Okta SCIM Client 1.0.0",
-        "{context}: {exchange}"
-    );
-    let about_alice = cli_json(server, &["scim", "log", "--user", "Alice"]);
-    let requests: Vec<&str> = about_alice
+    // Level 8: the journal. On PostgreSQL its exchanges are still there,
+    // found by request id and by user. On SQLite (0009) it is in a file of
+    // its own and the old exchanges are gone; the main file has no journal.
+    let database = server.database();
+    match database.backend {
+        Backend::Postgres => {
+            let exchange = cli_json(server, &["scim", "show", "seed-request-9"]);
+            assert_eq!(exchange["status"], 200, "{context}: {exchange}");
+            assert_eq!(
+                exchange["request_headers"]["user-agent"], "Okta SCIM Client 1.0.0",
+                "{context}: {exchange}"
+            );
+            assert!(
+                journaled_about_alice(server).contains(&"seed-request-9".to_owned()),
+                "{context}"
+            );
+        }
+        Backend::Sqlite => {
+            assert!(
+                !database.tables().contains(&"scim_journal".to_owned()),
+                "{context}: {:?}",
+                database.tables()
+            );
+            assert!(
+                database
+                    .query_journal(
+                        "SELECT id FROM scim_journal WHERE request_id = 'seed-request-9'"
+                    )
+                    .is_empty(),
+                "{context}"
+            );
+        }
+    }
+    // Either way the journal keeps what comes now: the PATCH of Alice above.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while journaled_about_alice(server).len()
+        < 1 + usize::from(database.backend == Backend::Postgres)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{context}: the PATCH of Alice is not journaled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The request ids `scim log --user Alice` lists.
+fn journaled_about_alice(server: &TestServer) -> Vec<String> {
+    cli_json(server, &["scim", "log", "--user", "Alice"])
         .as_array()
         .expect("a list")
         .iter()
-        .filter_map(|entry| entry["request_id"].as_str())
-        .collect();
-    assert!(
-        requests.contains(&"seed-request-9"),
-        "{context}: {about_alice}"
-    );
+        .filter_map(|entry| entry["request_id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[track_caller]
@@ -686,7 +755,12 @@ fn every_level_upgrades_intact(backend: Backend, test: &str) {
 
         let token = format!("scimctl_{ADMIN_KEY_ID}_{ADMIN_SECRET}");
         let server = TestServer::start_on(database, Some(token));
-        assert_intact(&before, &rows_by_table(server.database()), &context);
+        assert_intact(
+            backend,
+            &before,
+            &rows_by_table(server.database()),
+            &context,
+        );
         check_behaviour(&server, level_index + 1, &context);
     }
 }

@@ -314,6 +314,16 @@ impl TestServer {
         self.database.execute(sql);
     }
 
+    /// [`TestDatabase::query_journal`] on this server's database.
+    pub fn query_journal(&self, sql: &str) -> Vec<DbRow> {
+        self.database.query_journal(sql)
+    }
+
+    /// [`TestDatabase::execute_journal`] on this server's database.
+    pub fn execute_journal(&self, sql: &str) {
+        self.database.execute_journal(sql);
+    }
+
     /// [`TestDatabase::snapshot`] of this server's database.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
         self.database.snapshot()
@@ -422,24 +432,12 @@ impl TestDatabase {
     /// so it must be a valid subquery (no trailing `;`) and its column names
     /// unique.
     pub fn query_rows(&self, sql: &str) -> Vec<DbRow> {
-        self.query_rows_nullable(sql)
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .map(|(column, value)| (column, value.unwrap_or_default()))
-                    .collect()
-            })
-            .collect()
+        without_nulls(self.query_rows_nullable(sql))
     }
 
     /// [`query_rows`](Self::query_rows) with SQL NULL as `None`.
     pub fn query_rows_nullable(&self, sql: &str) -> Vec<NullableDbRow> {
-        self.runtime.block_on(async {
-            match self.backend {
-                Backend::Sqlite => sqlite_rows(&self.url, sql).await,
-                Backend::Postgres => postgres_rows(&self.url, sql).await,
-            }
-        })
+        self.rows_at(&self.url, sql)
     }
 
     /// Changes the database directly, bypassing the server: `sql`
@@ -447,10 +445,54 @@ impl TestDatabase {
     /// what a test must arrange that no API offers: a failure-injecting
     /// trigger, a time moved into the past.
     pub fn execute(&self, sql: &str) {
+        self.execute_at(&self.url, sql);
+    }
+
+    /// The SCIM request journal's SQLite file (`None` on PostgreSQL, where
+    /// the journal is a table of this database). It exists once a server
+    /// has opened the database.
+    pub fn journal_file(&self) -> Option<PathBuf> {
+        match self.backend {
+            Backend::Sqlite => Some(scimctl::store::journal::file_for(Path::new(
+                sqlite_file_of(&self.url),
+            ))),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// [`query_rows`](Self::query_rows) on the database that holds the
+    /// `scim_journal` table: its own file on SQLite, this one on PostgreSQL.
+    pub fn query_journal(&self, sql: &str) -> Vec<DbRow> {
+        without_nulls(self.rows_at(&self.journal_url(), sql))
+    }
+
+    /// [`execute`](Self::execute) on the database that holds the
+    /// `scim_journal` table (see [`query_journal`](Self::query_journal)).
+    pub fn execute_journal(&self, sql: &str) {
+        self.execute_at(&self.journal_url(), sql);
+    }
+
+    fn journal_url(&self) -> String {
+        match self.journal_file() {
+            Some(file) => format!("sqlite://{}", file.display()),
+            None => self.url.clone(),
+        }
+    }
+
+    fn rows_at(&self, url: &str, sql: &str) -> Vec<NullableDbRow> {
+        self.runtime.block_on(async {
+            match self.backend {
+                Backend::Sqlite => sqlite_rows(url, sql).await,
+                Backend::Postgres => postgres_rows(url, sql).await,
+            }
+        })
+    }
+
+    fn execute_at(&self, url: &str, sql: &str) {
         self.runtime.block_on(async {
             match self.backend {
                 Backend::Sqlite => {
-                    let mut conn = sqlite_connect(&self.url).await;
+                    let mut conn = sqlite_connect(url).await;
                     sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                         .execute(&mut conn)
                         .await
@@ -458,7 +500,7 @@ impl TestDatabase {
                     let _ = conn.close().await;
                 }
                 Backend::Postgres => {
-                    let mut conn = postgres_connect(&self.url).await;
+                    let mut conn = postgres_connect(url).await;
                     sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                         .execute(&mut conn)
                         .await
@@ -475,8 +517,9 @@ impl TestDatabase {
     /// bookkeeping), in a stable order, each as text: two equal snapshots
     /// mean the database holds the same thing. Leaves out what reading
     /// changes by design: a key's `last_used_*`, `auth.denied` entries, and
-    /// the SCIM request journal (every request is recorded there, refused
-    /// ones too, a moment after it is answered).
+    /// on PostgreSQL the SCIM request journal (every request is recorded
+    /// there, refused ones too, a moment after it is answered; on SQLite it
+    /// has a file of its own).
     pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
         self.tables()
             .into_iter()
@@ -971,10 +1014,25 @@ async fn postgres_rows(url: &str, sql: &str) -> Vec<NullableDbRow> {
         .collect()
 }
 
+/// SQL NULL as `""`.
+fn without_nulls(rows: Vec<NullableDbRow>) -> Vec<DbRow> {
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(column, value)| (column, value.unwrap_or_default()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The file an SQLite URL of the harness names.
+fn sqlite_file_of(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .expect("the harness builds sqlite:// URLs")
+}
+
 async fn sqlite_connect(url: &str) -> sqlx::SqliteConnection {
-    let path = url
-        .strip_prefix("sqlite://")
-        .expect("the harness builds sqlite:// URLs");
+    let path = sqlite_file_of(url);
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false)

@@ -1,0 +1,5 @@
+-- Nothing to do on PostgreSQL. On SQLite, 0009 moves the SCIM request
+-- journal into a database file of its own, so that appending to it does not
+-- take the one writer connection SCIM writes need; PostgreSQL has no such
+-- single writer, and the journal stays in this database (0008). This file
+-- keeps both backends' migrations numbered alike.
