@@ -83,22 +83,23 @@ impl Show for JournalExchange {
     }
 }
 
+/// What was asked and answered, the head of an explanation or a replay.
+fn asked_and_answered(request: &JournalEntry) -> Vec<(&'static str, String)> {
+    vec![
+        ("Request", format!("{} {}", request.method, request.path)),
+        (
+            "Answered",
+            format!("{} at {}", request.status, timestamp(request.time)),
+        ),
+    ]
+}
+
 /// The cause, the fix, and what was read the IdP's way.
 impl Show for Explanation {
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        let request = &self.request;
-        write_vertical(
-            out,
-            vec![
-                ("Request", format!("{} {}", request.method, request.path)),
-                (
-                    "Answered",
-                    format!("{} at {}", request.status, timestamp(request.time)),
-                ),
-                ("Cause", self.cause.clone()),
-            ],
-            style,
-        )?;
+        let mut rows = asked_and_answered(&self.request);
+        rows.push(("Cause", self.cause.clone()));
+        write_vertical(out, rows, style)?;
         writeln!(out, "\n{}", self.explanation)?;
         if let Some(fix) = &self.fix {
             writeln!(out, "\nFix: {fix}")?;
@@ -114,7 +115,6 @@ impl Show for Explanation {
 /// after, and the audit entries it would write.
 impl Show for Replay {
     fn write_table(&self, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        let request = &self.request;
         let status = self
             .status
             .map_or_else(String::new, |status| status.to_string());
@@ -128,18 +128,9 @@ impl Show for Replay {
             }
             ReplayOutcome::Changed => format!("{status}, with the changes below"),
         };
-        write_vertical(
-            out,
-            vec![
-                ("Request", format!("{} {}", request.method, request.path)),
-                (
-                    "Answered",
-                    format!("{} at {}", request.status, timestamp(request.time)),
-                ),
-                ("Now", now),
-            ],
-            style,
-        )?;
+        let mut rows = asked_and_answered(&self.request);
+        rows.push(("Now", now));
+        write_vertical(out, rows, style)?;
         if let Some(detail) = &self.detail {
             writeln!(out, "\n{detail}")?;
         }

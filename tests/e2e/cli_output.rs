@@ -41,11 +41,18 @@ pub fn assert_exit(output: &Output, code: i32) {
 /// exit code is `code`.
 #[track_caller]
 pub fn root(server: &TestServer, args: &[&str], code: i32) -> Output {
-    let output = server
-        .cli_as_root()
-        .args(args)
-        .output()
-        .expect("run scimctl");
+    run(server.cli_as_root(), args, code)
+}
+
+/// [`root`] with the key `token`.
+#[track_caller]
+pub fn as_key(server: &TestServer, token: &str, args: &[&str], code: i32) -> Output {
+    run(server.cli_with_token(token), args, code)
+}
+
+#[track_caller]
+fn run(mut cli: assert_cmd::Command, args: &[&str], code: i32) -> Output {
+    let output = cli.args(args).output().expect("run scimctl");
     assert_eq!(
         output.status.code(),
         Some(code),

@@ -103,7 +103,7 @@ fn names(change: &Value, list: &str) -> Vec<String> {
 }
 
 /// The kinds of source `users why` gives for `role`, in order.
-fn sources(server: &TestServer, user: &str, role: &str) -> Vec<String> {
+pub fn sources(server: &TestServer, user: &str, role: &str) -> Vec<String> {
     let why = stdout_json(&root(server, &["users", "why", user, "-o", "json"], 0));
     why["roles"]
         .as_array()

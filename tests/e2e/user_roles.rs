@@ -7,7 +7,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cli_output::{root, stderr, stdout, stdout_json};
+use crate::cli_output::{as_key, root, stderr, stdout, stdout_json};
+use crate::mappings::sources;
 use crate::scim_support::{GROUP_SCHEMA, Idp, USER_SCHEMA, admin_user, id_of, set_settings};
 use crate::support::{TestServer, assert_same_rows, both_backends};
 
@@ -39,19 +40,6 @@ fn roles(server: &TestServer, user: &str) -> Vec<String> {
     roles
 }
 
-/// The kinds of source `users why` gives for `role`, in order.
-fn sources(server: &TestServer, user: &str, role: &str) -> Vec<String> {
-    let why = stdout_json(&root(server, &["users", "why", user, "-o", "json"], 0));
-    why["roles"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .filter(|entry| entry["role"] == role)
-        .flat_map(|entry| entry["sources"].as_array().expect("sources").clone())
-        .map(|source| source["kind"].as_str().expect("kind").to_owned())
-        .collect()
-}
-
 /// The audit entries of `action`, oldest first.
 fn audited(server: &TestServer, action: &str) -> Vec<crate::support::DbRow> {
     server.query_rows(&format!(
@@ -61,25 +49,6 @@ fn audited(server: &TestServer, action: &str) -> Vec<crate::support::DbRow> {
 
 fn root_key_id(server: &TestServer) -> String {
     server.root_token.split('_').nth(1).expect("id").to_owned()
-}
-
-/// Runs the CLI with `token`; the output after checking the exit code.
-#[track_caller]
-fn as_key(server: &TestServer, token: &str, args: &[&str], code: i32) -> std::process::Output {
-    let output = server
-        .cli_with_token(token)
-        .args(args)
-        .output()
-        .expect("run scimctl");
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "scimctl {}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        stdout(&output),
-        stderr(&output)
-    );
-    output
 }
 
 both_backends! {
