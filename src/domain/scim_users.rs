@@ -151,7 +151,6 @@ pub async fn create_in(
             let was_active = row.active;
             let roles_before = mappings::scim_role_keys(&row.attributes);
             let row = write(conn, row, &fields, None).await?;
-            let roles_after = mappings::scim_role_keys(&row.attributes);
             audit::record(
                 conn,
                 actor,
@@ -161,16 +160,15 @@ pub async fn create_in(
                 json!({ "id": row.id }),
             )
             .await?;
-            let followed = follow_active(
+            let followed = follow(
                 conn,
                 actor,
-                row.clone(),
-                was_active,
-                fields.active,
+                &row,
+                (was_active, fields.active),
+                &roles_before,
                 Rails::Judge,
             )
             .await?;
-            mappings::follow_scim_roles(conn, actor, &id, &roles_before, &roles_after).await?;
             // A manual user may be in groups: read back, not assembled.
             let resource = resource(conn, &id, followed, None, base).await?;
             Ok(written(resource, followed))
@@ -239,12 +237,18 @@ async fn provisioned(
     )
     .await?;
     let id = row.id.clone();
-    let scim_roles = mappings::scim_role_keys(&row.attributes);
     // A user created inactive had no access to guard: the safety rails
     // (and the breaker's count) are for people who leave.
-    let followed =
-        follow_active(conn, actor, row.clone(), true, fields.active, Rails::Skip).await?;
-    mappings::follow_scim_roles(conn, actor, &id, &BTreeSet::new(), &scim_roles).await?;
+    let no_roles = BTreeSet::new();
+    let followed = follow(
+        conn,
+        actor,
+        &row,
+        (true, fields.active),
+        &no_roles,
+        Rails::Skip,
+    )
+    .await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -409,17 +413,15 @@ async fn update(
         .await?;
         row
     };
-    let roles_after = mappings::scim_role_keys(&row.attributes);
-    let followed = follow_active(
+    let followed = follow(
         conn,
         actor,
-        row.clone(),
-        was_active,
-        fields.active,
+        &row,
+        (was_active, fields.active),
+        &roles_before,
         Rails::Judge,
     )
     .await?;
-    mappings::follow_scim_roles(conn, actor, id, &roles_before, &roles_after).await?;
     let record = UserRecord {
         row,
         emails: email_rows(&fields.emails),
@@ -491,6 +493,23 @@ pub async fn delete_in(
 enum Rails {
     Judge,
     Skip,
+}
+
+/// What follows a SCIM write of `row`: a change of `active` (was, is) goes
+/// through the deprovisioning engine, a change of the `roles` attribute
+/// through the mappings. `None` when the engine had nothing to do.
+async fn follow(
+    conn: &mut Conn,
+    actor: &Actor,
+    row: &UserRow,
+    (was_active, active): (bool, bool),
+    roles_before: &BTreeSet<String>,
+    guard: Rails,
+) -> Result<Option<Engine>> {
+    let roles_after = mappings::scim_role_keys(&row.attributes);
+    let followed = follow_active(conn, actor, row.clone(), was_active, active, guard).await?;
+    mappings::follow_scim_roles(conn, actor, &row.id, roles_before, &roles_after).await?;
+    Ok(followed)
 }
 
 /// `active` changed: false deactivates through the engine (unless the
