@@ -9,6 +9,15 @@
 //! cargo bench --bench scim_load -- --help
 //! ```
 //!
+//! Besides throughput and latency it prints the server's CPU time per
+//! request: the machine's busy time less the load generator's threads, so
+//! the server's database (PostgreSQL's processes too) and work it put off
+//! (the journal's batches) count. `--journal both` runs a server with the
+//! SCIM request journal and one without side by side, taking turns slice
+//! by slice, and prints what the journal costs as on/off ratios: measured
+//! in the same minutes, they hold on a shared machine where one run's
+//! figures against another's do not.
+//!
 //! It prints figures and asserts nothing about them: a baseline to compare
 //! against, not a timed test. It fails only when the server answers wrongly
 //! (a figure of failing requests would mean nothing). By default the server
@@ -45,6 +54,11 @@ const SCIM_JSON: &str = "application/scim+json";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Failed requests shown per phase; the rest are only counted.
 const ERRORS_SHOWN: usize = 3;
+/// The name of the load generator's threads (see [`CpuClock`]).
+const CLIENT_THREAD: &str = "bench-client";
+/// How long after a phase its CPU time is still counted: work the server
+/// put off (the journal's batches) lands in the phase that caused it.
+const SETTLE: Duration = Duration::from_millis(600);
 
 /// Load benchmark of the SCIM endpoints (prints figures; asserts nothing about them)
 #[derive(Parser, Debug)]
@@ -75,6 +89,12 @@ struct Args {
     #[arg(long, value_enum, default_value_t = JournalChoice::On)]
     journal: JournalChoice,
 
+    /// Slices each phase is cut into. With `--journal both` the two servers
+    /// take turns slice by slice (on, off, off, on, …), so a machine that
+    /// slows down or speeds up (a shared host) weighs on both alike
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    slices: u16,
+
     /// Benchmark this running server (http://host:port) instead of starting one
     ///
     /// Its key comes from SCIMCTL_BENCH_TOKEN and needs scope scim:provision.
@@ -99,7 +119,8 @@ enum JournalChoice {
 }
 
 impl JournalChoice {
-    fn runs(self) -> &'static [bool] {
+    /// The journal setting of each server run side by side.
+    fn servers(self) -> &'static [bool] {
         match self {
             JournalChoice::On => &[true],
             JournalChoice::Off => &[false],
@@ -125,14 +146,22 @@ fn main() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The load generator and the in-process servers on runtimes of their
+    // own, so the servers' CPU time can be told apart from the client's.
+    let client = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name(CLIENT_THREAD)
         .build()
-        .context("cannot build the tokio runtime")?;
-    runtime.block_on(run(args))
+        .context("cannot build the client's tokio runtime")?;
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()
+        .context("cannot build the servers' tokio runtime")?;
+    client.block_on(run(args, servers.handle().clone()))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, servers: tokio::runtime::Handle) -> anyhow::Result<()> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let build = if cfg!(debug_assertions) {
         "DEBUG build (figures are not a baseline; use `cargo bench`)"
@@ -147,13 +176,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("{build}, {cpus} CPUs, loopback HTTP/1.1 with keep-alive");
 
     let mut reports = Vec::new();
-    let mut failed = false;
     if let Some(addr) = &args.addr {
         let token = std::env::var("SCIMCTL_BENCH_TOKEN")
             .context("--addr needs SCIMCTL_BENCH_TOKEN: a key with scope scim:provision")?;
-        let report = bench(&args, "external", addr.trim_end_matches('/'), &token).await?;
-        failed |= report.failed();
-        reports.push(report);
+        let target = Target::new("external", addr.trim_end_matches('/'), &token, &args)?;
+        reports.extend(bench(&args, vec![target]).await?);
     } else {
         let mut backends = Vec::new();
         if args.backend != BackendChoice::Postgres {
@@ -173,29 +200,50 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 ),
             }
         }
-        for backend in backends {
-            for &journal in args.journal.runs() {
-                let server = LocalServer::start(&backend, journal).await?;
-                let name = match args.journal {
-                    JournalChoice::Both if journal => format!("{} (journal on)", backend.name()),
-                    JournalChoice::Both => format!("{} (journal off)", backend.name()),
-                    _ => backend.name().to_owned(),
-                };
-                let outcome = async {
-                    let token = provisioning_key(&server).await?;
-                    bench(&args, &name, &server.addr, &token).await
+        for backend in &backends {
+            let mut servers_up = Vec::new();
+            let outcome = async {
+                let mut targets = Vec::new();
+                for &journal in args.journal.servers() {
+                    let server = LocalServer::start(&servers, backend, journal).await?;
+                    let mut name = backend.name().to_owned();
+                    if args.journal == JournalChoice::Both {
+                        name += if journal {
+                            " (journal on)"
+                        } else {
+                            " (journal off)"
+                        };
+                    }
+                    let token = provisioning_key(&server).await;
+                    servers_up.push((server, journal));
+                    targets.push(Target::new(
+                        &name,
+                        &servers_up.last().unwrap().0.addr,
+                        &token?,
+                        &args,
+                    )?);
                 }
-                .await;
-                server.stop().await;
-                let report = outcome?;
-                failed |= report.failed();
-                reports.push(report);
+                bench(&args, targets).await
             }
+            .await;
+            for (server, _) in servers_up {
+                server.stop().await;
+            }
+            let mut backend_reports = outcome?;
+            for (report, &journal) in backend_reports.iter_mut().zip(args.journal.servers()) {
+                report.run = Some((backend.name(), journal));
+            }
+            reports.extend(backend_reports);
         }
     }
+    let failed = reports.iter().any(Report::failed);
 
     println!();
     print_table(&reports);
+    if args.journal == JournalChoice::Both {
+        println!();
+        print_journal_cost(&reports);
+    }
     if failed {
         bail!(
             "the server answered some requests wrongly (see above); these figures are no baseline"
@@ -207,6 +255,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
 /// What one backend's run measured.
 struct Report {
     backend: String,
+    /// The in-process server's backend and journal setting.
+    run: Option<(&'static str, bool)>,
     phases: Vec<Phase>,
     /// Wall time of the provisioning phase (N creates at the concurrency).
     provision_wall: Duration,
@@ -219,27 +269,38 @@ impl Report {
     }
 }
 
-/// Runs the warm-up and the measured phases against `addr` (no trailing
-/// slash) with a key that has `scim:provision`.
-async fn bench(args: &Args, backend: &str, addr: &str, token: &str) -> anyhow::Result<Report> {
-    let target = Arc::new(Target::new(addr, token, args.concurrency)?);
-    let concurrency = usize::from(args.concurrency);
+/// Runs the warm-up and the measured phases against every target, taking
+/// turns slice by slice when there are two; a report per target.
+async fn bench(args: &Args, targets: Vec<Target>) -> anyhow::Result<Vec<Report>> {
+    let targets: Arc<Vec<Target>> = Arc::new(targets);
+    let plan = Plan {
+        concurrency: usize::from(args.concurrency),
+        slices: usize::from(args.slices),
+        targets: targets.len(),
+    };
     let users = usize::try_from(args.users).context("--users does not fit in memory")?;
     let requests = usize::try_from(args.requests).context("--requests does not fit in memory")?;
     let warmup = usize::try_from(args.warmup).context("--warmup does not fit in memory")?;
     // Distinct userNames on every run, so an --addr server can be benchmarked
     // again without 409s.
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    eprintln!("\n[{backend}] benchmarking {addr}/scim/v2");
+    for target in targets.iter() {
+        eprintln!("\n[{}] benchmarking {}", target.name, target.base);
+    }
+    let show = |phases: &[Phase]| {
+        for (target, phase) in targets.iter().zip(phases) {
+            eprintln!("[{}] {}", target.name, phase.summary());
+        }
+    };
 
     // Warm-up: the same kinds of request, on users of their own.
     if warmup > 0 {
-        let started = Instant::now();
-        let warm = run_phase("warm-up", concurrency, warmup, {
-            let (target, run) = (target.clone(), run.clone());
-            move |i| {
-                let (target, run) = (target.clone(), run.clone());
+        let warm = run_phase("warm-up", plan, warmup, {
+            let (targets, run) = (targets.clone(), run.clone());
+            move |t, i| {
+                let (targets, run) = (targets.clone(), run.clone());
                 async move {
+                    let target = &targets[t];
                     let id = target.create(&format!("warm-{run}-{i}"), i).await?;
                     target.get(&id).await?;
                     target.find(&format!("warm-{run}-{i}")).await?;
@@ -249,92 +310,117 @@ async fn bench(args: &Args, backend: &str, addr: &str, token: &str) -> anyhow::R
             }
         })
         .await;
-        if warm.errors > 0 {
-            bail!(
-                "[{backend}] the warm-up already failed ({} of {} requests); is /scim/v2 \
-                 implemented and does the key have scim:provision?",
-                warm.errors,
-                warm.requests
-            );
+        for (target, warm) in targets.iter().zip(&warm) {
+            if warm.errors > 0 {
+                bail!(
+                    "[{}] the warm-up already failed ({} of {} requests); is /scim/v2 \
+                     implemented and does the key have scim:provision?",
+                    target.name,
+                    warm.errors,
+                    warm.requests
+                );
+            }
         }
-        eprintln!(
-            "[{backend}] warm-up: {} rounds in {:.1}s",
-            warmup,
-            started.elapsed().as_secs_f64()
+    }
+
+    let provision = run_phase("POST /Users (create)", plan, users, {
+        let (targets, run) = (targets.clone(), run.clone());
+        move |t, i| {
+            let (targets, run) = (targets.clone(), run.clone());
+            async move { targets[t].create(&user_name(&run, i), i).await.map(Some) }
+        }
+    })
+    .await;
+    show(&provision);
+    // Each server's users, by id and by userName (a failed create left no
+    // user, and is already counted as an error).
+    let ids: Arc<Vec<Vec<String>>> = Arc::new(
+        provision
+            .iter()
+            .map(|phase| phase.outputs.iter().flatten().cloned().collect())
+            .collect(),
+    );
+    let names: Arc<Vec<Vec<String>>> = Arc::new(
+        provision
+            .iter()
+            .map(|phase| {
+                let created = phase
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, id)| id.is_some());
+                created.map(|(i, _)| user_name(&run, i)).collect()
+            })
+            .collect(),
+    );
+    if let Some((target, _)) = targets
+        .iter()
+        .zip(ids.iter())
+        .find(|(_, ids)| ids.is_empty())
+    {
+        bail!(
+            "[{}] no user was created; nothing to read or patch",
+            target.name
         );
     }
 
-    let provision = run_phase("POST /Users (create)", concurrency, users, {
-        let (target, run) = (target.clone(), run.clone());
-        move |i| {
-            let (target, run) = (target.clone(), run.clone());
-            async move { target.create(&user_name(&run, i), i).await.map(Some) }
-        }
-    })
-    .await;
-    let provision_wall = provision.wall;
-    eprintln!("[{backend}] {}", provision.summary());
-    let ids: Arc<Vec<String>> = Arc::new(provision.outputs.iter().flatten().cloned().collect());
-    if ids.is_empty() {
-        bail!("[{backend}] no user was created; nothing to read or patch");
-    }
-
-    let get = run_phase("GET /Users/{id}", concurrency, requests, {
-        let (target, ids) = (target.clone(), ids.clone());
-        move |i| {
-            let (target, ids) = (target.clone(), ids.clone());
+    let get = run_phase("GET /Users/{id}", plan, requests, {
+        let (targets, ids) = (targets.clone(), ids.clone());
+        move |t, i| {
+            let (targets, ids) = (targets.clone(), ids.clone());
             async move {
-                let id = &ids[pick(i, ids.len())];
-                target.get(id).await.map(|()| None)
+                let id = &ids[t][pick(i, ids[t].len())];
+                targets[t].get(id).await.map(|()| None)
             }
         }
     })
     .await;
-    eprintln!("[{backend}] {}", get.summary());
+    show(&get);
 
-    // The userNames of the users that were created (a failed create left no
-    // user to find, and is already counted as an error above).
-    let names: Arc<Vec<String>> = Arc::new(
-        provision
-            .outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| id.is_some())
-            .map(|(i, _)| user_name(&run, i))
-            .collect(),
-    );
-    let filter = run_phase("GET /Users?filter=userName eq", concurrency, requests, {
-        let (target, names) = (target.clone(), names.clone());
-        move |i| {
-            let (target, names) = (target.clone(), names.clone());
+    let filter = run_phase("GET /Users?filter=userName eq", plan, requests, {
+        let (targets, names) = (targets.clone(), names.clone());
+        move |t, i| {
+            let (targets, names) = (targets.clone(), names.clone());
             async move {
-                let name = &names[pick(i, names.len())];
-                target.find(name).await.map(|()| None)
+                let name = &names[t][pick(i, names[t].len())];
+                targets[t].find(name).await.map(|()| None)
             }
         }
     })
     .await;
-    eprintln!("[{backend}] {}", filter.summary());
+    show(&filter);
 
-    let patch = run_phase("PATCH /Users/{id}", concurrency, requests, {
-        let (target, ids) = (target.clone(), ids.clone());
-        move |i| {
-            let (target, ids) = (target.clone(), ids.clone());
+    let patch = run_phase("PATCH /Users/{id}", plan, requests, {
+        let (targets, ids) = (targets.clone(), ids.clone());
+        move |t, i| {
+            let (targets, ids) = (targets.clone(), ids.clone());
             async move {
-                let id = &ids[pick(i, ids.len())];
-                target.patch(id, i).await.map(|()| None)
+                let id = &ids[t][pick(i, ids[t].len())];
+                targets[t].patch(id, i).await.map(|()| None)
             }
         }
     })
     .await;
-    eprintln!("[{backend}] {}", patch.summary());
+    show(&patch);
 
-    Ok(Report {
-        backend: backend.to_owned(),
-        users: ids.len(),
-        provision_wall,
-        phases: vec![provision, get, filter, patch],
-    })
+    let mut phases: Vec<_> = [provision, get, filter, patch]
+        .into_iter()
+        .map(Vec::into_iter)
+        .collect();
+    Ok(targets
+        .iter()
+        .zip(ids.iter())
+        .map(|(target, ids)| {
+            let phases: Vec<Phase> = phases.iter_mut().filter_map(Iterator::next).collect();
+            Report {
+                backend: target.name.clone(),
+                run: None,
+                users: ids.len(),
+                provision_wall: phases[0].wall,
+                phases,
+            }
+        })
+        .collect())
 }
 
 /// The userName of the `i`th provisioned user of a run.
@@ -356,19 +442,22 @@ fn pick(i: usize, len: usize) -> usize {
 
 /// The SCIM endpoints of one server, with the bearer key.
 struct Target {
+    /// What the figures are labelled with.
+    name: String,
     http: reqwest::Client,
     base: String,
     auth: String,
 }
 
 impl Target {
-    fn new(addr: &str, token: &str, concurrency: u16) -> anyhow::Result<Target> {
+    fn new(name: &str, addr: &str, token: &str, args: &Args) -> anyhow::Result<Target> {
         let http = scimctl::client::http_builder()
             .timeout(REQUEST_TIMEOUT)
-            .pool_max_idle_per_host(usize::from(concurrency))
+            .pool_max_idle_per_host(usize::from(args.concurrency))
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Target {
+            name: name.to_owned(),
             http,
             base: format!("{addr}/scim/v2"),
             auth: format!("Bearer {token}"),
@@ -497,11 +586,20 @@ struct Phase {
     latencies: Vec<Duration>,
     /// What each request answered (create: the new id), by request index.
     outputs: Vec<Option<String>>,
+    /// The CPU time the machine spent on anything but the load generator
+    /// during the phase and [`SETTLE`] after it (see [`CpuClock`]).
+    server_cpu: Option<Duration>,
 }
 
 impl Phase {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// Server CPU time per request, in microseconds.
+    fn cpu_per_request(&self) -> Option<f64> {
+        self.server_cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
     }
 
     /// The `q` quantile (0..=1) by nearest rank.
@@ -515,14 +613,17 @@ impl Phase {
 
     fn summary(&self) -> String {
         format!(
-            "{}: {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, wall {:.2} s",
+            "{}: {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, wall {:.2} s, \
+             server CPU {}",
             self.name,
             self.requests,
             self.errors,
             self.rate(),
             millis(self.quantile(0.50)),
             millis(self.quantile(0.99)),
-            self.wall.as_secs_f64()
+            self.wall.as_secs_f64(),
+            self.cpu_per_request()
+                .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} µs/request"))
         )
     }
 }
@@ -531,73 +632,112 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Calls `op(0..total)` from `concurrency` tasks, each taking the next index
-/// when its previous request is answered, and times every call.
-async fn run_phase<F, Fut>(name: &'static str, concurrency: usize, total: usize, op: F) -> Phase
+/// How a phase is run: `concurrency` requests in flight, against each of
+/// `targets` servers in turn, `slices` times each.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    concurrency: usize,
+    slices: usize,
+    targets: usize,
+}
+
+/// Calls `op(t, 0..total)` for every target `t`, `concurrency` requests at
+/// a time, and times every call. The indexes are cut into slices; the
+/// targets take turns slice by slice (0 1, 1 0, 0 1, …), and after each
+/// slice the machine idles for [`SETTLE`], counted in the slice's CPU time
+/// but not its wall time, so the work a server put off lands in its own
+/// CPU time and not in the next slice's throughput.
+async fn run_phase<F, Fut>(name: &'static str, plan: Plan, total: usize, op: F) -> Vec<Phase>
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Option<String>, String>> + Send + 'static,
 {
     let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency.min(total))
-        .map(|_| {
-            let (op, next) = (op.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut done = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        return done;
-                    }
-                    let sent = Instant::now();
-                    let outcome = op(i).await;
-                    done.push((i, sent.elapsed(), outcome));
-                }
-            })
+    let mut phases: Vec<Phase> = (0..plan.targets)
+        .map(|_| Phase {
+            name,
+            requests: total,
+            errors: 0,
+            wall: Duration::ZERO,
+            latencies: Vec::with_capacity(total),
+            outputs: vec![None; total],
+            server_cpu: Some(Duration::ZERO),
         })
         .collect();
-    let mut latencies = Vec::with_capacity(total);
-    let mut outputs = vec![None; total];
-    let mut errors = 0;
-    for worker in workers {
-        // A panicking request task is a bug in this file: let it show.
-        let done = worker.await.expect("a benchmark task panicked");
-        for (i, latency, outcome) in done {
-            latencies.push(latency);
-            match outcome {
-                Ok(output) => outputs[i] = output,
-                Err(err) => {
-                    errors += 1;
-                    if errors <= ERRORS_SHOWN {
-                        eprintln!("  {name}: request {i} failed: {err}");
+    let slice = total.div_ceil(plan.slices).max(1);
+    for (round, start) in (0..total).step_by(slice).enumerate() {
+        let end = (start + slice).min(total);
+        let mut order: Vec<usize> = (0..plan.targets).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for t in order {
+            let phase = &mut phases[t];
+            let cpu_before = CpuClock::now();
+            let started = Instant::now();
+            let next = Arc::new(AtomicUsize::new(start));
+            let workers: Vec<_> = (0..plan.concurrency.min(end - start))
+                .map(|_| {
+                    let (op, next) = (op.clone(), next.clone());
+                    tokio::spawn(async move {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= end {
+                                return done;
+                            }
+                            let sent = Instant::now();
+                            let outcome = op(t, i).await;
+                            done.push((i, sent.elapsed(), outcome));
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                // A panicking request task is a bug in this file: let it show.
+                let done = worker.await.expect("a benchmark task panicked");
+                for (i, latency, outcome) in done {
+                    phase.latencies.push(latency);
+                    match outcome {
+                        Ok(output) => phase.outputs[i] = output,
+                        Err(err) => {
+                            phase.errors += 1;
+                            if phase.errors <= ERRORS_SHOWN {
+                                eprintln!("  {name}: request {i} failed: {err}");
+                            }
+                        }
                     }
                 }
             }
+            phase.wall += started.elapsed();
+            tokio::time::sleep(SETTLE).await;
+            phase.server_cpu = match (phase.server_cpu, cpu_before, CpuClock::now()) {
+                (Some(sum), Some(before), Some(after)) => Some(sum + after.since(before)),
+                _ => None,
+            };
         }
     }
-    let wall = started.elapsed();
-    latencies.sort_unstable();
-    Phase {
-        name,
-        requests: total,
-        errors,
-        wall,
-        latencies,
-        outputs,
+    for phase in &mut phases {
+        phase.latencies.sort_unstable();
     }
+    phases
 }
 
 fn print_table(reports: &[Report]) {
+    let width = reports
+        .iter()
+        .map(|r| r.backend.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     println!(
-        "{:<9} {:<32} {:>8} {:>6} {:>9} {:>8} {:>8}",
-        "backend", "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms"
+        "{:<width$} {:<32} {:>8} {:>6} {:>9} {:>8} {:>8} {:>11}",
+        "backend", "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "cpu µs/req"
     );
     for report in reports {
         for phase in &report.phases {
             println!(
-                "{:<9} {:<32} {:>8} {:>6} {:>9.0} {:>8.2} {:>8.2}",
+                "{:<width$} {:<32} {:>8} {:>6} {:>9.0} {:>8.2} {:>8.2} {:>11}",
                 report.backend,
                 phase.name,
                 phase.requests,
@@ -605,19 +745,114 @@ fn print_table(reports: &[Report]) {
                 phase.rate(),
                 millis(phase.quantile(0.50)),
                 millis(phase.quantile(0.99)),
+                phase
+                    .cpu_per_request()
+                    .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0}")),
             );
         }
     }
     println!();
     for report in reports {
         println!(
-            "{:<9} provisioned {} users in {:.2} s wall ({:.0} users/s)",
+            "{:<width$} provisioned {} users in {:.2} s wall ({:.0} users/s)",
             report.backend,
             report.users,
             report.provision_wall.as_secs_f64(),
             report.users as f64 / report.provision_wall.as_secs_f64().max(f64::EPSILON)
         );
     }
+}
+
+/// What the journal costs each phase: the throughput with it on over the
+/// throughput with it off, and the server's CPU time per request with it
+/// on over that with it off, from the two servers' interleaved slices.
+fn print_journal_cost(reports: &[Report]) {
+    println!(
+        "journal cost (on / off): req/s (below 1 is slower), server CPU per request (above 1 is dearer)"
+    );
+    for on in reports
+        .iter()
+        .filter(|report| report.run.is_some_and(|(_, journal)| journal))
+    {
+        let Some((backend, _)) = on.run else { continue };
+        let Some(off) = reports
+            .iter()
+            .find(|report| report.run == Some((backend, false)))
+        else {
+            continue;
+        };
+        for (on, off) in on.phases.iter().zip(&off.phases) {
+            let ratio = |on: Option<f64>, off: Option<f64>| match (on, off) {
+                (Some(on), Some(off)) if off > 0.0 => {
+                    format!("{:.2} ({:+.0} %)", on / off, (on / off - 1.0) * 100.0)
+                }
+                _ => "n/a".to_owned(),
+            };
+            println!(
+                "{:<9} {:<32} req/s {:<14} cpu/request {}",
+                backend,
+                on.name,
+                ratio(Some(on.rate()), Some(off.rate())),
+                ratio(on.cpu_per_request(), off.cpu_per_request()),
+            );
+        }
+    }
+}
+
+/// Where CPU time went, in clock ticks (`USER_HZ`, 100 a second on every
+/// Linux the kernel ABI covers): the whole machine's busy time, less what
+/// the load generator's threads took, is what the server cost, its threads
+/// and its database's processes and the kernel's work for them included.
+/// Robust where throughput is not: another tenant's load on a shared
+/// machine slows requests but does not add to this. Linux only (`/proc`).
+#[derive(Debug, Clone, Copy)]
+struct CpuClock {
+    busy: u64,
+    client: u64,
+}
+
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuClock {
+    fn now() -> Option<CpuClock> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal …: idle, waiting
+        // for I/O and stolen by the hypervisor are not busy.
+        let busy = ticks.get(0..3)?.iter().sum::<u64>() + ticks.get(5..7)?.iter().sum::<u64>();
+        let mut client = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if !comm.starts_with(CLIENT_THREAD) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            client += thread_ticks(&stat).unwrap_or(0);
+        }
+        Some(CpuClock { busy, client })
+    }
+
+    fn since(self, before: CpuClock) -> Duration {
+        let busy = self.busy.saturating_sub(before.busy);
+        let client = self.client.saturating_sub(before.client);
+        Duration::from_secs_f64(busy.saturating_sub(client) as f64 / TICKS_PER_SECOND)
+    }
+}
+
+/// utime + stime of a `/proc/…/stat` line: the 14th and 15th fields,
+/// counted from the state after the ")" that ends the name (the 3rd).
+fn thread_ticks(stat: &str) -> Option<u64> {
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// The store an in-process server runs on.
@@ -645,7 +880,7 @@ fn postgres_admin_url() -> Option<String> {
     })
 }
 
-/// A server on this process's runtime, on a brand-new database.
+/// A server on this process's servers' runtime, on a brand-new database.
 struct LocalServer {
     addr: String,
     root_token: String,
@@ -657,7 +892,11 @@ struct LocalServer {
 }
 
 impl LocalServer {
-    async fn start(backend: &Backend, journal: bool) -> anyhow::Result<LocalServer> {
+    async fn start(
+        runtime: &tokio::runtime::Handle,
+        backend: &Backend,
+        journal: bool,
+    ) -> anyhow::Result<LocalServer> {
         let dir = tempfile::Builder::new()
             .prefix("scimctl-bench-")
             .tempdir()
@@ -673,16 +912,44 @@ impl LocalServer {
             }
         };
         let database = DatabaseUrl::from_str(&database_url)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
             .context("cannot bind a loopback port")?;
         let listen = listener.local_addr()?;
         let mut config = ServerConfig::new(listen, database);
         if !journal {
             config.journal = None;
         }
-        let server = match Server::prepare(config).await {
-            Ok(server) => server,
+        // Prepared and run on the servers' runtime: its pools' tasks, and
+        // the journal's writer, belong to the server's CPU time.
+        let (ready, prepared) = oneshot::channel();
+        let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+        let task = runtime.spawn(async move {
+            let server = match Server::prepare(config).await {
+                Ok(server) => server,
+                Err(err) => {
+                    let _ = ready.send(Err(err));
+                    return Ok(());
+                }
+            };
+            let token = server
+                .initial_token()
+                .context("a brand-new database yields an initial admin key")
+                .map(str::to_owned);
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let _ = ready.send(token);
+            server
+                .run(listener, async move {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+        });
+        let root_token = match prepared
+            .await
+            .context("the server task ended early")
+            .flatten()
+        {
+            Ok(token) => token,
             Err(err) => {
                 if let Some(database) = postgres {
                     database.drop_it().await;
@@ -690,14 +957,6 @@ impl LocalServer {
                 return Err(err.context(format!("cannot start the {} server", backend.name())));
             }
         };
-        let root_token = server
-            .initial_token()
-            .context("a brand-new database yields an initial admin key")?
-            .to_owned();
-        let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(listener, async move {
-            let _ = shutdown_rx.await;
-        }));
         Ok(LocalServer {
             addr: format!("http://{listen}"),
             root_token,

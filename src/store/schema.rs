@@ -14,7 +14,7 @@ use super::Backend;
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order. The
 /// description is the file name's, as `migrate!` derived it.
-const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
     (
         1,
         "keys and audit",
@@ -69,16 +69,29 @@ const MIGRATIONS: [(i64, &str, &str, &str); 9] = [
         include_str!("migrations/sqlite/0009_journal_file.sql"),
         include_str!("migrations/postgres/0009_journal_file.sql"),
     ),
+    (
+        10,
+        "journal user indexes",
+        include_str!("migrations/sqlite/0010_journal_user_indexes.sql"),
+        include_str!("migrations/postgres/0010_journal_user_indexes.sql"),
+    ),
 ];
 
 /// `(version, description, text)` of the SCIM request journal's own SQLite
 /// database, versioned apart from the directory's (each file has its own
 /// `_sqlx_migrations`).
-const JOURNAL_MIGRATIONS: [(i64, &str, &str); 1] = [(
-    1,
-    "journal",
-    include_str!("migrations/sqlite_journal/0001_journal.sql"),
-)];
+const JOURNAL_MIGRATIONS: [(i64, &str, &str); 2] = [
+    (
+        1,
+        "journal",
+        include_str!("migrations/sqlite_journal/0001_journal.sql"),
+    ),
+    (
+        2,
+        "partial user indexes",
+        include_str!("migrations/sqlite_journal/0002_partial_user_indexes.sql"),
+    ),
+];
 
 /// The migrations of `backend`, ready to run.
 pub fn migrator(backend: Backend) -> Migrator {
