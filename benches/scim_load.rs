@@ -89,7 +89,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = JournalChoice::On)]
     journal: JournalChoice,
 
-    /// Slices each phase is cut into. With `--journal both` the two servers
+    /// Slices each phase is cut into with `--journal both`: the two servers
     /// take turns slice by slice (on, off, off, on, …), so a machine that
     /// slows down or speeds up (a shared host) weighs on both alike
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
@@ -664,7 +664,9 @@ where
             server_cpu: Some(Duration::ZERO),
         })
         .collect();
-    let slice = total.div_ceil(plan.slices).max(1);
+    // One server has no one to take turns with: one slice, no gaps.
+    let slices = if plan.targets > 1 { plan.slices } else { 1 };
+    let slice = total.div_ceil(slices).max(1);
     for (round, start) in (0..total).step_by(slice).enumerate() {
         let end = (start + slice).min(total);
         let mut order: Vec<usize> = (0..plan.targets).collect();
