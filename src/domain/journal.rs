@@ -286,11 +286,9 @@ fn user_of(
 /// Stores a batch of captures in one transaction, in the journal's own
 /// database on SQLite (never waiting for a SCIM change's write).
 pub async fn record(store: &Store, captures: Vec<Capture>) -> Result<(), StoreError> {
-    let entries: Vec<NewEntry> = captures.into_iter().map(entry).collect();
-    let mut tx = store.begin_journal().await?;
-    rows::insert_batch(&mut tx, entries).await?;
-    tx.commit().await?;
-    Ok(())
+    store
+        .append_journal(captures.into_iter().map(entry).collect())
+        .await
 }
 
 /// Drops what is older than the retention allows, then the oldest until

@@ -70,7 +70,12 @@ const COLUMNS: usize = 15;
 /// are few enough to stay prepared.
 const ROWS_PER_INSERT: usize = 20;
 
-/// Appends `entries`; run it in one transaction.
+/// The columns an append writes, in the order of their values.
+const INSERTED: &str = "at, request_id, key_id, source_ip, method, path, status, duration_us, \
+                        user_id, user_name_key, request_headers, request_body, response_body, size";
+
+/// Appends `entries`; run it in one transaction. On an SQLite file the
+/// server appends with an [`Appender`] instead.
 pub async fn insert_batch(conn: &mut Conn, entries: Vec<NewEntry>) -> Result<(), StoreError> {
     let mut entries = entries.into_iter().peekable();
     while entries.peek().is_some() {
@@ -101,9 +106,7 @@ pub async fn insert_batch(conn: &mut Conn, entries: Vec<NewEntry>) -> Result<(),
             })
             .collect();
         let sql = format!(
-            "INSERT INTO scim_journal (at, request_id, key_id, source_ip, method, path, status, \
-             duration_us, user_id, user_name_key, request_headers, request_body, response_body, \
-             size) VALUES {}",
+            "INSERT INTO scim_journal ({INSERTED}) VALUES {}",
             rows.join(", ")
         );
         sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
@@ -111,6 +114,63 @@ pub async fn insert_batch(conn: &mut Conn, entries: Vec<NewEntry>) -> Result<(),
             .await?;
     }
     Ok(())
+}
+
+/// Appends to the journal's SQLite file on a connection of its own,
+/// through `rusqlite`: one prepared statement run for each row, in the
+/// calling thread, where sqlx would bind every value through its Any
+/// layer and hop to its connection's worker thread for each statement,
+/// which took as much CPU again as SQLite's own work on the 2-core
+/// benchmark (see `benches/sqlite_driver.rs` for the same gap on reads).
+/// Blocking: call it from `spawn_blocking`.
+pub struct Appender(std::sync::Mutex<rusqlite::Connection>);
+
+impl Appender {
+    /// Opens the journal file `file`, already created and migrated.
+    pub fn open(file: &Path) -> Result<Appender, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // WAL, as the readers' connections set it; a batch's pages fit
+        // in the cache (16 MB), so each is written once at commit.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16384;",
+        )?;
+        Ok(Appender(std::sync::Mutex::new(conn)))
+    }
+
+    /// Appends `entries` in one transaction.
+    pub fn append(&self, entries: &[NewEntry]) -> Result<(), rusqlite::Error> {
+        let mut conn = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO scim_journal ({INSERTED}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?;
+            for entry in entries {
+                insert.execute(rusqlite::params![
+                    to_millis(entry.at),
+                    entry.request_id,
+                    entry.key_id,
+                    entry.source_ip,
+                    entry.method,
+                    entry.path,
+                    entry.status,
+                    entry.duration_us,
+                    entry.user_id,
+                    entry.user_name_key,
+                    entry.request_headers,
+                    entry.request_body,
+                    entry.response_body,
+                    entry.size(),
+                ])?;
+            }
+        }
+        tx.commit()
+    }
 }
 
 /// An exchange as stored; the bodies are `None` in listings.

@@ -25,6 +25,7 @@ pub mod users;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -52,6 +53,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    #[error("cannot use the SCIM request journal's database file")]
+    JournalFile(#[from] rusqlite::Error),
 }
 
 impl StoreError {
@@ -211,8 +214,9 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Concurrent readers on SQLite, beside its one writer.
 const SQLITE_READERS: u32 = 8;
-/// Connections to the SCIM request journal's SQLite file: its one writer
-/// task and a few readers (`scim log`, `scim show`, followers).
+/// sqlx connections to the SCIM request journal's SQLite file: its
+/// pruning and a few readers (`scim log`, `scim show`, followers); appends
+/// have a connection of their own ([`journal::Appender`]).
 const SQLITE_JOURNAL_CONNECTIONS: u32 = 4;
 
 /// The database, ready for queries: connected and migrated.
@@ -238,6 +242,9 @@ struct Pools {
     readers: AnyPool,
     writer: AnyPool,
     journal: AnyPool,
+    /// Appends to the journal's SQLite file; `None` in memory and on
+    /// PostgreSQL, where they go through `journal`.
+    journal_appender: Option<Arc<journal::Appender>>,
 }
 
 impl Store {
@@ -313,10 +320,18 @@ impl Store {
                         .map_err(connect_error)?,
                 };
                 schema::journal_migrator().run(&journal).await?;
+                let journal_appender = match &path {
+                    Some(path) => {
+                        let file = journal::file_for(path);
+                        Some(Arc::new(journal::Appender::open(&file)?))
+                    }
+                    None => None,
+                };
                 Pools {
                     readers,
                     writer,
                     journal,
+                    journal_appender,
                 }
             }
             Backend::Postgres => {
@@ -332,6 +347,7 @@ impl Store {
                     readers: pool.clone(),
                     writer: pool.clone(),
                     journal: pool,
+                    journal_appender: None,
                 }
             }
         };
@@ -379,10 +395,23 @@ impl Store {
         Ok(self.pools.journal.acquire().await?)
     }
 
-    /// A transaction on the SCIM request journal (see
-    /// [`journal_conn`](Self::journal_conn)): a batch appended at once.
-    pub async fn begin_journal(&self) -> Result<Tx, StoreError> {
-        Ok(self.pools.journal.begin().await?)
+    /// Appends a batch of exchanges to the SCIM request journal, in one
+    /// transaction.
+    pub async fn append_journal(&self, entries: Vec<journal::NewEntry>) -> Result<(), StoreError> {
+        match &self.pools.journal_appender {
+            Some(appender) => {
+                let appender = Arc::clone(appender);
+                tokio::task::spawn_blocking(move || appender.append(&entries))
+                    .await
+                    .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
+            }
+            None => {
+                let mut tx = self.pools.journal.begin().await?;
+                journal::insert_batch(&mut tx, entries).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the database answers, for `/readyz`.
@@ -551,36 +580,71 @@ mod tests {
         );
     }
 
-    /// In memory, the journal is a database of its own too, kept as long
-    /// as the store.
-    #[tokio::test]
-    async fn an_in_memory_store_keeps_a_journal() {
-        let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite url");
-        let store = Store::connect(&url).await.expect("connect in memory");
-        let entry = journal::NewEntry {
+    fn journal_entry(request_id: &str) -> journal::NewEntry {
+        journal::NewEntry {
             at: now(),
-            request_id: "r1".to_owned(),
+            request_id: request_id.to_owned(),
             key_id: None,
             source_ip: None,
             method: "GET".to_owned(),
             path: "/scim/v2/Users".to_owned(),
             status: 200,
             duration_us: 10,
-            user_id: None,
+            user_id: Some("u1".to_owned()),
             user_name_key: None,
             request_headers: "{}".to_owned(),
             request_body: None,
-            response_body: None,
-        };
-        let mut tx = store.begin_journal().await.expect("begin");
-        journal::insert_batch(&mut tx, vec![entry])
-            .await
-            .expect("append");
-        tx.commit().await.expect("commit");
-        let found = journal::by_request_id(&mut store.journal_conn().await.expect("conn"), "r1")
+            response_body: Some("{}".to_owned()),
+        }
+    }
+
+    /// Appends `entries` and reads the first back by its request id.
+    async fn append_and_read(store: &Store, entries: Vec<journal::NewEntry>) -> Option<String> {
+        let request_id = entries[0].request_id.clone();
+        store.append_journal(entries).await.expect("append");
+        let mut conn = store.journal_conn().await.expect("conn");
+        let found = journal::by_request_id(&mut conn, &request_id)
             .await
             .expect("read");
-        assert_eq!(found.map(|row| row.path).as_deref(), Some("/scim/v2/Users"));
+        found.map(|row| row.path)
+    }
+
+    /// In memory, the journal is a database of its own too, kept as long
+    /// as the store.
+    #[tokio::test]
+    async fn an_in_memory_store_keeps_a_journal() {
+        let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite url");
+        let store = Store::connect(&url).await.expect("connect in memory");
+        let found = append_and_read(&store, vec![journal_entry("r1")]).await;
+        assert_eq!(found.as_deref(), Some("/scim/v2/Users"));
+    }
+
+    /// On a file, appends go through the journal file's own connection and
+    /// the readers' connections see them, every row of a batch.
+    #[tokio::test]
+    async fn a_file_store_appends_to_its_journal_file() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url: DatabaseUrl = format!("sqlite://{}/scimctl.db", dir.path().display())
+            .parse()
+            .expect("sqlite url");
+        let store = Store::connect(&url).await.expect("connect");
+        let batch: Vec<_> = (0..3).map(|i| journal_entry(&format!("r{i}"))).collect();
+        let found = append_and_read(&store, batch).await;
+        assert_eq!(found.as_deref(), Some("/scim/v2/Users"));
+        let filter = journal::Filter {
+            user_id: Some("u1".to_owned()),
+            ..journal::Filter::default()
+        };
+        let mut conn = store.journal_conn().await.expect("conn");
+        let listed = journal::list(
+            &mut conn,
+            &filter,
+            journal::Order::NewestFirst { before: None },
+            10,
+        )
+        .await
+        .expect("list");
+        assert_eq!(listed.len(), 3);
     }
 
     #[test]
