@@ -220,19 +220,15 @@ async fn run(args: Args, servers: tokio::runtime::Handle) -> anyhow::Result<()> 
                             " (journal off)"
                         };
                     }
-                    let token = provisioning_key(&server).await;
-                    servers_up.push((server, journal));
-                    targets.push(Target::new(
-                        &name,
-                        &servers_up.last().unwrap().0.addr,
-                        &token?,
-                        &args,
-                    )?);
+                    let (addr, token) = (server.addr.clone(), provisioning_key(&server).await);
+                    // Kept before anything can fail, so it is stopped below.
+                    servers_up.push(server);
+                    targets.push(Target::new(&name, &addr, &token?, &args)?);
                 }
                 bench(&args, targets).await
             }
             .await;
-            for (server, _) in servers_up {
+            for server in servers_up {
                 server.stop().await;
             }
             let mut backend_reports = outcome?;
