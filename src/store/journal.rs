@@ -123,54 +123,73 @@ pub async fn insert_batch(conn: &mut Conn, entries: Vec<NewEntry>) -> Result<(),
 /// which took as much CPU again as SQLite's own work on the 2-core
 /// benchmark (see `benches/sqlite_driver.rs` for the same gap on reads).
 /// Blocking: call it from `spawn_blocking`.
-pub struct Appender(std::sync::Mutex<rusqlite::Connection>);
+pub struct Appender {
+    conn: std::sync::Mutex<rusqlite::Connection>,
+    file: PathBuf,
+}
 
 impl Appender {
     /// Opens the journal file `file`, already created and migrated.
-    pub fn open(file: &Path) -> Result<Appender, rusqlite::Error> {
+    pub fn open(file: &Path) -> Result<Appender, StoreError> {
+        let failed = |source| StoreError::JournalFile {
+            file: file.to_owned(),
+            source,
+        };
         let conn = rusqlite::Connection::open_with_flags(
             file,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        )
+        .map_err(failed)?;
         // WAL, as the readers' connections set it; a batch's pages fit
         // in the cache (16 MB), so each is written once at commit.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16384;",
-        )?;
-        Ok(Appender(std::sync::Mutex::new(conn)))
+        )
+        .map_err(failed)?;
+        Ok(Appender {
+            conn: std::sync::Mutex::new(conn),
+            file: file.to_owned(),
+        })
     }
 
     /// Appends `entries` in one transaction.
-    pub fn append(&self, entries: &[NewEntry]) -> Result<(), rusqlite::Error> {
-        let mut conn = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO scim_journal ({INSERTED}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-            ))?;
-            for entry in entries {
-                insert.execute(rusqlite::params![
-                    to_millis(entry.at),
-                    entry.request_id,
-                    entry.key_id,
-                    entry.source_ip,
-                    entry.method,
-                    entry.path,
-                    entry.status,
-                    entry.duration_us,
-                    entry.user_id,
-                    entry.user_name_key,
-                    entry.request_headers,
-                    entry.request_body,
-                    entry.response_body,
-                    entry.size(),
-                ])?;
-            }
-        }
-        tx.commit()
+    pub fn append(&self, entries: &[NewEntry]) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        insert_rows(&mut conn, entries).map_err(|source| StoreError::JournalFile {
+            file: self.file.clone(),
+            source,
+        })
     }
+}
+
+fn insert_rows(conn: &mut rusqlite::Connection, entries: &[NewEntry]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO scim_journal ({INSERTED}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ))?;
+        for entry in entries {
+            insert.execute(rusqlite::params![
+                to_millis(entry.at),
+                entry.request_id,
+                entry.key_id,
+                entry.source_ip,
+                entry.method,
+                entry.path,
+                entry.status,
+                entry.duration_us,
+                entry.user_id,
+                entry.user_name_key,
+                entry.request_headers,
+                entry.request_body,
+                entry.response_body,
+                entry.size(),
+            ])?;
+        }
+    }
+    tx.commit()
 }
 
 /// An exchange as stored; the bodies are `None` in listings.

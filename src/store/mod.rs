@@ -53,8 +53,17 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
-    #[error("cannot use the SCIM request journal's database file")]
-    JournalFile(#[from] rusqlite::Error),
+    #[error(
+        "cannot write the SCIM request journal's file {}: check that the server's user may \
+         write it and its directory has room, or turn the journal off (enabled = false under \
+         [journal] in scimctl.toml)",
+        file.display()
+    )]
+    JournalFile {
+        file: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl StoreError {
@@ -645,6 +654,19 @@ mod tests {
         .await
         .expect("list");
         assert_eq!(listed.len(), 3);
+    }
+
+    /// A journal file the server cannot open is named, with what to do.
+    #[test]
+    fn a_journal_file_that_cannot_be_opened_is_named_with_the_way_out() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("nowhere").join("scimctl.db.scim-journal");
+        let Err(err) = journal::Appender::open(&missing) else {
+            panic!("a file in a missing directory opened");
+        };
+        let shown = err.to_string();
+        assert!(shown.contains(&missing.display().to_string()), "{shown}");
+        assert!(shown.contains("enabled = false"), "{shown}");
     }
 
     #[test]
