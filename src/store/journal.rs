@@ -240,6 +240,15 @@ pub async fn list(
     order: Order,
     limit: u32,
 ) -> Result<Vec<EntryRow>, StoreError> {
+    let (sql, conditions) = listing(filter, order, limit, conn.backend_name() == "PostgreSQL");
+    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| from_row(row, false)).collect()
+}
+
+/// The query [`list`] runs, and its values.
+fn listing(filter: &Filter, order: Order, limit: u32, postgres: bool) -> (String, Conditions) {
     let mut conditions = Conditions::default();
     if let Some(since) = filter.since {
         let at = conditions.bind(to_millis(since));
@@ -282,14 +291,23 @@ pub async fn list(
         }
     };
     let limit = conditions.bind(i64::from(limit));
-    let sql = format!(
-        "SELECT {LISTED} FROM scim_journal {} ORDER BY id {direction} LIMIT {limit}",
+    let matching = format!(
+        "{} ORDER BY id {direction} LIMIT {limit}",
         conditions.where_clause()
     );
-    let rows = sqlx::query_with(AssertSqlSafe(sql), conditions.into_args())
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|row| from_row(row, false)).collect()
+    let sql = if postgres {
+        format!("SELECT {LISTED} FROM scim_journal {matching}")
+    } else {
+        // SQLite has no index keyed by user (see its journal migration
+        // 0003): the matching ids come from a scan of the narrow index that
+        // holds every filtered column, newest first, never of the table.
+        format!(
+            "SELECT {LISTED} FROM scim_journal WHERE id IN \
+             (SELECT id FROM scim_journal INDEXED BY scim_journal_filtered {matching}) \
+             ORDER BY id {direction}"
+        )
+    };
+    (sql, conditions)
 }
 
 /// The exchange with this request id, bodies included.
@@ -384,4 +402,57 @@ pub async fn prune_to_size(conn: &mut Conn, max_size: i64) -> Result<u64, StoreE
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row as _;
+
+    use super::*;
+    use crate::store::{DatabaseUrl, Store};
+
+    /// On SQLite every listing, whatever it filters on, finds its rows by
+    /// the narrow index in append order and reads the table only for the
+    /// rows it returns: a scan of the table would read every body kept.
+    #[tokio::test]
+    async fn sqlite_listings_scan_the_narrow_index_never_the_table() {
+        let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite url");
+        let store = Store::connect(&url).await.expect("connect");
+        let by_user = Filter {
+            user_id: Some("u1".to_owned()),
+            user_name_key: Some("ada".to_owned()),
+            ..Filter::default()
+        };
+        let everything = Filter {
+            since: Some(OffsetDateTime::now_utc()),
+            status: Some((400, 499)),
+            ..by_user.clone()
+        };
+        let filters = [Filter::default(), by_user, everything];
+        let orders = [
+            Order::NewestFirst { before: None },
+            Order::NewestFirst { before: Some(9) },
+            Order::OldestFirst { after: 3 },
+        ];
+        let mut conn = store.journal_conn().await.expect("conn");
+        for filter in &filters {
+            for order in orders {
+                let (sql, conditions) = listing(filter, order, 50, false);
+                let plan: Vec<String> = sqlx::query_with(
+                    AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")),
+                    conditions.into_args(),
+                )
+                .fetch_all(&mut *conn)
+                .await
+                .expect("plan")
+                .iter()
+                .map(|row| row.try_get("detail").expect("detail"))
+                .collect();
+                let scans_the_table = plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") && !step.contains("COVERING INDEX"));
+                assert!(!scans_the_table, "{filter:?} {order:?}: {plan:?}");
+            }
+        }
+    }
 }

@@ -80,7 +80,7 @@ const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
 /// `(version, description, text)` of the SCIM request journal's own SQLite
 /// database, versioned apart from the directory's (each file has its own
 /// `_sqlx_migrations`).
-const JOURNAL_MIGRATIONS: [(i64, &str, &str); 2] = [
+const JOURNAL_MIGRATIONS: [(i64, &str, &str); 3] = [
     (
         1,
         "journal",
@@ -90,6 +90,11 @@ const JOURNAL_MIGRATIONS: [(i64, &str, &str); 2] = [
         2,
         "partial user indexes",
         include_str!("migrations/sqlite_journal/0002_partial_user_indexes.sql"),
+    ),
+    (
+        3,
+        "append order user index",
+        include_str!("migrations/sqlite_journal/0003_append_order_user_index.sql"),
     ),
 ];
 
