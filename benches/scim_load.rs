@@ -45,6 +45,11 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection as _};
 use tokio::sync::oneshot;
 
+/// The allocator the `scimctl` binary runs on (see `src/main.rs`), so the
+/// in-process servers measure as deployed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POSTGRES_URL_VARS: [&str; 2] = ["SCIMCTL_BENCH_POSTGRES_URL", "SCIMCTL_TEST_POSTGRES_URL"];
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -591,6 +596,27 @@ struct Phase {
     /// The CPU time the machine spent on anything but the load generator
     /// during the phase and [`SETTLE`] after it (see [`CpuClock`]).
     server_cpu: Option<Duration>,
+    /// The same figures slice by slice, in the order run.
+    slices: Vec<Slice>,
+}
+
+/// One slice of a phase: its requests, wall time and server CPU time.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    requests: usize,
+    wall: Duration,
+    server_cpu: Option<Duration>,
+}
+
+impl Slice {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    }
+
+    fn cpu_per_request(&self) -> Option<f64> {
+        self.server_cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
+    }
 }
 
 impl Phase {
@@ -664,6 +690,7 @@ where
             latencies: Vec::with_capacity(total),
             outputs: vec![None; total],
             server_cpu: Some(Duration::ZERO),
+            slices: Vec::with_capacity(plan.slices),
         })
         .collect();
     // One server has no one to take turns with: one slice, no gaps.
@@ -713,12 +740,19 @@ where
                     }
                 }
             }
-            phase.wall += started.elapsed();
+            let wall = started.elapsed();
             tokio::time::sleep(SETTLE).await;
-            phase.server_cpu = match (phase.server_cpu, cpu_before, CpuClock::now()) {
-                (Some(sum), Some(before), Some(after)) => Some(sum + after.since(before)),
+            let server_cpu = match (cpu_before, CpuClock::now()) {
+                (Some(before), Some(after)) => Some(after.since(before)),
                 _ => None,
             };
+            phase.wall += wall;
+            phase.server_cpu = phase.server_cpu.zip(server_cpu).map(|(sum, cpu)| sum + cpu);
+            phase.slices.push(Slice {
+                requests: end - start,
+                wall,
+                server_cpu,
+            });
         }
     }
     for phase in &mut phases {
@@ -769,10 +803,17 @@ fn print_table(reports: &[Report]) {
 
 /// What the journal costs each phase: the throughput with it on over the
 /// throughput with it off, and the server's CPU time per request with it
-/// on over that with it off, from the two servers' interleaved slices.
+/// on over that with it off. Each is the median of the ratios of the slices
+/// the two servers ran back to back, with their range, so a slice a noisy
+/// neighbour slowed moves the range and not the figure.
 fn print_journal_cost(reports: &[Report]) {
     println!(
-        "journal cost (on / off): req/s (below 1 is slower), server CPU per request (above 1 is dearer)"
+        "journal cost (on / off), median of {} slice pairs [range]: req/s (below 1 is slower), \
+         server CPU per request (above 1 is dearer)",
+        reports
+            .first()
+            .and_then(|report| report.phases.first())
+            .map_or(0, |phase| phase.slices.len())
     );
     for on in reports
         .iter()
@@ -786,21 +827,46 @@ fn print_journal_cost(reports: &[Report]) {
             continue;
         };
         for (on, off) in on.phases.iter().zip(&off.phases) {
-            let ratio = |on: Option<f64>, off: Option<f64>| match (on, off) {
-                (Some(on), Some(off)) if off > 0.0 => {
-                    format!("{:.2} ({:+.0} %)", on / off, (on / off - 1.0) * 100.0)
-                }
-                _ => "n/a".to_owned(),
-            };
+            let pairs = || on.slices.iter().zip(&off.slices);
+            let rates = pairs().map(|(on, off)| Some(on.rate() / off.rate().max(f64::EPSILON)));
+            let cpu = pairs().map(|(on, off)| {
+                on.cpu_per_request()
+                    .zip(off.cpu_per_request())
+                    .filter(|&(_, off)| off > 0.0)
+                    .map(|(on, off)| on / off)
+            });
             println!(
-                "{:<9} {:<32} req/s {:<14} cpu/request {}",
+                "{:<9} {:<32} req/s {:<28} cpu/request {}",
                 backend,
                 on.name,
-                ratio(Some(on.rate()), Some(off.rate())),
-                ratio(on.cpu_per_request(), off.cpu_per_request()),
+                ratio_summary(rates),
+                ratio_summary(cpu),
             );
         }
     }
+}
+
+/// `0.95 (-5 %) [0.90–1.01]`: the median of `ratios` and their range;
+/// `n/a` when any is missing.
+fn ratio_summary(ratios: impl Iterator<Item = Option<f64>>) -> String {
+    let Some(mut ratios) = ratios
+        .collect::<Option<Vec<f64>>>()
+        .filter(|r| !r.is_empty())
+    else {
+        return "n/a".to_owned();
+    };
+    ratios.sort_unstable_by(f64::total_cmp);
+    let middle = ratios.len() / 2;
+    let median = match ratios.len() % 2 {
+        1 => ratios[middle],
+        _ => (ratios[middle - 1] + ratios[middle]) / 2.0,
+    };
+    format!(
+        "{median:.2} ({:+.0} %) [{:.2}–{:.2}]",
+        (median - 1.0) * 100.0,
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
 }
 
 /// Where CPU time went, in clock ticks (`USER_HZ`, 100 a second on every
