@@ -600,7 +600,7 @@ struct Phase {
     slices: Vec<Slice>,
 }
 
-/// One slice of a phase: its requests, wall time and server CPU time.
+/// Requests, wall time and server CPU time: a slice's, or a phase's in all.
 #[derive(Debug, Clone, Copy)]
 struct Slice {
     requests: usize,
@@ -613,6 +613,7 @@ impl Slice {
         self.requests as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
     }
 
+    /// Server CPU time per request, in microseconds.
     fn cpu_per_request(&self) -> Option<f64> {
         self.server_cpu
             .map(|cpu| cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
@@ -620,14 +621,20 @@ impl Slice {
 }
 
 impl Phase {
-    fn rate(&self) -> f64 {
-        self.requests as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    fn total(&self) -> Slice {
+        Slice {
+            requests: self.requests,
+            wall: self.wall,
+            server_cpu: self.server_cpu,
+        }
     }
 
-    /// Server CPU time per request, in microseconds.
+    fn rate(&self) -> f64 {
+        self.total().rate()
+    }
+
     fn cpu_per_request(&self) -> Option<f64> {
-        self.server_cpu
-            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
+        self.total().cpu_per_request()
     }
 
     /// The `q` quantile (0..=1) by nearest rank.
