@@ -309,11 +309,11 @@ impl Store {
                         .map_err(connect_error)?,
                     None => writer.clone(),
                 };
-                let journal = match &path {
-                    Some(path) => {
-                        let file = journal::file_for(path);
-                        let journal_error = |source| connect::sqlite_error(url, &file, source);
-                        make_private(&file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
+                let journal_file = path.as_deref().map(journal::file_for);
+                let journal = match &journal_file {
+                    Some(file) => {
+                        let journal_error = |source| connect::sqlite_error(url, file, source);
+                        make_private(file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
                         options(SQLITE_JOURNAL_CONNECTIONS)
                             .connect(&format!("sqlite://{}?mode=rwc", file.display()))
                             .await
@@ -329,11 +329,8 @@ impl Store {
                         .map_err(connect_error)?,
                 };
                 schema::journal_migrator().run(&journal).await?;
-                let journal_appender = match &path {
-                    Some(path) => {
-                        let file = journal::file_for(path);
-                        Some(Arc::new(journal::Appender::open(&file)?))
-                    }
+                let journal_appender = match &journal_file {
+                    Some(file) => Some(Arc::new(journal::Appender::open(file)?)),
                     None => None,
                 };
                 Pools {
