@@ -1,5 +1,5 @@
-//! The SCIM request journal, off the request path: a middleware on
-//! `/scim/v2` copies each exchange as it passes (the request body as the
+//! The SCIM request journal, off the request path: a layer on `/scim/v2`
+//! copies each exchange as it passes (the request body as the
 //! handler reads it, the answer once made) and hands it to a bounded
 //! channel without waiting; one writer task stores what arrives in batches
 //! and prunes by age and size. When the writer falls behind, exchanges are
@@ -8,6 +8,9 @@
 //! troubleshooting log (the audit log is written in each change's own
 //! transaction).
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,15 +18,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{OriginalUri, Request, State};
-use axum::http::HeaderMap;
-use axum::middleware::Next;
+use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use http_body::Frame;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tower::{Layer, Service};
 
 use super::client_ip::ClientIp;
 use super::metrics::Metrics;
@@ -45,9 +47,13 @@ const BATCH_WAIT: Duration = Duration::from_millis(250);
 /// How often old exchanges are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// The sending side, shared by the middleware.
+/// The sending side: a tower layer on `/scim/v2` that journals every
+/// exchange passing through it (see [`Recorded`]). Cloned for each request,
+/// so one counted pointer.
 #[derive(Clone)]
-pub(crate) struct Journal {
+pub(crate) struct Journal(Arc<Sending>);
+
+struct Sending {
     sender: mpsc::Sender<Capture>,
     /// Body bytes in the queue (see [`MAX_QUEUED_BYTES`]).
     queued: Arc<AtomicUsize>,
@@ -82,20 +88,25 @@ impl Journal {
             },
             Arc::clone(&metrics),
         ));
-        let journal = Journal {
+        let journal = Journal(Arc::new(Sending {
             sender,
             queued,
             metrics,
-        };
+        }));
         (journal, Writer(writer))
     }
 
     fn send(&self, capture: Capture) {
+        let Sending {
+            sender,
+            queued,
+            metrics,
+        } = &*self.0;
         let size = weight(&capture);
-        let before = self.queued.fetch_add(size, Ordering::Relaxed);
-        if before + size > MAX_QUEUED_BYTES || self.sender.try_send(capture).is_err() {
-            self.queued.fetch_sub(size, Ordering::Relaxed);
-            self.metrics.journal_dropped(1);
+        let before = queued.fetch_add(size, Ordering::Relaxed);
+        if before + size > MAX_QUEUED_BYTES || sender.try_send(capture).is_err() {
+            queued.fetch_sub(size, Ordering::Relaxed);
+            metrics.journal_dropped(1);
         }
     }
 }
@@ -161,85 +172,151 @@ async fn write_batches(
     }
 }
 
-/// The middleware: passes the request on with its body copied as it is
-/// read, and the answer on once it is whole, then queues the exchange.
-pub(crate) async fn record(
-    State(journal): State<Journal>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let at = OffsetDateTime::now_utc();
-    let path = request.extensions().get::<OriginalUri>().map_or_else(
-        || request.uri().to_string(),
-        |OriginalUri(uri)| uri.to_string(),
-    );
-    let method = request.method().to_string();
-    let source_ip = request
-        .extensions()
-        .get::<ClientIp>()
-        .map(|ClientIp(ip)| ip.to_string());
-    let (headers, authorization, request_id) = kept_headers(request.headers());
-    let seen = Arc::new(Mutex::new(BytesMut::new()));
-    let (parts, body) = request.into_parts();
-    let body = Body::new(Tee {
-        inner: body,
-        seen: Arc::clone(&seen),
-    });
-    let response = next.run(Request::from_parts(parts, body)).await;
+impl<S> Layer<S> for Journal {
+    type Service = Recorded<S>;
 
-    let (parts, body) = response.into_parts();
-    // SCIM answers are made whole in memory: this copies nothing.
-    let answer = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(answer) => answer,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot read a SCIM answer to journal it");
-            Bytes::new()
+    fn layer(&self, inner: S) -> Recorded<S> {
+        Recorded {
+            inner,
+            journal: self.clone(),
         }
-    };
-    let request_id = request_id.or_else(|| {
-        parts
-            .headers
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    });
-    let request_body =
-        std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())).freeze();
-    journal.send(Capture {
-        at,
-        request_id: request_id.unwrap_or_default(),
-        authorization,
-        source_ip,
-        method,
-        path,
-        status: parts.status.as_u16(),
-        duration: started.elapsed(),
-        headers,
-        request_body,
-        // Copied when cut, so a long answer's buffer is not held in the queue.
-        response_body: match answer.len() > MAX_BODY * 2 {
-            true => Bytes::copy_from_slice(&answer[..MAX_BODY * 2]),
-            false => answer.clone(),
-        },
-    });
-    Response::from_parts(parts, Body::from(answer))
+    }
 }
 
-/// The headers the journal keeps, the `Authorization` header (only its key
-/// id is stored) and the request id.
-fn kept_headers(headers: &HeaderMap) -> (Vec<(String, String)>, Option<String>, Option<String>) {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let kept = KEPT_HEADERS
-        .iter()
-        .filter_map(|name| text(name).map(|value| ((*name).to_owned(), value)))
-        .collect();
-    (kept, text("authorization"), text("x-request-id"))
+/// A service journaled by [`Journal`]: passes each request on with its body
+/// copied as it is read, and the answer on once it is whole, then queues
+/// the exchange. A layer of its own rather than `middleware::from_fn`,
+/// which clones the service it wraps for every request.
+#[derive(Clone)]
+pub(crate) struct Recorded<S> {
+    inner: S,
+    journal: Journal,
+}
+
+impl<S> Service<Request> for Recorded<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (asked, request) = Asked::of(request);
+        let answering = self.inner.call(request);
+        let journal = self.journal.clone();
+        Box::pin(async move {
+            let response = answering.await?;
+            Ok(asked.answered(response, &journal).await)
+        })
+    }
+}
+
+/// What the journal keeps of a request while it is answered.
+struct Asked {
+    started: Instant,
+    at: OffsetDateTime,
+    method: String,
+    path: String,
+    source_ip: Option<IpAddr>,
+    headers: Vec<(&'static str, String)>,
+    authorization: Option<String>,
+    request_id: Option<String>,
+    /// The body as the handler reads it; `None` when the request has none.
+    body: Option<Arc<Mutex<BytesMut>>>,
+}
+
+impl Asked {
+    /// Takes what is kept of `request`, and the request to pass on, its
+    /// body copied as it is read.
+    fn of(request: Request) -> (Asked, Request) {
+        let uri = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or(request.uri(), |OriginalUri(uri)| uri);
+        let path = uri
+            .path_and_query()
+            .map_or(uri.path(), |path| path.as_str());
+        let text = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let mut asked = Asked {
+            started: Instant::now(),
+            at: OffsetDateTime::now_utc(),
+            method: request.method().as_str().to_owned(),
+            path: path.to_owned(),
+            source_ip: request
+                .extensions()
+                .get::<ClientIp>()
+                .map(|ClientIp(ip)| *ip),
+            headers: KEPT_HEADERS
+                .iter()
+                .filter_map(|name| text(name).map(|value| (*name, value)))
+                .collect(),
+            authorization: text("authorization"),
+            request_id: text("x-request-id"),
+            body: None,
+        };
+        // A GET has no body: nothing to copy, so nothing to allocate.
+        if http_body::Body::is_end_stream(request.body()) {
+            return (asked, request);
+        }
+        let seen = Arc::new(Mutex::new(BytesMut::new()));
+        asked.body = Some(Arc::clone(&seen));
+        let request = request.map(|inner| Body::new(Tee { inner, seen }));
+        (asked, request)
+    }
+
+    /// Queues the exchange `response` completes, and gives the response
+    /// back to be sent.
+    async fn answered(self, response: Response, journal: &Journal) -> Response {
+        let (parts, body) = response.into_parts();
+        // SCIM answers are made whole in memory: this copies nothing.
+        let answer = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read a SCIM answer to journal it");
+                Bytes::new()
+            }
+        };
+        let request_id = self.request_id.or_else(|| {
+            parts
+                .headers
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        });
+        let request_body = self.body.map_or_else(Bytes::new, |seen| {
+            std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())).freeze()
+        });
+        journal.send(Capture {
+            at: self.at,
+            request_id: request_id.unwrap_or_default(),
+            authorization: self.authorization,
+            source_ip: self.source_ip,
+            method: self.method,
+            path: self.path,
+            status: parts.status.as_u16(),
+            duration: self.started.elapsed(),
+            headers: self.headers,
+            request_body,
+            // Copied when cut, so a long answer's buffer is not held in the queue.
+            response_body: match answer.len() > MAX_BODY * 2 {
+                true => Bytes::copy_from_slice(&answer[..MAX_BODY * 2]),
+                false => answer.clone(),
+            },
+        });
+        Response::from_parts(parts, Body::from(answer))
+    }
 }
 
 /// A request body that copies what the handler reads (up to twice what the

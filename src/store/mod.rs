@@ -402,12 +402,17 @@ impl Store {
     }
 
     /// Appends a batch of exchanges to the SCIM request journal, in one
-    /// transaction.
-    pub async fn append_journal(&self, entries: Vec<journal::NewEntry>) -> Result<(), StoreError> {
+    /// transaction. Each entry is taken from `entries` just before it is
+    /// stored, on SQLite in the appender's thread: an entry made there (an
+    /// iterator that redacts as it goes) is made, stored and freed there.
+    pub async fn append_journal<I>(&self, entries: I) -> Result<(), StoreError>
+    where
+        I: IntoIterator<Item = journal::NewEntry> + Send + 'static,
+    {
         match &self.pools.journal_appender {
             Some(appender) => {
                 let appender = Arc::clone(appender);
-                tokio::task::spawn_blocking(move || appender.append(&entries))
+                tokio::task::spawn_blocking(move || appender.append(entries))
                     .await
                     .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
             }

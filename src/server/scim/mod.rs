@@ -26,7 +26,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::any;
 use axum::{Extension, Router, middleware};
 
-use super::journal::{Journal, record};
+use super::journal::Journal;
 use super::{AppState, ServerConfig};
 use error::ScimHttpError;
 pub use paths::normalize as normalize_path;
@@ -66,7 +66,7 @@ pub fn router(
         .layer(Extension(settings));
     // Outermost, so refusals by the gate are journaled as answered.
     match journal {
-        Some(journal) => scim.layer(middleware::from_fn_with_state(journal, record)),
+        Some(journal) => scim.layer(journal),
         None => scim,
     }
 }
