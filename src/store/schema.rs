@@ -80,7 +80,7 @@ const MIGRATIONS: [(i64, &str, &str, &str); 10] = [
 /// `(version, description, text)` of the SCIM request journal's own SQLite
 /// database, versioned apart from the directory's (each file has its own
 /// `_sqlx_migrations`).
-const JOURNAL_MIGRATIONS: [(i64, &str, &str); 3] = [
+const JOURNAL_MIGRATIONS: [(i64, &str, &str); 4] = [
     (
         1,
         "journal",
@@ -95,6 +95,11 @@ const JOURNAL_MIGRATIONS: [(i64, &str, &str); 3] = [
         3,
         "append order user index",
         include_str!("migrations/sqlite_journal/0003_append_order_user_index.sql"),
+    ),
+    (
+        4,
+        "prune from the narrow index",
+        include_str!("migrations/sqlite_journal/0004_prune_from_the_narrow_index.sql"),
     ),
 ];
 
