@@ -310,10 +310,14 @@ impl Store {
                     None => writer.clone(),
                 };
                 let journal_file = path.as_deref().map(journal::file_for);
+                let mut journal_appender = None;
                 let journal = match &journal_file {
                     Some(file) => {
                         let journal_error = |source| connect::sqlite_error(url, file, source);
                         make_private(file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
+                        // Before the pool: a new file takes its page size
+                        // from the first connection that writes it.
+                        journal_appender = Some(Arc::new(journal::Appender::open(file)?));
                         options(SQLITE_JOURNAL_CONNECTIONS)
                             .connect(&format!("sqlite://{}?mode=rwc", file.display()))
                             .await
@@ -329,10 +333,6 @@ impl Store {
                         .map_err(connect_error)?,
                 };
                 schema::journal_migrator().run(&journal).await?;
-                let journal_appender = match &journal_file {
-                    Some(file) => Some(Arc::new(journal::Appender::open(file)?)),
-                    None => None,
-                };
                 Pools {
                     readers,
                     writer,
@@ -631,7 +631,8 @@ mod tests {
     }
 
     /// On a file, appends go through the journal file's own connection and
-    /// the readers' connections see them, every row of a batch.
+    /// the readers' connections see them, every row of a batch; a new
+    /// journal file has the appender's large pages.
     #[tokio::test]
     async fn a_file_store_appends_to_its_journal_file() {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -656,6 +657,11 @@ mod tests {
         .await
         .expect("list");
         assert_eq!(listed.len(), 3);
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("page size");
+        assert_eq!(page_size, 16_384);
     }
 
     /// A journal file the server cannot open is named, with what to do.
