@@ -10,7 +10,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -217,17 +216,14 @@ where
     }
 }
 
-/// What the journal keeps of a request while it is answered.
+/// A request being answered: what the journal keeps of it, the answer's
+/// part still to come.
 struct Asked {
     started: Instant,
-    at: OffsetDateTime,
-    method: String,
-    path: String,
-    source_ip: Option<IpAddr>,
-    headers: Vec<(&'static str, String)>,
-    authorization: Option<String>,
-    request_id: Option<String>,
-    /// The body as the handler reads it; `None` when the request has none.
+    /// Every part but the answer's (status, duration, body) and the
+    /// request body, which `body` gathers as the handler reads it.
+    capture: Capture,
+    /// `None` when the request has no body.
     body: Option<Arc<Mutex<BytesMut>>>,
 }
 
@@ -251,19 +247,25 @@ impl Asked {
         };
         let mut asked = Asked {
             started: Instant::now(),
-            at: OffsetDateTime::now_utc(),
-            method: request.method().as_str().to_owned(),
-            path: path.to_owned(),
-            source_ip: request
-                .extensions()
-                .get::<ClientIp>()
-                .map(|ClientIp(ip)| *ip),
-            headers: KEPT_HEADERS
-                .iter()
-                .filter_map(|name| text(name).map(|value| (*name, value)))
-                .collect(),
-            authorization: text("authorization"),
-            request_id: text("x-request-id"),
+            capture: Capture {
+                at: OffsetDateTime::now_utc(),
+                request_id: text("x-request-id").unwrap_or_default(),
+                authorization: text("authorization"),
+                source_ip: request
+                    .extensions()
+                    .get::<ClientIp>()
+                    .map(|ClientIp(ip)| *ip),
+                method: request.method().as_str().to_owned(),
+                path: path.to_owned(),
+                status: 0,
+                duration: Duration::ZERO,
+                headers: KEPT_HEADERS
+                    .iter()
+                    .filter_map(|name| text(name).map(|value| (*name, value)))
+                    .collect(),
+                request_body: Bytes::new(),
+                response_body: Bytes::new(),
+            },
             body: None,
         };
         // A GET has no body: nothing to copy, so nothing to allocate.
@@ -279,42 +281,40 @@ impl Asked {
     /// Queues the exchange `response` completes, and gives the response
     /// back to be sent.
     async fn answered(self, response: Response, journal: &Journal) -> Response {
-        let (parts, body) = response.into_parts();
+        let Asked {
+            started,
+            mut capture,
+            body,
+        } = self;
+        let (parts, answer) = response.into_parts();
         // SCIM answers are made whole in memory: this copies nothing.
-        let answer = match axum::body::to_bytes(body, usize::MAX).await {
+        let answer = match axum::body::to_bytes(answer, usize::MAX).await {
             Ok(answer) => answer,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read a SCIM answer to journal it");
                 Bytes::new()
             }
         };
-        let request_id = self.request_id.or_else(|| {
-            parts
+        if capture.request_id.is_empty()
+            && let Some(id) = parts
                 .headers
                 .get("x-request-id")
                 .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        });
-        let request_body = self.body.map_or_else(Bytes::new, |seen| {
-            std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())).freeze()
-        });
-        journal.send(Capture {
-            at: self.at,
-            request_id: request_id.unwrap_or_default(),
-            authorization: self.authorization,
-            source_ip: self.source_ip,
-            method: self.method,
-            path: self.path,
-            status: parts.status.as_u16(),
-            duration: self.started.elapsed(),
-            headers: self.headers,
-            request_body,
-            // Copied when cut, so a long answer's buffer is not held in the queue.
-            response_body: match answer.len() > MAX_BODY * 2 {
-                true => Bytes::copy_from_slice(&answer[..MAX_BODY * 2]),
-                false => answer.clone(),
-            },
-        });
+        {
+            id.clone_into(&mut capture.request_id);
+        }
+        if let Some(seen) = body {
+            capture.request_body =
+                std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner())).freeze();
+        }
+        capture.status = parts.status.as_u16();
+        capture.duration = started.elapsed();
+        // Copied when cut, so a long answer's buffer is not held in the queue.
+        capture.response_body = match answer.len() > MAX_BODY * 2 {
+            true => Bytes::copy_from_slice(&answer[..MAX_BODY * 2]),
+            false => answer.clone(),
+        };
+        journal.send(capture);
         Response::from_parts(parts, Body::from(answer))
     }
 }

@@ -148,7 +148,7 @@ impl Appender {
         // fixes the size): a batch is a quarter as many pages to write to
         // the WAL and copy back, each a syscall or two, and its appends
         // split pages a quarter as often (the writer's thread spent a
-        // quarter less CPU than with 4 KB pages under SCIM load).
+        // fifth less CPU than with 4 KB pages under SCIM load).
         // WAL, as the readers' connections set it; a batch's pages fit
         // in the cache (16 MB), so each is written once at commit. A WAL
         // of 16 MB rather than 4 is checkpointed every few batches rather

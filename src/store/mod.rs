@@ -310,27 +310,30 @@ impl Store {
                     None => writer.clone(),
                 };
                 let journal_file = path.as_deref().map(journal::file_for);
-                let mut journal_appender = None;
-                let journal = match &journal_file {
+                let (journal, journal_appender) = match &journal_file {
                     Some(file) => {
                         let journal_error = |source| connect::sqlite_error(url, file, source);
                         make_private(file).map_err(|err| journal_error(sqlx::Error::Io(err)))?;
                         // Before the pool: a new file takes its page size
                         // from the first connection that writes it.
-                        journal_appender = Some(Arc::new(journal::Appender::open(file)?));
-                        options(SQLITE_JOURNAL_CONNECTIONS)
+                        let appender = journal::Appender::open(file)?;
+                        let pool = options(SQLITE_JOURNAL_CONNECTIONS)
                             .connect(&format!("sqlite://{}?mode=rwc", file.display()))
                             .await
-                            .map_err(journal_error)?
+                            .map_err(journal_error)?;
+                        (pool, Some(Arc::new(appender)))
                     }
                     // One connection, kept: closing it would drop the
                     // database.
-                    None => options(1)
-                        .idle_timeout(None)
-                        .max_lifetime(None)
-                        .connect("sqlite::memory:")
-                        .await
-                        .map_err(connect_error)?,
+                    None => {
+                        let pool = options(1)
+                            .idle_timeout(None)
+                            .max_lifetime(None)
+                            .connect("sqlite::memory:")
+                            .await
+                            .map_err(connect_error)?;
+                        (pool, None)
+                    }
                 };
                 schema::journal_migrator().run(&journal).await?;
                 Pools {
