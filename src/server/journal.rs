@@ -110,9 +110,18 @@ impl Journal {
     }
 }
 
-/// What a queued exchange holds in memory, as the queue's budget counts it.
+/// What a queued exchange holds in memory, as the queue's budget counts it:
+/// every part a client chooses the length of, headers too (a caller without
+/// a key can send hundreds of kilobytes of them; they are cut only when
+/// stored).
 fn weight(capture: &Capture) -> usize {
-    capture.request_body.len() + capture.response_body.len() + capture.path.len()
+    let headers: usize = capture.headers.iter().map(|(_, value)| value.len()).sum();
+    capture.request_body.len()
+        + capture.response_body.len()
+        + capture.path.len()
+        + capture.request_id.len()
+        + capture.authorization.as_ref().map_or(0, String::len)
+        + headers
 }
 
 /// The receiving side: the channel, and the budget it gives back.
@@ -351,5 +360,31 @@ impl http_body::Body for Tee {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Long headers weigh on the queue's budget as bodies do, so a flood of
+    /// keyless requests with huge headers cannot grow the queue past it.
+    #[test]
+    fn every_part_a_client_sizes_weighs_on_the_queue() {
+        let big = "x".repeat(300_000);
+        let capture = Capture {
+            at: OffsetDateTime::UNIX_EPOCH,
+            request_id: big.clone(),
+            authorization: Some(big.clone()),
+            source_ip: None,
+            method: "GET".to_owned(),
+            path: "/scim/v2/Users".to_owned(),
+            status: 401,
+            duration: Duration::ZERO,
+            headers: vec![("user-agent", big.clone())],
+            request_body: Bytes::new(),
+            response_body: Bytes::new(),
+        };
+        assert!(weight(&capture) >= 3 * big.len(), "{}", weight(&capture));
     }
 }
